@@ -1,0 +1,5 @@
+"""``python -m factory`` is ``docfactory``."""
+
+from factory.cli import main
+
+main()

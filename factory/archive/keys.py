@@ -1,0 +1,53 @@
+"""Deterministic names: document ids and storage keys.
+
+Takes a job, period, record key, document type, channel and revision; gives the document id
+(a UUID5, the same for the same inputs on every machine, so a retried or resumed record
+overwrites its own half-written object instead of leaving a second one) and the storage key
+``<job>/<period>/<record key>/<document id>.<ext>``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from factory.errors import ArchiveError
+
+NAMESPACE = uuid.UUID("6f1c2f4e-8d0a-5b7e-9a51-0d0c5f6a7b8c")
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def document_id(job: str, period: str, record_key: str, document_type: str, channel: str,
+                revision: int = 1) -> str:
+    name = f"{job}|{period}|{record_key}|{document_type}|{channel}|{revision}"
+    return str(uuid.uuid5(NAMESPACE, name))
+
+
+def document_key(job: str, period: str, record_key: str, doc_id: str, extension: str) -> str:
+    for label, part in (("job", job), ("period", period), ("record key", record_key),
+                        ("document id", doc_id), ("extension", extension)):
+        if not _SAFE.match(part):
+            raise ArchiveError(f"{label} {part!r} cannot be used in a storage key")
+    return f"{job}/{period}/{record_key}/{doc_id}.{extension}"
+
+
+def record_snapshot_key(storage_key: str) -> str:
+    """Where the validated record behind a document is kept, beside the document."""
+    stem = storage_key.rsplit(".", 1)[0]
+    return f"{stem}.record.json"
+
+
+def template_snapshot_key(version: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", version):
+        raise ArchiveError(f"template version {version!r} is not a SHA-256")
+    return f"_template-sets/{version}.zip"
+
+
+def check_key(key: str) -> str:
+    """Refuse keys that could escape a folder or confuse an object store."""
+    if not key or key.startswith("/") or "\\" in key or "\0" in key:
+        raise ArchiveError(f"invalid storage key {key!r}")
+    parts = key.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ArchiveError(f"invalid storage key {key!r}")
+    return key

@@ -1,0 +1,8 @@
+"""The command line: ``docfactory run | validate | preview | sample-data | status | runs``.
+
+Takes argv and the environment; gives exit codes (see `app`).
+"""
+
+from factory.cli.app import cli, main
+
+__all__ = ["cli", "main"]

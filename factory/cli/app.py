@@ -1,0 +1,99 @@
+"""The command-line edge: the click group, settings from the environment, error handling.
+
+Takes argv and the environment; gives exit codes and console output. This is one of the only
+places that reads ``os.environ``, prints, or turns an exception into a message:
+
+    0  done: every record archived or skipped (or a check passed)
+    1  done, with rejected or failed records; see the run's rejects/failures files
+    2  nothing ran: a usage, job-file, template, source or configuration error
+    3  the run failed part-way, or its counts do not balance
+    130 interrupted (Ctrl-C or SIGTERM); run the same command again to resume
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from factory.config import Settings, load_settings
+from factory.errors import ConfigError, FactoryError
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class App:
+    """What every command gets: settings and two consoles."""
+
+    def __init__(self, home: Path | None, quiet: bool) -> None:
+        self.home = home
+        self.quiet = quiet
+        # Off a terminal, rich would wrap at 80 columns; logs read better unwrapped.
+        self.out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+        self.err = Console(stderr=True, highlight=False,
+                           width=None if sys.stderr.isatty() else 200)
+        self._settings: Settings | None = None
+
+    def settings(self, **overrides: Any) -> Settings:
+        if self._settings is None or overrides:
+            self._settings = load_settings(self.home, os.environ, **overrides)
+        return self._settings
+
+
+def handle_errors(function: F) -> F:
+    """Turn our errors into a message and exit code 2; let bugs show their traceback."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        app: App = click.get_current_context().obj
+        try:
+            return function(*args, **kwargs)
+        except ConfigError as exc:
+            app.err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+            sys.exit(EXIT_USAGE)
+        except FactoryError as exc:
+            app.err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+            sys.exit(EXIT_USAGE)
+        except KeyboardInterrupt:
+            app.err.print("[yellow]interrupted[/]")
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _sigterm_as_interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
+              envvar="FACTORY_HOME", help="Project root (holds templates/, assets/, var/).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.version_option(package_name="docfactory")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, quiet: bool) -> None:
+    """docfactory: customer records in; branded, archived and indexed documents out."""
+    ctx.obj = App(home, quiet)
+    if threading_main():
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def main() -> None:
+    from factory.cli import commands  # noqa: F401  (registers the commands)
+
+    cli(prog_name="docfactory")

@@ -1,0 +1,231 @@
+"""The commands: run, validate, preview, sample-data, status, runs.
+
+Takes parsed options; calls the runner, the pipeline or the archive and prints the result.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from factory.archive import document_id, open_index
+from factory.cli.app import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    App,
+    cli,
+    handle_errors,
+)
+from factory.cli.output import print_problems, print_summary
+from factory.cli.progress import make_progress
+from factory.errors import ConfigError
+from factory.executors import make_executor
+from factory.jobs import RecordSchema, load_job
+from factory.models import Period, Record, Reject
+from factory.pipeline import DocumentRenderer
+from factory.runner import RunOptions, run_job
+from factory.runner.plan import plan_records
+from factory.runner.preflight import check_job
+from factory.runner.run import default_issued, prepare
+from factory.sample import generate
+from factory.sources import SeenKeys
+
+JOB = click.argument("job", type=click.Path(dir_okay=False, path_type=Path))
+PERIOD = click.option("--period", default=None, metavar="YYYY-MM",
+                      help="Period to produce; default: the current month.")
+
+
+def _period(value: str | None) -> str:
+    return value or date.today().strftime("%Y-%m")
+
+
+@cli.command()
+@JOB
+@PERIOD
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Worker processes (default: one per core).")
+@click.option("--limit", type=click.IntRange(1), default=None,
+              help="Stop after this many input records.")
+@click.option("--dry-run", is_flag=True,
+              help="Stream, validate and plan the whole input; render and archive nothing.")
+@click.option("--force", is_flag=True,
+              help="Render again records that are already archived (new revision).")
+@click.option("--executor", type=click.Choice(["pool", "inline"]), default="pool",
+              show_default=True, help="Where records are rendered.")
+@click.option("--chunk-size", type=click.IntRange(1, 1000), default=None,
+              help="Records sent to a worker at a time (default 4).")
+@click.option("--archive", "archive_url", default=None, metavar="URL",
+              help="Archive store URL (file:///path). Default: var/archive.")
+@click.option("--index", "index_url", default=None, metavar="URL",
+              help="Index database URL (sqlite:///path). Default: var/index.db.")
+@click.option("--issued", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Issue date printed on documents (default: day after the period).")
+@click.pass_obj
+@handle_errors
+def run(app: App, job: Path, period: str | None, workers: int | None, limit: int | None,
+        dry_run: bool, force: bool, executor: str, chunk_size: int | None,
+        archive_url: str | None, index_url: str | None, issued: object) -> None:
+    """Run JOB for a period: render, archive and index every record."""
+    settings = app.settings(archive_url=archive_url, index_url=index_url, workers=workers)
+    spec = load_job(job)
+    runner = make_executor(executor, settings.workers)
+    options = RunOptions(
+        period=_period(period), limit=limit, force=force, dry_run=dry_run,
+        issued=issued.date() if issued else None,  # type: ignore[attr-defined]
+        chunk_size=chunk_size or 4)
+    report = run_job(spec, settings, options, runner, make_progress(app.err, app.quiet))
+    print_summary(app.out, report, str(settings.runs_dir / report.run_id))
+    if report.interrupted:
+        app.err.print("[yellow]interrupted:[/] run the same command again to resume;"
+                      " archived records are skipped")
+        sys.exit(EXIT_INTERRUPTED)
+    if report.error or not report.balanced:
+        sys.exit(EXIT_FAILED)
+    sys.exit(EXIT_PROBLEMS if report.counts.rejected or report.counts.failed else EXIT_OK)
+
+
+@cli.command()
+@JOB
+@PERIOD
+@click.option("--sample", type=click.IntRange(0), default=20, show_default=True,
+              help="How many input records to validate and render as a check.")
+@click.pass_obj
+@handle_errors
+def validate(app: App, job: Path, period: str | None, sample: int) -> None:
+    """Check JOB, its template set, brand, translations and data before running it."""
+    result = check_job(job, app.settings(), _period(period), sample)
+    for note in result.notes:
+        app.out.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+    if not result.ok:
+        print_problems(app.err, f"{job}: {len(result.problems)} problem(s)", result.problems)
+        sys.exit(EXIT_USAGE)
+    assert result.job is not None
+    app.out.print(
+        f"[green]✓[/] {job}: job, template set {result.job.template_set!r}"
+        f" (version {result.template_version[:12]}), brand {result.job.brand!r},"
+        f" translations for {', '.join(result.job.locales)}; {result.records_checked}"
+        " sample record(s) validated and rendered", soft_wrap=True)
+
+
+@cli.command()
+@JOB
+@click.option("--record", "key", required=True, help="Record key to render.")
+@PERIOD
+@click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write it (default: var/preview/<key>.<format>).")
+@click.pass_obj
+@handle_errors
+def preview(app: App, job: Path, key: str, period: str | None, fmt: str,
+            output: Path | None) -> None:
+    """Render one record of JOB for proofing; nothing is archived."""
+    settings = app.settings()
+    spec = load_job(job)
+    prepared = prepare(spec, settings, RunOptions(period=_period(period)))
+    record = _find_record(prepared.source, RecordSchema(spec), key, settings)
+    renderer = DocumentRenderer(spec, settings, prepared.period, prepared.issued)
+    doc_id = document_id(spec.name, prepared.period.code, record.key, spec.document_type,
+                         "pdf", 0)
+    output = output or settings.var_dir / "preview" / f"{record.key}.{fmt}"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "html":
+        output.write_text(renderer.render_html(record, doc_id), encoding="utf-8")
+        app.out.print(f"[green]✓[/] {output}")
+    else:
+        _html, artifact = renderer.render(record, doc_id)
+        output.write_bytes(artifact.data)
+        app.out.print(f"[green]✓[/] {output} ({artifact.page_count} page(s),"
+                      f" {artifact.byte_size:,} bytes, locale {record.locale})")
+
+
+def _find_record(source: object, schema: RecordSchema, key: str, settings: object) -> Record:
+    with SeenKeys(settings.var_dir / "tmp") as seen:  # type: ignore[attr-defined]
+        for item in plan_records(source, schema, seen):  # type: ignore[arg-type]
+            if isinstance(item, Reject):
+                if item.key == key:
+                    raise ConfigError(f"record {key!r} is rejected: {item.describe()}")
+                continue
+            if item.key == key:
+                return item
+    raise ConfigError(f"record {key!r} not found in {source.name}")  # type: ignore[attr-defined]
+
+
+@cli.command("sample-data")
+@click.option("--customers", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("var/sample"), show_default=True)
+@click.option("--seed", type=int, default=2026, show_default=True)
+@PERIOD
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "sqlite"]), default="csv",
+              show_default=True)
+@click.pass_obj
+@handle_errors
+def sample_data(app: App, customers: int, out: Path, seed: int, period: str | None,
+                fmt: str) -> None:
+    """Generate realistic customers (5-80 transactions each, five locales)."""
+    summary = generate(customers, out, seed=seed, period=_period(period), fmt=fmt)
+    locales = ", ".join(f"{k} {v}" for k, v in sorted(summary.locales.items()))
+    app.out.print(f"[green]✓[/] {summary.customers} customers, {summary.transactions}"
+                  f" transactions ({locales})")
+    for path in summary.files:
+        app.out.print(f"  {path}")
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("--index", "index_url", default=None, metavar="URL")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored report as JSON.")
+@click.pass_obj
+@handle_errors
+def status(app: App, run_id: str, index_url: str | None, as_json: bool) -> None:
+    """Show a run's status and counts, from the index (works from any machine)."""
+    settings = app.settings(index_url=index_url)
+    index = open_index(settings.index_url or settings.default_index_url)
+    found = index.get_run(run_id)
+    if found is None:
+        raise ConfigError(f"no run {run_id!r} in {index.safe_url}")
+    report = found.get("report") or {}
+    if as_json:
+        app.out.print_json(json.dumps({**found, "report": report}, default=str))
+        return
+    counts = report.get("counts", {})
+    app.out.print(f"run {run_id}: {found['job']} {found['period']} [bold]{found['status']}[/]"
+                  f" (started {found['started_at']:%Y-%m-%d %H:%M:%S} UTC,"
+                  f" last heartbeat {found['heartbeat_at']:%H:%M:%S})")
+    if counts:
+        app.out.print("  " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        line = report.get("reconciliation", {}).get("line")
+        if line:
+            app.out.print(f"  {line}")
+
+
+@cli.command()
+@click.option("--job", default=None, help="Only runs of this job name.")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.pass_obj
+@handle_errors
+def runs(app: App, job: str | None, limit: int) -> None:
+    """List recent runs."""
+    from rich.table import Table
+
+    settings = app.settings()
+    index = open_index(settings.index_url or settings.default_index_url)
+    table = Table("run", "job", "period", "status", "started (UTC)", "archived", "rejected",
+                  "failed")
+    for found in index.list_runs(job, limit):
+        counts = (found.get("report") or {}).get("counts", {})
+        table.add_row(found["run_id"], found["job"], found["period"], found["status"],
+                      f"{found['started_at']:%Y-%m-%d %H:%M}", str(counts.get("archived", "")),
+                      str(counts.get("rejected", "")), str(counts.get("failed", "")))
+    app.out.print(table)
+
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "Period", "default_issued"]

@@ -1,0 +1,90 @@
+"""How results are shown: the run summary, problem lists, tables.
+
+Takes reports and lists; prints them with rich on the given console.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from factory.models import RunReport
+
+
+def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
+    c = report.counts
+    title = "Dry run" if report.dry_run else "Run"
+    table = Table(title=f"{title} {report.run_id}: {report.job} {report.period}",
+                  show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    status_style = {"completed": "green", "interrupted": "yellow", "failed": "red"}
+    table.add_row("status", f"[{status_style[report.status]}]{report.status}[/]")
+    table.add_row("input records", str(c.input))
+    if report.dry_run:
+        table.add_row("to render", str(c.pending))
+        table.add_row("already archived (skip)", str(c.skipped))
+        table.add_row("rejected", _warn(c.rejected))
+    else:
+        table.add_row("rendered", str(c.rendered))
+        table.add_row("archived", str(c.archived))
+        table.add_row("skipped (archived before)", str(c.skipped))
+        table.add_row("rejected", _warn(c.rejected))
+        table.add_row("failed", _bad(c.failed))
+        if c.pending:
+            table.add_row("not processed", _warn(c.pending))
+        table.add_row("pages", str(c.pages))
+    table.add_row("elapsed", f"{report.elapsed_seconds:.1f} s")
+    if not report.dry_run:
+        table.add_row("speed", f"{report.docs_per_second:.1f} docs/s,"
+                               f" {report.pages_per_second:.1f} pages/s"
+                               f" ({report.workers} worker{'s' * (report.workers != 1)},"
+                               f" {report.executor})")
+    mark = "[green]✓[/]" if report.balanced else "[red]✗ DOES NOT BALANCE[/]"
+    table.add_row("reconciliation", f"{mark} {c.reconciliation_line(report.pending_label)}")
+    if report.by_locale:
+        table.add_row("by locale", ", ".join(f"{k} {v}" for k, v in report.by_locale.items()))
+    if report.by_document_type:
+        table.add_row("by document type",
+                      ", ".join(f"{k} {v}" for k, v in report.by_document_type.items()))
+    for reason, count in sorted(report.reject_reasons.items(), key=lambda kv: -kv[1])[:8]:
+        table.add_row("  reject", f"{count} × {reason}")
+    for reason, count in sorted(report.failure_reasons.items(), key=lambda kv: -kv[1])[:8]:
+        table.add_row("  failure", f"{count} × {reason}")
+    table.add_row("report", f"{run_dir}/report.json")
+    if report.rejects_file:
+        table.add_row("rejects", report.rejects_file)
+    if report.failures_file:
+        table.add_row("failures", report.failures_file)
+    if not report.dry_run:
+        table.add_row("archive", report.store_url)
+        table.add_row("index", report.index_url)
+    for warning in report.warnings:
+        table.add_row("[yellow]warning[/]", warning)
+    if report.error:
+        table.add_row("[red]error[/]", report.error)
+    if console.is_terminal:
+        console.print(table)
+        return
+    # Not a terminal (cron, CI, a pipe): plain "label: value" lines that never wrap or truncate.
+    console.print(str(table.title), markup=False)
+    labels, values = table.columns[0].cells, table.columns[1].cells
+    for label, value in zip(labels, values, strict=True):
+        label_text = Text.from_markup(str(label)).plain
+        value_text = Text.from_markup(str(value)).plain
+        console.print(f"  {label_text}: {value_text}", markup=False, soft_wrap=True)
+
+
+def _warn(value: int) -> str:
+    return f"[yellow]{value}[/]" if value else "0"
+
+
+def _bad(value: int) -> str:
+    return f"[red]{value}[/]" if value else "0"
+
+
+def print_problems(console: Console, title: str, problems: list[str]) -> None:
+    console.print(f"[red]✗[/] {title}", highlight=False)
+    for problem in problems:
+        console.print(f"  - {problem}", highlight=False, soft_wrap=True)

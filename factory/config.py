@@ -1,0 +1,164 @@
+"""Typed settings for one invocation of the factory.
+
+Takes the project root, a mapping of environment variables and explicit overrides (the CLI
+passes ``os.environ`` and its options; nothing below the CLI reads the environment). Gives a
+frozen `Settings`. Precedence, strongest first: override > environment > job file >
+``docfactory.toml`` in the project root > embedded default.
+
+Environment variables: ``FACTORY_HOME`` (project root), ``FACTORY_VAR`` (work folder),
+``FACTORY_ARCHIVE_URL``, ``FACTORY_INDEX_URL``, ``FACTORY_WORKERS``, ``FACTORY_CHUNK_SIZE``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from factory.errors import ConfigError
+
+#: How long each retention class keeps a document, as ``<n>y``, ``<n>m`` or ``<n>d``.
+DEFAULT_RETENTION = {
+    "statement": "10y",
+    "invoice": "10y",
+    "notice": "6y",
+    "marketing": "2y",
+    "transient": "90d",
+}
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([ymd])\s*$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things are and which backends to use. Built by `load_settings`."""
+
+    root: Path
+    templates_dir: Path
+    assets_dir: Path
+    var_dir: Path
+    archive_url: str | None = None
+    index_url: str | None = None
+    workers: int = 1
+    chunk_size: int = 8
+    retention: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.var_dir / "runs"
+
+    @property
+    def default_archive_url(self) -> str:
+        return (self.var_dir / "archive").as_uri()
+
+    @property
+    def default_index_url(self) -> str:
+        return f"sqlite:///{self.var_dir / 'index.db'}"
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from a job or setting, made absolute against the project root."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else (self.root / candidate)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def retention_until(settings: Settings, retention_class: str, start: datetime) -> datetime:
+    """The moment a document of ``retention_class`` created at ``start`` may be purged."""
+    spec = settings.retention.get(retention_class)
+    if spec is None:
+        known = ", ".join(sorted(settings.retention))
+        raise ConfigError(f"unknown retention class {retention_class!r} (known: {known})")
+    count, unit = parse_duration(spec)
+    if unit == "d":
+        return start + timedelta(days=count)
+    months = count * 12 if unit == "y" else count
+    year, month = divmod(start.month - 1 + months, 12)
+    year += start.year
+    month += 1
+    day = min(start.day, _days_in_month(year, month))
+    return start.replace(year=year, month=month, day=day)
+
+
+def parse_duration(text: str) -> tuple[int, str]:
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ConfigError(f"retention {text!r} is not a duration like '10y', '18m' or '90d'")
+    return int(match.group(1)), match.group(2)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    nxt = datetime(year + (month // 12), month % 12 + 1, 1)
+    return (nxt - timedelta(days=1)).day
+
+
+def load_settings(
+    root: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build settings from the project root, environment and overrides."""
+    env = dict(env or {})
+    root = Path(root or env.get("FACTORY_HOME") or Path.cwd()).resolve()
+    file_values = _read_project_file(root / "docfactory.toml")
+
+    def pick(name: str, env_name: str, default: Any) -> Any:
+        if overrides.get(name) is not None:
+            return overrides[name]
+        if env.get(env_name):
+            return env[env_name]
+        return file_values.get(name, default)
+
+    def as_path(value: Any) -> Path:
+        path = Path(str(value)).expanduser()
+        return path if path.is_absolute() else root / path
+
+    retention = dict(DEFAULT_RETENTION)
+    retention.update({str(k): str(v) for k, v in file_values.get("retention", {}).items()})
+    for spec in retention.values():
+        parse_duration(spec)
+
+    try:
+        workers = int(pick("workers", "FACTORY_WORKERS", os.cpu_count() or 1))
+        chunk_size = int(pick("chunk_size", "FACTORY_CHUNK_SIZE", 8))
+    except ValueError as exc:
+        raise ConfigError(f"workers and chunk size must be whole numbers: {exc}") from None
+    if workers < 1 or chunk_size < 1:
+        raise ConfigError("workers and chunk size must be at least 1")
+
+    return Settings(
+        root=root,
+        templates_dir=as_path(pick("templates_dir", "FACTORY_TEMPLATES", "templates")),
+        assets_dir=as_path(pick("assets_dir", "FACTORY_ASSETS", "assets")),
+        var_dir=as_path(pick("var_dir", "FACTORY_VAR", "var")),
+        archive_url=pick("archive_url", "FACTORY_ARCHIVE_URL", None),
+        index_url=pick("index_url", "FACTORY_INDEX_URL", None),
+        workers=workers,
+        chunk_size=chunk_size,
+        retention=retention,
+    )
+
+
+def _read_project_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    section = data.get("factory", {})
+    allowed = {"templates_dir", "assets_dir", "var_dir", "archive_url", "index_url", "workers",
+               "chunk_size", "retention"}
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key(s) in [factory]: {', '.join(unknown)}"
+            f" (allowed: {', '.join(sorted(allowed))})"
+        )
+    return section

@@ -1,0 +1,122 @@
+"""One exception tree for the whole factory.
+
+Takes nothing, gives the exception types every layer raises. Vendor errors (boto3, SQLAlchemy,
+WeasyPrint, smtplib) are translated into these at the adapter edge, so the runner decides what
+to do on our types only::
+
+    FactoryError
+    ├── ConfigError                  a job file, template set, brand or setting is wrong (exit 2)
+    ├── SourceError                  an input cannot be read at all (file missing, empty, no header)
+    ├── RecordError                  one input record is unusable: it is rejected, the batch goes on
+    ├── RenderError                  one record could not be rendered (permanent for that record)
+    │   ├── TemplateError            the template raised, or referenced a missing field
+    │   └── ResourceBlockedError     a template or a field tried to load a forbidden resource
+    ├── ArchiveError                 the store or the index failed
+    │   └── IntegrityError           stored bytes do not match their recorded SHA-256
+    ├── DeliveryError                a transport refused or failed a send
+    │   └── PermanentDeliveryError   the transport said no for good (SMTP 5xx, HTTP 4xx)
+    └── ReconciliationError          a run's counts do not balance
+
+Any error may be retryable (``exc.retryable``): `RetryableError` is a mixin that marks it, and
+``Retryable*`` subclasses exist for the errors that are usually transient.
+"""
+
+from __future__ import annotations
+
+
+class FactoryError(Exception):
+    """Base of every error the factory raises on purpose."""
+
+    retryable: bool = False
+
+
+class RetryableError(FactoryError):
+    """Mixin: the same operation may succeed if tried again later."""
+
+    retryable = True
+
+
+class ConfigError(FactoryError):
+    """A job file, a template set, a brand or a setting is invalid.
+
+    ``problems`` holds one line per problem, each naming the file and the field.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = list(problems or [])
+        text = message if not self.problems else message + "\n" + "\n".join(
+            f"  - {p}" for p in self.problems
+        )
+        super().__init__(text)
+
+
+class SourceError(FactoryError):
+    """An input source cannot be read at all (missing file, empty file, missing column)."""
+
+
+class RecordError(FactoryError):
+    """One input record is unusable; it is rejected with ``field`` and ``reason``."""
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        self.reason = reason
+        self.field = field
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+
+class RenderError(FactoryError):
+    """A record could not be rendered."""
+
+
+class TemplateError(RenderError):
+    """The template raised an error or referenced an undefined field."""
+
+
+class ResourceBlockedError(RenderError):
+    """A template or a data field tried to load a resource outside the allowed folders."""
+
+
+class ArchiveError(FactoryError):
+    """The store or the index failed."""
+
+
+class RetryableArchiveError(ArchiveError, RetryableError):
+    """The store or the index failed in a way that may pass (timeout, lock, throttling)."""
+
+
+class IntegrityError(ArchiveError):
+    """Stored bytes do not match the SHA-256 recorded for them."""
+
+
+class DeliveryError(FactoryError):
+    """A transport failed a send."""
+
+
+class RetryableDeliveryError(DeliveryError, RetryableError):
+    """A transport failed a send in a way that may pass (4xx SMTP, 5xx HTTP, timeout)."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """A transport refused a send for good (5xx SMTP, 4xx HTTP)."""
+
+
+class ReconciliationError(FactoryError):
+    """A run's counts do not balance: input != archived + rejected + failed + skipped."""
+
+
+__all__ = [
+    "ArchiveError",
+    "ConfigError",
+    "DeliveryError",
+    "FactoryError",
+    "IntegrityError",
+    "PermanentDeliveryError",
+    "ReconciliationError",
+    "RecordError",
+    "RenderError",
+    "ResourceBlockedError",
+    "RetryableArchiveError",
+    "RetryableDeliveryError",
+    "RetryableError",
+    "SourceError",
+    "TemplateError",
+]

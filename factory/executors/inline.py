@@ -1,0 +1,26 @@
+"""The inline executor: every chunk processed in the calling process, in order.
+
+Takes a `WorkerConfig` and chunks; gives outcomes. For tests, debugging (``--executor inline``)
+and tiny batches: no process start-up, tracebacks where you can see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from factory.models import Outcome, Record
+from factory.pipeline import WorkerConfig, worker_for
+
+
+class InlineExecutor:
+    name = "inline"
+    workers = 1
+
+    def map(self, config: WorkerConfig, chunks: Iterator[list[Record]]
+            ) -> Iterator[list[Outcome]]:
+        worker = worker_for(config)
+        for chunk in chunks:
+            yield worker.process_chunk(chunk)
+
+    def close(self, cancel: bool = False) -> None:
+        pass

@@ -1,0 +1,92 @@
+"""The local pool: warm worker processes on this machine, the embedded default.
+
+Takes a `WorkerConfig` and a lazy iterator of chunks; gives each chunk's outcomes as soon as it
+is done. Workers are started by a fork server that has already imported WeasyPrint and the
+factory, so a worker is ready in milliseconds; each builds its `Worker` (fonts, stylesheets,
+templates, store, index) once, in its initializer, and keeps it for the whole run. At most
+``2 × workers`` chunks are in flight, so the coordinator never reads ahead of the workers and
+its memory stays flat however large the input. Workers ignore Ctrl-C; the coordinator decides.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from factory.errors import FactoryError
+from factory.models import Outcome, Record
+from factory.pipeline import WorkerConfig, worker_for
+
+_PRELOAD = ["factory.pipeline.worker", "weasyprint"]
+_config: WorkerConfig | None = None
+
+
+def _init(config: WorkerConfig) -> None:
+    global _config
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _config = config
+    worker_for(config)
+
+
+def _process(chunk: list[Record]) -> list[Outcome]:
+    assert _config is not None
+    return worker_for(_config).process_chunk(chunk)
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        (os.cpu_count() or 1)
+
+
+class PoolExecutor:
+    """A pool of warm worker processes."""
+
+    name = "pool"
+
+    def __init__(self, workers: int | None = None, in_flight_per_worker: int = 2) -> None:
+        self.workers = workers or default_workers()
+        self.window = max(2, self.workers * in_flight_per_worker)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def map(self, config: WorkerConfig, chunks: Iterator[list[Record]]
+            ) -> Iterator[list[Outcome]]:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init,
+                                         initargs=(config,))
+        pending: set[Future[list[Outcome]]] = set()
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(pending) < self.window:
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        exhausted = True
+                        break
+                    pending.add(self._pool.submit(_process, chunk))
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield self._result(future)
+        finally:
+            self.close(cancel=True)
+
+    @staticmethod
+    def _result(future: Future[list[Outcome]]) -> list[Outcome]:
+        try:
+            return future.result()
+        except BrokenProcessPool as exc:
+            raise FactoryError(
+                "a worker process died (killed, or out of memory); the run stopped. Run the"
+                " same command again: archived records are skipped, nothing is duplicated"
+            ) from exc
+
+    def close(self, cancel: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=cancel)
+            self._pool = None

@@ -1,0 +1,314 @@
+"""The values that flow through the factory, left to right.
+
+Takes nothing, gives frozen dataclasses. Everything that crosses a process boundary (a worker
+chunk, an outcome) is built from plain values, so it pickles and serialises to JSON::
+
+    RawRecord ──validate──► Record ──render──► Artifact ──archive──► ArchiveEntry
+        │                      │                                         │
+        └──────► Reject        └──────────────► Outcome ◄────────────────┘
+                                                   │
+                                                   ▼
+                                               RunReport
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date as date_type
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a record came from: the source name, its 1-based record number and line."""
+
+    source: str
+    index: int
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is not None:
+            return f"{self.source}:{self.line} (record {self.index})"
+        return f"{self.source} (record {self.index})"
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One record as the source read it: untyped values, nested line items already joined."""
+
+    position: Position
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One validated record. ``data`` is JSON-safe (decimals and dates as strings)."""
+
+    key: str
+    customer_id: str
+    locale: str
+    position: Position
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A record refused before rendering, with the field at fault and the reason."""
+
+    position: Position
+    reason: str
+    field: str | None = None
+    key: str | None = None
+
+    def describe(self) -> str:
+        where = str(self.position)
+        who = f" key {self.key!r}" if self.key else ""
+        return f"{where}{who}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """One rendered output: bytes plus what the archive needs to know about them."""
+
+    channel: str
+    media_type: str
+    extension: str
+    data: bytes
+    sha256: str
+    page_count: int | None = None
+
+    @classmethod
+    def of(
+        cls, channel: str, media_type: str, extension: str, data: bytes,
+        page_count: int | None = None,
+    ) -> Artifact:
+        return cls(channel, media_type, extension, data, hashlib.sha256(data).hexdigest(),
+                   page_count)
+
+    @property
+    def byte_size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveEntry:
+    """One index row: everything compliance needs to find and prove a document."""
+
+    document_id: str
+    job: str
+    run_id: str
+    period: str
+    record_key: str
+    customer_id: str
+    document_type: str
+    channel: str
+    locale: str
+    template_version: str
+    page_count: int | None
+    byte_size: int
+    sha256: str
+    storage_key: str
+    media_type: str
+    created_at: datetime
+    retention_until: datetime
+    revision: int = 1
+    record_storage_key: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Status(StrEnum):
+    """What became of one validated record in a run."""
+
+    ARCHIVED = "archived"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of processing one record in a worker."""
+
+    key: str
+    position: Position
+    status: Status
+    pages: int = 0
+    byte_size: int = 0
+    document_ids: tuple[str, ...] = ()
+    reason: str | None = None
+    retryable: bool = False
+    rendered: bool = False
+
+
+@dataclass(slots=True)
+class Counts:
+    """Running totals of a run. ``input`` counts every record the source produced."""
+
+    input: int = 0
+    rejected: int = 0
+    rendered: int = 0
+    archived: int = 0
+    skipped: int = 0
+    failed: int = 0
+    pending: int = 0
+    pages: int = 0
+    bytes: int = 0
+
+    @property
+    def accounted(self) -> int:
+        return self.archived + self.rejected + self.failed + self.skipped + self.pending
+
+    @property
+    def balanced(self) -> bool:
+        return self.input == self.accounted
+
+    def reconciliation_line(self, pending_label: str = "not processed") -> str:
+        sign = "=" if self.balanced else "≠"
+        line = (
+            f"input {self.input} {sign} archived {self.archived} + rejected {self.rejected}"
+            f" + failed {self.failed} + skipped {self.skipped}"
+        )
+        if self.pending:
+            line += f" + {pending_label} {self.pending}"
+        if not self.balanced:
+            line += f"  (UNACCOUNTED {self.input - self.accounted})"
+        return line
+
+
+@dataclass(slots=True)
+class RunReport:
+    """What a run did, as written to report.json and summarised on the console."""
+
+    run_id: str
+    job: str
+    period: str
+    dry_run: bool
+    started_at: datetime
+    finished_at: datetime | None = None
+    counts: Counts = field(default_factory=Counts)
+    by_document_type: dict[str, int] = field(default_factory=dict)
+    by_locale: dict[str, int] = field(default_factory=dict)
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    failure_reasons: dict[str, int] = field(default_factory=dict)
+    template_version: str = ""
+    workers: int = 1
+    executor: str = "inline"
+    rejects_file: str | None = None
+    failures_file: str | None = None
+    interrupted: bool = False
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    store_url: str = ""
+    index_url: str = ""
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return "failed"
+        if self.interrupted:
+            return "interrupted"
+        return "completed"
+
+    @property
+    def pending_label(self) -> str:
+        return "to render" if self.dry_run else "not processed"
+
+    @property
+    def balanced(self) -> bool:
+        """Counts add up, and a finished real run left nothing unprocessed."""
+        if not self.counts.balanced:
+            return False
+        return self.dry_run or self.interrupted or bool(self.error) or self.counts.pending == 0
+
+    @property
+    def elapsed_seconds(self) -> float:
+        end = self.finished_at or self.started_at
+        return max((end - self.started_at).total_seconds(), 0.0)
+
+    @property
+    def docs_per_second(self) -> float:
+        elapsed = self.elapsed_seconds
+        return self.counts.rendered / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def pages_per_second(self) -> float:
+        elapsed = self.elapsed_seconds
+        return self.counts.pages / elapsed if elapsed > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        counts = asdict(self.counts)
+        return {
+            "run_id": self.run_id,
+            "job": self.job,
+            "period": self.period,
+            "dry_run": self.dry_run,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "docs_per_second": round(self.docs_per_second, 2),
+            "pages_per_second": round(self.pages_per_second, 2),
+            "counts": counts,
+            "status": self.status,
+            "error": self.error,
+            "warnings": list(self.warnings),
+            "reconciliation": {
+                "balanced": self.balanced,
+                "line": self.counts.reconciliation_line(self.pending_label),
+            },
+            "store_url": self.store_url,
+            "index_url": self.index_url,
+            "by_document_type": dict(sorted(self.by_document_type.items())),
+            "by_locale": dict(sorted(self.by_locale.items())),
+            "reject_reasons": dict(sorted(self.reject_reasons.items())),
+            "failure_reasons": dict(sorted(self.failure_reasons.items())),
+            "template_version": self.template_version,
+            "workers": self.workers,
+            "executor": self.executor,
+            "rejects_file": self.rejects_file,
+            "failures_file": self.failures_file,
+            "interrupted": self.interrupted,
+        }
+
+
+__all__ = [
+    "ArchiveEntry",
+    "Artifact",
+    "Counts",
+    "Outcome",
+    "Period",
+    "Position",
+    "RawRecord",
+    "Record",
+    "Reject",
+    "RunReport",
+    "Status",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A run period: a month ``2026-11`` or a day ``2026-11-23``."""
+
+    code: str
+    start: date_type
+    end: date_type
+
+    @classmethod
+    def parse(cls, code: str) -> Period:
+        text = str(code).strip()
+        try:
+            if len(text) == 7:
+                start = date_type.fromisoformat(text + "-01")
+                nxt = date_type(start.year + start.month // 12, start.month % 12 + 1, 1)
+                return cls(text, start, date_type.fromordinal(nxt.toordinal() - 1))
+            if len(text) == 10:
+                day = date_type.fromisoformat(text)
+                return cls(text, day, day)
+        except ValueError:
+            pass
+        raise ValueError(f"period {code!r} is not a month like 2026-11 or a day like 2026-11-23")

@@ -1,0 +1,61 @@
+"""One record to HTML and PDF, with no side effects: the rendering half of a worker.
+
+Takes a job, settings, the period and the issue date; gives `DocumentRenderer`, whose
+``render`` turns a validated `Record` into (HTML, PDF `Artifact`). Used by workers, by
+``docfactory preview`` and by proofs. Builds the warm `PdfRenderer` once.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from factory.config import Settings
+from factory.errors import ConfigError
+from factory.jobs import JobSpec, RecordSchema
+from factory.models import Artifact, Period, Record
+from factory.render import PdfRenderer
+from factory.templates import DocumentMeta, DocumentTemplates
+
+
+class DocumentRenderer:
+    """Templates, brand, fonts and stylesheets of one job, ready to render any record."""
+
+    def __init__(self, job: JobSpec, settings: Settings, period: Period, issued: date,
+                 expected_version: str | None = None) -> None:
+        self.job = job
+        self.period = period
+        self.issued = issued
+        self.schema = RecordSchema(job)
+        self.templates = DocumentTemplates.load(
+            settings.templates_dir, settings.assets_dir, job.template_set, job.brand,
+            job.locales, job.default_locale)
+        if expected_version is not None and self.templates.version != expected_version:
+            raise ConfigError(
+                f"template set {job.template_set!r} changed since the run started"
+                f" (the run uses {expected_version[:12]}, this worker sees"
+                f" {self.templates.version[:12]}); deploy one version to every worker")
+        template_set = self.templates.template_set
+        self.pdf = PdfRenderer(
+            base_url=template_set.set_dir.as_uri() + "/",
+            allowed=template_set.roots,
+            stylesheets=self.templates.stylesheets(),
+            pdf_variant=job.render.pdf_variant,
+            tagged=job.render.tagged,
+        )
+
+    @property
+    def version(self) -> str:
+        return self.templates.version
+
+    def meta(self, doc_id: str) -> DocumentMeta:
+        return DocumentMeta(doc_id, self.job.document_type, self.job.name, self.period,
+                            self.issued, self.templates.version)
+
+    def render_html(self, record: Record, doc_id: str) -> str:
+        typed = self.schema.typed(record.data)
+        return self.templates.render(self.templates.template_set.manifest.document, typed,
+                                     record.locale, self.meta(doc_id))
+
+    def render(self, record: Record, doc_id: str) -> tuple[str, Artifact]:
+        html = self.render_html(record, doc_id)
+        return html, self.pdf.render(html, doc_id)

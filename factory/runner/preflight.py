@@ -1,0 +1,105 @@
+"""Checks before anything runs: job, template set, brand, translations, data.
+
+Takes a job file path and settings; gives a `Checked` result with the problems that stop a
+run (each naming the file and the field) and notes that do not (a sample of rejected records).
+``docfactory validate`` prints it. The data check reads the header and the first ``sample``
+records, validates them and renders them to HTML (and the first one to PDF), so a template
+that references a missing field is caught here, not half-way through a batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from factory.archive import document_id
+from factory.config import Settings
+from factory.errors import ConfigError, FactoryError, SourceError
+from factory.jobs import JobSpec, RecordSchema, load_job
+from factory.models import Period, Record, Reject
+from factory.pipeline import DocumentRenderer
+from factory.runner.plan import plan_records
+from factory.runner.run import check_columns, default_issued
+from factory.sources import SeenKeys, open_source
+
+
+@dataclass
+class Checked:
+    job: JobSpec | None = None
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    records_checked: int = 0
+    template_version: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _lines(exc: FactoryError) -> list[str]:
+    if isinstance(exc, ConfigError) and exc.problems:
+        head = str(exc).split("\n", 1)[0]
+        return [f"{head}: {p}" if not p.startswith(head) else p for p in exc.problems]
+    return [str(exc)]
+
+
+def check_job(path: Path, settings: Settings, period: str = "2026-11",
+              sample: int = 20) -> Checked:
+    result = Checked()
+    try:
+        job = load_job(path)
+    except ConfigError as exc:
+        result.problems.extend(_lines(exc))
+        return result
+    result.job = job
+    try:
+        renderer = DocumentRenderer(job, settings, Period.parse(period),
+                                    default_issued(Period.parse(period), Period.parse(period).end))
+    except (ConfigError, ValueError) as exc:
+        result.problems.extend(_lines(exc) if isinstance(exc, ConfigError) else [str(exc)])
+        return result
+    result.template_version = renderer.version
+    templates = renderer.templates
+    for locale in job.locales:
+        result.problems.extend(templates.catalogs.missing(locale))
+        if locale not in templates.brand.footer:
+            result.notes.append(f"{templates.brand.folder / 'brand.toml'}: footer has no"
+                                f" {locale!r} text; the {job.default_locale!r} one is used")
+    if result.problems:
+        return result
+    _check_data(job, settings, renderer, sample, result)
+    return result
+
+
+def _check_data(job: JobSpec, settings: Settings, renderer: DocumentRenderer, sample: int,
+                result: Checked) -> None:
+    source = open_source(job, settings)
+    try:
+        check_columns(source, job)
+        schema = RecordSchema(job)
+        rendered_pdf = False
+        with SeenKeys(settings.var_dir / "tmp") as seen:
+            for item in plan_records(source, schema, seen, limit=sample):
+                result.records_checked += 1
+                if isinstance(item, Reject):
+                    result.notes.append(f"sample record rejected: {item.describe()}")
+                    continue
+                _render_check(renderer, item, job, not rendered_pdf, result)
+                rendered_pdf = True
+                if result.problems:
+                    return
+    except SourceError as exc:
+        result.problems.append(str(exc))
+
+
+def _render_check(renderer: DocumentRenderer, record: Record, job: JobSpec, pdf: bool,
+                  result: Checked) -> None:
+    doc_id = document_id(job.name, renderer.period.code, record.key, job.document_type, "pdf", 0)
+    try:
+        if pdf:
+            renderer.render(record, doc_id)
+        else:
+            renderer.render_html(record, doc_id)
+    except FactoryError as exc:
+        result.problems.append(f"{job.template_set} template with record {record.key}"
+                               f" ({record.position}): {exc}")

@@ -1,0 +1,328 @@
+"""One run of a job: stream, validate, dispatch to workers, account for every record.
+
+Takes a `JobSpec`, `Settings`, `RunOptions`, an `Executor` and a `Progress`; gives a
+`RunReport` and writes, under ``<var>/runs/<run id>/``, ``report.json``, ``rejects.jsonl`` and
+``failures.jsonl``. The run is registered in the index (status, heartbeat, final report) so
+``docfactory status`` can follow it from anywhere.
+
+Every record read ends in exactly one count: archived, rejected, failed, skipped (archived by an
+earlier run), or, when a run is interrupted or a dry run, pending. ``report.balanced`` proves it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Protocol
+
+from factory.archive import open_index, open_store, template_snapshot_key
+from factory.archive.index import SqlIndex
+from factory.archive.store import Store
+from factory.config import Settings
+from factory.errors import ConfigError, FactoryError, SourceError
+from factory.jobs import JobSpec, RecordSchema
+from factory.models import Artifact, Counts, Outcome, Period, Record, Reject, RunReport, Status
+from factory.pipeline import WorkerConfig
+from factory.pipeline.worker import CHANNEL
+from factory.runner.files import JsonLines, write_json_atomic
+from factory.runner.plan import plan_records
+from factory.runner.progress import NoProgress, Progress
+from factory.sources import SeenKeys, Source, open_source, safe_url
+from factory.templates import DocumentTemplates
+
+HEARTBEAT_SECONDS = 10.0
+
+
+class Executor(Protocol):
+    """Runs chunks of records through workers; yields each chunk's outcomes when done."""
+
+    name: str
+    workers: int
+
+    def map(self, config: WorkerConfig, chunks: Iterator[list[Record]]
+            ) -> Iterator[list[Outcome]]: ...
+
+    def close(self, cancel: bool = False) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    period: str
+    limit: int | None = None
+    force: bool = False
+    dry_run: bool = False
+    issued: date | None = None
+    chunk_size: int = 4
+    run_id: str | None = None
+
+
+@dataclass
+class Prepared:
+    """Everything checked and opened before the first record is read."""
+
+    job: JobSpec
+    settings: Settings
+    period: Period
+    templates: DocumentTemplates
+    schema: RecordSchema
+    source: Source
+    store_url: str
+    index_url: str
+    issued: date
+    warnings: list[str] = field(default_factory=list)
+
+
+def new_run_id(moment: datetime | None = None) -> str:
+    moment = moment or datetime.now(UTC)
+    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def default_issued(period: Period, today: date) -> date:
+    """A document is issued the day after its period closes, or today if still open."""
+    after = date.fromordinal(period.end.toordinal() + 1)
+    return after if after <= today else today
+
+
+def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
+    """Check the job, templates, brand and source columns; resolve archive and index URLs."""
+    try:
+        period = Period.parse(options.period)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    templates = DocumentTemplates.load(settings.templates_dir, settings.assets_dir,
+                                       job.template_set, job.brand, job.locales,
+                                       job.default_locale)
+    schema = RecordSchema(job)
+    source = open_source(job, settings)
+    check_columns(source, job)
+    store_url = settings.archive_url or _resolve_url(job.archive.store, settings) \
+        or settings.default_archive_url
+    index_url = settings.index_url or _resolve_url(job.archive.index, settings) \
+        or settings.default_index_url
+    issued = options.issued or default_issued(period, datetime.now(UTC).date())
+    return Prepared(job, settings, period, templates, schema, source, store_url, index_url,
+                    issued)
+
+
+def check_columns(source: Source, job: JobSpec) -> None:
+    """Refuse a source whose header lacks a required schema field: every record would fail."""
+    columns = source.columns()
+    if columns is None:
+        return
+    required = [name for name, spec in job.record_schema.fields.items() if spec.required]
+    missing = [name for name in required if name not in columns]
+    if missing:
+        raise SourceError(
+            f"{source.name}: missing column(s) {', '.join(missing)} required by"
+            f" [schema.fields] of {job.label} (the header has: {', '.join(columns)})")
+
+
+def _resolve_url(url: str | None, settings: Settings) -> str | None:
+    """Job-file URLs may use paths relative to the project root: ``file:var/archive``."""
+    if not url:
+        return None
+    if url.startswith("file:") and not url.startswith("file://"):
+        return settings.resolve(url[len("file:"):]).as_uri()
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        return "sqlite:///" + str(settings.resolve(url[len("sqlite:///"):]))
+    return url
+
+
+def _category(field_name: str | None, reason: str) -> str:
+    head = re.split(r",? got |\(got |, first seen| \(|;", reason, maxsplit=1)[0]
+    head = re.sub(r"\d+", "N", head).strip().rstrip(":")[:80]
+    return f"{field_name or 'record'}: {head}"
+
+
+class RunState:
+    """The counts and files of one run, updated as records flow."""
+
+    def __init__(self, report: RunReport, run_dir: Path) -> None:
+        self.report = report
+        self.run_dir = run_dir
+        self.rejects = JsonLines(run_dir / "rejects.jsonl")
+        self.failures = JsonLines(run_dir / "failures.jsonl")
+        self.planned = 0
+        self._reject_reasons: Counter[str] = Counter()
+        self._failure_reasons: Counter[str] = Counter()
+        self._locales: Counter[str] = Counter()
+        self._types: Counter[str] = Counter()
+
+    @property
+    def counts(self) -> Counts:
+        return self.report.counts
+
+    def rejected(self, reject: Reject) -> None:
+        self.counts.rejected += 1
+        self._reject_reasons[_category(reject.field, reject.reason)] += 1
+        self.rejects.write({
+            "source": reject.position.source, "line": reject.position.line,
+            "record": reject.position.index, "key": reject.key, "field": reject.field,
+            "reason": reject.reason,
+        })
+
+    def planned_record(self, record: Record, document_type: str) -> None:
+        self.planned += 1
+        self._locales[record.locale] += 1
+        self._types[document_type] += 1
+
+    def outcome(self, outcome: Outcome) -> None:
+        counts = self.counts
+        if outcome.rendered:
+            counts.rendered += 1
+        if outcome.status is Status.ARCHIVED:
+            counts.archived += 1
+            counts.pages += outcome.pages
+            counts.bytes += outcome.byte_size
+        elif outcome.status is Status.SKIPPED:
+            counts.skipped += 1
+        else:
+            counts.failed += 1
+            reason = outcome.reason or "unknown"
+            self._failure_reasons[_category(None, reason).removeprefix("record: ")] += 1
+            self.failures.write({
+                "source": outcome.position.source, "line": outcome.position.line,
+                "record": outcome.position.index, "key": outcome.key, "reason": reason,
+                "retryable": outcome.retryable,
+            })
+
+    def settle(self) -> None:
+        """Fill the report's summaries; pending = planned but not processed."""
+        counts = self.counts
+        counts.pending = self.planned - (counts.archived + counts.failed + counts.skipped)
+        self.report.reject_reasons = dict(self._reject_reasons)
+        self.report.failure_reasons = dict(self._failure_reasons)
+        self.report.by_locale = dict(self._locales)
+        self.report.by_document_type = dict(self._types)
+        rejects = self.rejects.close()
+        failures = self.failures.close()
+        self.report.rejects_file = str(rejects) if rejects else None
+        self.report.failures_file = str(failures) if failures else None
+
+
+def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Executor,
+            progress: Progress | None = None) -> RunReport:
+    """Run ``job`` for ``options.period``; always returns a report, even when interrupted."""
+    progress = progress or NoProgress()
+    prepared = prepare(job, settings, options)
+    index = open_index(prepared.index_url)
+    store = open_store(prepared.store_url)
+    run_id = options.run_id or new_run_id()
+    report = RunReport(
+        run_id=run_id, job=job.name, period=prepared.period.code, dry_run=options.dry_run,
+        started_at=datetime.now(UTC), template_version=prepared.templates.version,
+        workers=executor.workers, executor=executor.name,
+        store_url=store.url, index_url=index.safe_url,
+    )
+    state = RunState(report, settings.runs_dir / run_id)
+    if not options.dry_run:
+        index.start_run(run_id, job.name, prepared.period.code, executor=executor.name,
+                        workers=executor.workers, template_version=prepared.templates.version,
+                        dry_run=False)
+        _keep_template_version(prepared, store, index)
+    try:
+        total = prepared.source.count()
+        if total is not None and options.limit is not None:
+            total = min(total, options.limit)
+        progress.start(total, f"{job.name} {prepared.period.code}")
+        with SeenKeys(settings.var_dir / "tmp") as seen:
+            chunks = _chunks(prepared, state, seen, options)
+            if options.dry_run:
+                _dry_run(prepared, state, index, chunks, progress)
+            else:
+                config = WorkerConfig(
+                    job_path=str(job.path), settings=settings, run_id=run_id,
+                    period=prepared.period.code, issued=prepared.issued,
+                    store_url=prepared.store_url, index_url=prepared.index_url,
+                    template_version=prepared.templates.version, force=options.force)
+                _execute(executor, config, chunks, state, index, progress)
+        _orphan_warning(prepared.source, report)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        executor.close(cancel=True)
+    except FactoryError as exc:
+        report.error = str(exc)
+        executor.close(cancel=True)
+    except BaseException as exc:
+        report.error = f"crashed: {type(exc).__name__}: {exc}"
+        executor.close(cancel=True)
+        raise
+    finally:
+        report.finished_at = datetime.now(UTC)
+        state.settle()
+        progress.finish(report.counts)
+        write_json_atomic(state.run_dir / "report.json", report.as_dict())
+        if not options.dry_run:
+            index.finish_run(run_id, report.status, report.as_dict())
+        index.close()
+    return report
+
+
+def _chunks(prepared: Prepared, state: RunState, seen: SeenKeys, options: RunOptions
+            ) -> Iterator[list[Record]]:
+    batch: list[Record] = []
+    for item in plan_records(prepared.source, prepared.schema, seen, options.limit):
+        state.counts.input += 1
+        if isinstance(item, Reject):
+            state.rejected(item)
+            continue
+        state.planned_record(item, prepared.job.document_type)
+        batch.append(item)
+        if len(batch) >= options.chunk_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _execute(executor: Executor, config: WorkerConfig, chunks: Iterator[list[Record]],
+             state: RunState, index: SqlIndex, progress: Progress) -> None:
+    beat = time.monotonic()
+    for outcomes in executor.map(config, chunks):
+        for outcome in outcomes:
+            state.outcome(outcome)
+        progress.update(state.counts)
+        if time.monotonic() - beat > HEARTBEAT_SECONDS:
+            beat = time.monotonic()
+            index.heartbeat(config.run_id, state.report.as_dict())
+
+
+def _dry_run(prepared: Prepared, state: RunState, index: SqlIndex,
+             chunks: Iterator[list[Record]], progress: Progress) -> None:
+    job = prepared.job
+    for batch in chunks:
+        existing = index.existing_keys(job.name, prepared.period.code, CHANNEL,
+                                       job.document_type, [r.key for r in batch])
+        state.counts.skipped += len(existing)
+        progress.update(state.counts)
+
+
+def _keep_template_version(prepared: Prepared, store: Store, index: SqlIndex) -> None:
+    """Store the template-set snapshot once per version, so it can be rendered again."""
+    version = prepared.templates.version
+    key = template_snapshot_key(version)
+    if index.template_version(version) is None or not store.exists(key):
+        snapshot = Artifact.of("template-set", "application/zip", "zip",
+                               prepared.templates.template_set.snapshot())
+        store.put(key, snapshot.data, media_type=snapshot.media_type, sha256=snapshot.sha256)
+        index.remember_template_version(version, prepared.job.template_set, prepared.job.brand,
+                                        key)
+
+
+def _orphan_warning(source: Source, report: RunReport) -> None:
+    orphans = getattr(source, "orphan_items", 0)
+    if orphans:
+        keys = ", ".join(getattr(source, "orphan_keys", []))
+        report.warnings.append(
+            f"{orphans} line item(s) in the items file belong to no record read"
+            f" (keys such as {keys})")
+
+
+__all__ = ["Executor", "RunOptions", "default_issued", "new_run_id", "prepare", "run_job",
+           "safe_url"]

@@ -1,0 +1,75 @@
+"""The Jinja2 environment every template is rendered in: sandboxed, autoescaped, strict.
+
+Takes a template set; gives an ``ImmutableSandboxedEnvironment`` that loads the set's own files
+by name and the shared partials as ``shared/<name>``, escapes every value, raises on any
+undefined name (`StrictUndefined`), knows the Babel filters, and translates ``_()`` and
+``{% trans %}`` through the gettext translation of the locale being rendered (a context
+variable, so one warm environment serves every locale).
+"""
+
+from __future__ import annotations
+
+import gettext
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from factory.templates.formatting import FILTERS
+from factory.templates.templateset import TemplateSet
+
+_current: ContextVar[gettext.NullTranslations | None] = ContextVar(
+    "docfactory_translations", default=None
+)
+_UNTRANSLATED = gettext.NullTranslations()
+
+
+def _translations() -> gettext.NullTranslations:
+    return _current.get() or _UNTRANSLATED
+
+
+def _gettext(message: str) -> str:
+    return _translations().gettext(message)
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return _translations().ngettext(singular, plural, n)
+
+
+def _pgettext(context: str, message: str) -> str:
+    return _translations().pgettext(context, message)
+
+
+@contextmanager
+def translating(translations: gettext.NullTranslations) -> Iterator[None]:
+    """Render with ``translations`` for the duration of the block."""
+    token = _current.set(translations)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def build_environment(template_set: TemplateSet) -> ImmutableSandboxedEnvironment:
+    loader = ChoiceLoader([
+        FileSystemLoader(str(template_set.set_dir)),
+        PrefixLoader({"shared": FileSystemLoader(str(template_set.shared_dir))}),
+    ])
+    env = ImmutableSandboxedEnvironment(
+        loader=loader,
+        autoescape=True,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+        cache_size=-1,
+    )
+    env.filters.update(FILTERS)
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        _gettext, _ngettext, newstyle=True, pgettext=_pgettext
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    return env

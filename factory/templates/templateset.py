@@ -1,0 +1,148 @@
+"""A template set, its brand, and the content hash that names their version.
+
+Takes the templates and assets folders plus a set name and a brand name; gives a `TemplateSet`
+that knows every file the rendering can read (the set's folder, the shared partials in
+``templates/_shared`` and the brand's folder under ``assets/``), the SHA-256 over all of them
+(the *template version* stored with every archived document), and a deterministic zip snapshot of
+them so that any version can be rendered again years later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tomllib
+import zipfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from factory.errors import ConfigError
+
+SHARED = "_shared"
+_SKIP_PARTS = {"__pycache__", ".git", ".DS_Store"}
+_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
+
+
+class SetManifest(BaseModel):
+    """``templates/<set>/set.toml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str = ""
+    document: str = "document.html"
+    stylesheets: list[str] = Field(default_factory=lambda: ["style.css"])
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    """The files one document type is rendered from, and their version."""
+
+    name: str
+    brand: str
+    templates_dir: Path
+    assets_dir: Path
+    manifest: SetManifest = field(default_factory=SetManifest)
+
+    @classmethod
+    def load(cls, templates_dir: Path, assets_dir: Path, name: str, brand: str) -> TemplateSet:
+        set_dir = templates_dir / name
+        if not set_dir.is_dir():
+            raise ConfigError(f"{set_dir}: template set {name!r} not found")
+        if not (assets_dir / brand).is_dir():
+            raise ConfigError(f"{assets_dir / brand}: brand {brand!r} not found")
+        manifest_path = set_dir / "set.toml"
+        manifest = SetManifest()
+        if manifest_path.is_file():
+            try:
+                manifest = SetManifest.model_validate(
+                    tomllib.loads(manifest_path.read_text(encoding="utf-8")))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{manifest_path}: not valid TOML: {exc}") from None
+            except ValidationError as exc:
+                problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                            for e in exc.errors(include_url=False)]
+                raise ConfigError(f"{manifest_path}: invalid template set manifest",
+                                  problems) from None
+        result = cls(name, brand, templates_dir.resolve(), assets_dir.resolve(), manifest)
+        result.check_files()
+        return result
+
+    @property
+    def set_dir(self) -> Path:
+        return self.templates_dir / self.name
+
+    @property
+    def shared_dir(self) -> Path:
+        return self.templates_dir / SHARED
+
+    @property
+    def brand_dir(self) -> Path:
+        return self.assets_dir / self.brand
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        """The only folders the renderer may read from."""
+        return (self.set_dir, self.shared_dir, self.brand_dir)
+
+    def stylesheet_path(self, name: str) -> Path:
+        """``shared/x.css`` is a shared stylesheet; any other name is in the set's folder."""
+        if name.startswith("shared/"):
+            return self.shared_dir / name.removeprefix("shared/")
+        return self.set_dir / name
+
+    def check_files(self) -> None:
+        problems = []
+        if not (self.set_dir / self.manifest.document).is_file():
+            problems.append(f"{self.set_dir / self.manifest.document}: document template missing")
+        for sheet in self.manifest.stylesheets:
+            path = self.stylesheet_path(sheet).resolve()
+            if not any(path.is_relative_to(root) for root in (self.set_dir, self.shared_dir)):
+                problems.append(f"{self.set_dir / 'set.toml'}: stylesheet {sheet!r} is outside"
+                                " the template set and templates/_shared")
+            elif not path.is_file():
+                problems.append(f"{path}: stylesheet listed in set.toml missing")
+        if problems:
+            raise ConfigError(f"template set {self.name!r} is incomplete", problems)
+
+    def files(self) -> list[tuple[str, Path]]:
+        """(archive name, path) of every file rendering can read, sorted by archive name."""
+        found = []
+        for prefix, root in (
+            (f"templates/{self.name}", self.set_dir),
+            (f"templates/{SHARED}", self.shared_dir),
+            (f"assets/{self.brand}", self.brand_dir),
+        ):
+            if not root.is_dir():
+                continue
+            for path in root.rglob("*"):
+                if path.is_file() and not (_SKIP_PARTS & set(path.parts)) \
+                        and not path.name.endswith((".pyc", "~")):
+                    found.append((f"{prefix}/{path.relative_to(root).as_posix()}", path))
+        return sorted(found)
+
+    @cached_property
+    def version(self) -> str:
+        """SHA-256 over every file's name and content: the template-set version."""
+        digest = hashlib.sha256()
+        for name, path in self.files():
+            digest.update(name.encode("utf-8") + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        return digest.hexdigest()
+
+    def snapshot(self) -> bytes:
+        """A deterministic zip of every file; the same version always gives the same bytes."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, path in self.files():
+                info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, path.read_bytes())
+        return buffer.getvalue()
+
+
+def short_version(version: str) -> str:
+    return version[:12]

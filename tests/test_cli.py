@@ -1,0 +1,146 @@
+"""The command line, through click's runner and as real processes: exit codes, messages,
+progress, Ctrl-C and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from factory.cli import commands  # noqa: F401  (registers the commands)
+from factory.cli.app import cli
+from tests.conftest import REPO, csv_source, pdf_text, write_job
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"FACTORY_HOME": str(REPO), "FACTORY_VAR": str(tmp_path / "var"),
+            "FACTORY_WORKERS": "1"}
+
+
+def invoke(env: dict[str, str], *args: str):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def test_sample_data_validate_run_status(tmp_path: Path, env: dict[str, str]) -> None:
+    out = tmp_path / "data"
+    result = invoke(env, "sample-data", "--customers", "5", "--out", str(out), "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert "5 customers" in result.output
+    job = write_job(tmp_path / "jobs", source=csv_source(out / "customers.csv",
+                                                          out / "transactions.csv"))
+    result = invoke(env, "validate", str(job), "--period", "2026-11")
+    assert result.exit_code == 0, result.output
+    assert "5 sample record(s) validated and rendered" in result.output
+
+    result = invoke(env, "run", str(job), "--period", "2026-11", "--executor", "inline")
+    assert result.exit_code == 0, result.output
+    assert "✓ input 5 = archived 5 + rejected 0 + failed 0 + skipped 0" in result.output
+    run_id = result.output.split("Run ", 1)[1].split(":", 1)[0]
+    report = json.loads((tmp_path / "var" / "runs" / run_id / "report.json").read_text())
+    assert report["counts"]["archived"] == 5
+
+    result = invoke(env, "status", run_id)
+    assert result.exit_code == 0 and "completed" in result.output
+    result = invoke(env, "runs")
+    assert run_id in result.output
+
+
+def test_preview_pdf_and_html(tmp_path: Path, sample_dir: Path, env: dict[str, str]) -> None:
+    job = write_job(tmp_path / "jobs", source=csv_source(sample_dir / "customers.csv",
+                                                          sample_dir / "transactions.csv"))
+    target = tmp_path / "p.pdf"
+    result = invoke(env, "preview", str(job), "--record", "C000003", "--period", "2026-11",
+                    "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert "C000003" in pdf_text(target.read_bytes())
+    result = invoke(env, "preview", str(job), "--record", "C000003", "--format", "html",
+                    "--period", "2026-11", "-o", str(tmp_path / "p.html"))
+    assert result.exit_code == 0 and "<html" in (tmp_path / "p.html").read_text()
+    assert not (tmp_path / "var" / "archive").exists()
+    result = invoke(env, "preview", str(job), "--record", "C404404", "--period", "2026-11")
+    assert result.exit_code == 2 and "record 'C404404' not found" in result.output
+
+
+def test_usage_errors_exit_2_with_a_message_not_a_traceback(tmp_path: Path,
+                                                            env: dict[str, str]) -> None:
+    job = write_job(tmp_path / "jobs", render={"pdf_variant": "pdf/a-3b", "colur": "x"})
+    for command in (["validate", str(job)], ["run", str(job), "--period", "2026-11"]):
+        result = invoke(env, *command)
+        assert result.exit_code == 2
+        assert "render.colur: unknown key" in result.output
+        assert "Traceback" not in result.output
+    result = invoke(env, "run", str(REPO / "jobs" / "monthly_statements.toml"), "--period",
+                    "2026-13")
+    assert result.exit_code == 2 and "period '2026-13'" in result.output
+    result = invoke(env, "validate", str(tmp_path / "missing.toml"))
+    assert result.exit_code == 2 and "job file not found" in result.output
+
+
+def test_missing_input_names_the_file(tmp_path: Path, env: dict[str, str]) -> None:
+    job = write_job(tmp_path / "jobs", source=csv_source(tmp_path / "nope.csv", None))
+    result = invoke(env, "validate", str(job))
+    assert result.exit_code == 2 and "nope.csv: file not found" in result.output
+
+
+def test_rejects_give_exit_code_1(tmp_path: Path, sample_dir: Path,
+                                  env: dict[str, str]) -> None:
+    data = (sample_dir / "customers.csv").read_text(encoding="utf-8").splitlines()
+    data[2] = data[2].replace("C000002", "BAD-KEY", 1)
+    (tmp_path / "c.csv").write_text("\n".join(data[:4]) + "\n", encoding="utf-8")
+    job = write_job(tmp_path / "jobs", source=csv_source(tmp_path / "c.csv",
+                                                          sample_dir / "transactions.csv"))
+    result = invoke(env, "run", str(job), "--period", "2026-11", "--executor", "inline")
+    assert result.exit_code == 1, result.output
+    assert "rejected" in result.output and "rejects.jsonl" in result.output
+
+
+def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(tmp_path: Path, env: dict[str, str]) -> None:
+    """A real `docfactory run` with two worker processes, interrupted with SIGINT."""
+    out = tmp_path / "data"
+    full_env = {**os.environ, **env, "FACTORY_WORKERS": "2"}
+    docfactory = [sys.executable, "-m", "factory", "--home", str(REPO)]
+    subprocess.run([*docfactory, "sample-data", "--customers", "40", "--out", str(out)],
+                   check=True, env=full_env, capture_output=True)
+    job = write_job(tmp_path / "jobs", source=csv_source(out / "customers.csv",
+                                                          out / "transactions.csv"))
+    command = [*docfactory, "run", str(job), "--period", "2026-11", "--chunk-size", "1"]
+    process = subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    index = tmp_path / "var" / "index.db"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if index.exists() and _archived(index) >= 4:
+            break
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stdout + stderr
+    assert "interrupted" in stdout + stderr
+    first = _archived(index)
+    assert 4 <= first < 40
+
+    rerun = subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"skipped {first}" in rerun.stdout.replace("\n", " ") or \
+        f"+ skipped {first}" in rerun.stdout
+    assert _archived(index) == 40
+    pdfs = list((tmp_path / "var" / "archive").rglob("*.pdf"))
+    assert len(pdfs) == 40
+
+
+def _archived(index: Path) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(index, timeout=30) as db:
+            return db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0

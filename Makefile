@@ -14,7 +14,7 @@ system-deps:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@$(BIN)/python -m pip install -q -e '.[all,dev]'
 	@touch $(STAMP)
 
 venv: system-deps $(STAMP)
@@ -37,6 +37,7 @@ test: lint
 
 bench: venv
 	@$(BIN)/python bench/bench.py
+	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; $(BIN)/python "$$b" || exit 1; done
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

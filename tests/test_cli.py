@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from factory.cli import commands  # noqa: F401  (registers the commands)
-from factory.cli.app import cli
+from factory.cli.app import cli, load_commands
 from tests.conftest import REPO, csv_source, pdf_text, write_job
+
+load_commands()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from factory.errors import RenderError, ResourceBlockedError
 from factory.jobs import load_job
 from factory.models import Period, Position, Record
-from factory.pipeline import DocumentRenderer
+from factory.pipeline.document import DocumentRenderer
 from factory.render import PdfRenderer
 from tests.conftest import STATEMENT_JOB, pdf_fonts, pdf_text
 

@@ -93,7 +93,19 @@ def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def main() -> None:
-    from factory.cli import commands  # noqa: F401  (registers the commands)
+#: Modules that register commands on `cli` when imported (one per area).
+COMMAND_MODULES = [
+    "factory.cli.commands",
+]
 
+
+def load_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name)
+
+
+def main() -> None:
+    load_commands()
     cli(prog_name="docfactory")

@@ -28,12 +28,10 @@ from factory.cli.progress import make_progress
 from factory.errors import ConfigError
 from factory.executors import make_executor
 from factory.jobs import RecordSchema, load_job
-from factory.models import Period, Record, Reject
-from factory.pipeline import DocumentRenderer
+from factory.models import Record, Reject
 from factory.runner import RunOptions, run_job
 from factory.runner.plan import plan_records
-from factory.runner.preflight import check_job
-from factory.runner.run import default_issued, prepare
+from factory.runner.run import prepare
 from factory.sample import generate
 from factory.sources import SeenKeys
 
@@ -100,6 +98,8 @@ def run(app: App, job: Path, period: str | None, workers: int | None, limit: int
 @handle_errors
 def validate(app: App, job: Path, period: str | None, sample: int) -> None:
     """Check JOB, its template set, brand, translations and data before running it."""
+    from factory.runner.preflight import check_job  # renders: imports WeasyPrint
+
     result = check_job(job, app.settings(), _period(period), sample)
     for note in result.notes:
         app.out.print(f"[yellow]note:[/] {note}", soft_wrap=True)
@@ -127,6 +127,8 @@ def validate(app: App, job: Path, period: str | None, sample: int) -> None:
 def preview(app: App, job: Path, key: str, period: str | None, fmt: str,
             output: Path | None) -> None:
     """Render one record of JOB for proofing; nothing is archived."""
+    from factory.pipeline.document import DocumentRenderer  # imports WeasyPrint
+
     settings = app.settings()
     spec = load_job(job)
     prepared = prepare(spec, settings, RunOptions(period=_period(period)))
@@ -228,4 +230,3 @@ def runs(app: App, job: str | None, limit: int) -> None:
     app.out.print(table)
 
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "Period", "default_issued"]

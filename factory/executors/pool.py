@@ -1,11 +1,12 @@
 """The local pool: warm worker processes on this machine, the embedded default.
 
 Takes a `WorkerConfig` and a lazy iterator of chunks; gives each chunk's outcomes as soon as it
-is done. Workers are started by a fork server that has already imported WeasyPrint and the
-factory, so a worker is ready in milliseconds; each builds its `Worker` (fonts, stylesheets,
-templates, store, index) once, in its initializer, and keeps it for the whole run. At most
-``2 × workers`` chunks are in flight, so the coordinator never reads ahead of the workers and
-its memory stays flat however large the input. Workers ignore Ctrl-C; the coordinator decides.
+is done. Workers are forked by a fork server that has already imported WeasyPrint and the
+pipeline; each builds its `Worker` (fonts, stylesheets, templates, store, index) once, in its
+initializer, and keeps it for the whole run. ``start`` launches and warms the workers while the
+coordinator is still preparing the input. At most ``2 × workers`` chunks are in flight, so the
+coordinator never reads ahead of the workers and its memory stays flat however large the input.
+Workers ignore Ctrl-C; the coordinator decides.
 """
 
 from __future__ import annotations
@@ -13,26 +14,35 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from factory.errors import FactoryError
 from factory.models import Outcome, Record
-from factory.pipeline import WorkerConfig, worker_for
+from factory.pipeline import WorkerConfig
 
-_PRELOAD = ["factory.pipeline.worker", "weasyprint"]
+_PRELOAD = ["factory.pipeline.worker"]
 _config: WorkerConfig | None = None
 
 
 def _init(config: WorkerConfig) -> None:
+    from factory.pipeline.worker import worker_for
+
     global _config
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _config = config
     worker_for(config)
 
 
+def _ready() -> int:
+    return os.getpid()
+
+
 def _process(chunk: list[Record]) -> list[Outcome]:
+    from factory.pipeline.worker import worker_for
+
     assert _config is not None
     return worker_for(_config).process_chunk(chunk)
 
@@ -51,13 +61,38 @@ class PoolExecutor:
         self.workers = workers or default_workers()
         self.window = max(2, self.workers * in_flight_per_worker)
         self._pool: ProcessPoolExecutor | None = None
+        self._warming: list[Future[int]] = []
+        self._starter: threading.Thread | None = None
+        self._start_error: BaseException | None = None
+
+    def start(self, config: WorkerConfig) -> None:
+        """Launch the workers in the background; they build their warm state (imports, fonts,
+        stylesheets: about a second) while the coordinator reads and validates the input."""
+        if self._starter is None:
+            self._starter = threading.Thread(target=self._launch, args=(config,),
+                                             name="docfactory-pool-start", daemon=True)
+            self._starter.start()
+
+    def _launch(self, config: WorkerConfig) -> None:
+        try:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(_PRELOAD)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
+                                             initializer=_init, initargs=(config,))
+            self._warming = [self._pool.submit(_ready) for _ in range(self.workers)]
+        except BaseException as exc:  # re-raised in the caller's thread by map()
+            self._start_error = exc
 
     def map(self, config: WorkerConfig, chunks: Iterator[list[Record]]
             ) -> Iterator[list[Outcome]]:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_PRELOAD)
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init,
-                                         initargs=(config,))
+        self.start(config)
+        assert self._starter is not None
+        self._starter.join()
+        if self._start_error is not None:
+            raise self._start_error
+        assert self._pool is not None
+        for future in self._warming:
+            self._result(future)
         pending: set[Future[list[Outcome]]] = set()
         exhausted = False
         try:
@@ -77,16 +112,19 @@ class PoolExecutor:
             self.close(cancel=True)
 
     @staticmethod
-    def _result(future: Future[list[Outcome]]) -> list[Outcome]:
+    def _result(future: Future) -> list[Outcome]:  # type: ignore[type-arg]
         try:
             return future.result()
         except BrokenProcessPool as exc:
             raise FactoryError(
-                "a worker process died (killed, or out of memory); the run stopped. Run the"
-                " same command again: archived records are skipped, nothing is duplicated"
+                "a worker process died (killed, out of memory, or it could not start: see the"
+                " messages above); the run stopped. Run the same command again: archived"
+                " records are skipped, nothing is duplicated"
             ) from exc
 
     def close(self, cancel: bool = False) -> None:
+        if self._starter is not None:
+            self._starter.join()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=cancel)
             self._pool = None

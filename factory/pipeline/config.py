@@ -11,6 +11,9 @@ from datetime import date
 
 from factory.config import Settings
 
+#: The channel of the archived PDF document (email and SMS arrive with issue #3).
+CHANNEL = "pdf"
+
 
 @dataclass(frozen=True)
 class WorkerConfig:

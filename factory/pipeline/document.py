@@ -42,6 +42,8 @@ class DocumentRenderer:
             pdf_variant=job.render.pdf_variant,
             tagged=job.render.tagged,
         )
+        # Compile the document template (and what it extends) now, not on the first record.
+        self.templates.env.get_template(template_set.manifest.document)
 
     @property
     def version(self) -> str:

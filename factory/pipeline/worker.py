@@ -15,6 +15,7 @@ with backoff. `worker_for` keeps one `Worker` per process and run.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import time
 from datetime import UTC, datetime
@@ -36,10 +37,9 @@ from factory.config import retention_until
 from factory.errors import FactoryError, RenderError
 from factory.jobs import load_job
 from factory.models import ArchiveEntry, Artifact, Outcome, Period, Record, Status
-from factory.pipeline.config import WorkerConfig
+from factory.pipeline.config import CHANNEL, WorkerConfig
 from factory.pipeline.document import DocumentRenderer
 
-CHANNEL = "pdf"
 RECORD_MEDIA_TYPE = "application/json"
 
 
@@ -174,11 +174,19 @@ _WORKERS: dict[str, Worker] = {}
 
 
 def worker_for(config: WorkerConfig) -> Worker:
-    """The warm `Worker` of this process for ``config``'s run, built on first use."""
+    """The warm `Worker` of this process for ``config``'s run, built on first use.
+
+    Once built, everything alive (modules, fonts, parsed CSS, compiled templates) is moved out
+    of the garbage collector's sight with `gc.freeze`: it lives as long as the process, and
+    WeasyPrint allocates so much per document that full collections rescanning it cost ~3% of
+    the rendering time (measured in instructions with callgrind).
+    """
     worker = _WORKERS.get(config.run_id)
     if worker is None:
         for old in _WORKERS.values():
             old.close()
         _WORKERS.clear()
         worker = _WORKERS[config.run_id] = Worker(config)
+        gc.collect()
+        gc.freeze()
     return worker

@@ -17,7 +17,7 @@ from factory.config import Settings
 from factory.errors import ConfigError, FactoryError, SourceError
 from factory.jobs import JobSpec, RecordSchema, load_job
 from factory.models import Period, Record, Reject
-from factory.pipeline import DocumentRenderer
+from factory.pipeline.document import DocumentRenderer
 from factory.runner.plan import plan_records
 from factory.runner.run import check_columns, default_issued
 from factory.sources import SeenKeys, open_source

@@ -28,8 +28,7 @@ from factory.config import Settings
 from factory.errors import ConfigError, FactoryError, SourceError
 from factory.jobs import JobSpec, RecordSchema
 from factory.models import Artifact, Counts, Outcome, Period, Record, Reject, RunReport, Status
-from factory.pipeline import WorkerConfig
-from factory.pipeline.worker import CHANNEL
+from factory.pipeline import CHANNEL, WorkerConfig
 from factory.runner.files import JsonLines, write_json_atomic
 from factory.runner.plan import plan_records
 from factory.runner.progress import NoProgress, Progress
@@ -44,6 +43,10 @@ class Executor(Protocol):
 
     name: str
     workers: int
+
+    def start(self, config: WorkerConfig) -> None:
+        """Begin warming up workers (may return before they are ready)."""
+        ...
 
     def map(self, config: WorkerConfig, chunks: Iterator[list[Record]]
             ) -> Iterator[list[Outcome]]: ...
@@ -221,12 +224,18 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         store_url=store.url, index_url=index.safe_url,
     )
     state = RunState(report, settings.runs_dir / run_id)
+    config = WorkerConfig(
+        job_path=str(job.path), settings=settings, run_id=run_id, period=prepared.period.code,
+        issued=prepared.issued, store_url=prepared.store_url, index_url=prepared.index_url,
+        template_version=prepared.templates.version, force=options.force)
     if not options.dry_run:
         index.start_run(run_id, job.name, prepared.period.code, executor=executor.name,
                         workers=executor.workers, template_version=prepared.templates.version,
                         dry_run=False)
         _keep_template_version(prepared, store, index)
     try:
+        if not options.dry_run:
+            executor.start(config)
         total = prepared.source.count()
         if total is not None and options.limit is not None:
             total = min(total, options.limit)
@@ -236,11 +245,6 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
             if options.dry_run:
                 _dry_run(prepared, state, index, chunks, progress)
             else:
-                config = WorkerConfig(
-                    job_path=str(job.path), settings=settings, run_id=run_id,
-                    period=prepared.period.code, issued=prepared.issued,
-                    store_url=prepared.store_url, index_url=prepared.index_url,
-                    template_version=prepared.templates.version, force=options.force)
                 _execute(executor, config, chunks, state, index, progress)
         _orphan_warning(prepared.source, report)
     except KeyboardInterrupt:

@@ -174,3 +174,28 @@ def test_runs_are_exclusive_per_job_and_period(tmp_path: Path) -> None:
 def test_schema_check_without_migration(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="docfactory index upgrade"):
         open_index(f"sqlite:///{tmp_path / 'fresh.db'}", migrate=False)
+
+
+def test_a_killed_coordinator_does_not_block_the_next_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from factory.archive.index import run_owner
+
+    index = open_index(f"sqlite:///{tmp_path / 'i.db'}")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host = run_owner().rpartition(":")[0]
+    index.start_run("r1", "job", "2026-11", executor="pool", workers=1, template_version="v",
+                    dry_run=False, owner=f"{host}:{dead}")
+    index.start_run("r2", "job", "2026-11", executor="pool", workers=1, template_version="v",
+                    dry_run=False, owner=run_owner())
+    assert index.get_run("r1")["status"] == "abandoned"
+    with pytest.raises(RunConflict):
+        index.start_run("r3", "job", "2026-11", executor="pool", workers=1,
+                        template_version="v", dry_run=False, owner=run_owner())
+    index.start_run("r4", "job", "2026-12", executor="pool", workers=1, template_version="v",
+                    dry_run=False, owner="another-host:1")
+    with pytest.raises(RunConflict):
+        index.start_run("r5", "job", "2026-12", executor="pool", workers=1,
+                        template_version="v", dry_run=False, owner=run_owner())

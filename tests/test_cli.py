@@ -103,38 +103,62 @@ def test_rejects_give_exit_code_1(tmp_path: Path, sample_dir: Path,
     assert "rejected" in result.output and "rejects.jsonl" in result.output
 
 
-def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(tmp_path: Path, env: dict[str, str]) -> None:
-    """A real `docfactory run` with two worker processes, interrupted with SIGINT."""
+CUSTOMERS = 16
+
+
+def start_run(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen, list[str], dict]:
+    """A real `docfactory run` with two worker processes, in its own process group."""
     out = tmp_path / "data"
     full_env = {**os.environ, **env, "FACTORY_WORKERS": "2"}
     docfactory = [sys.executable, "-m", "factory", "--home", str(REPO)]
-    subprocess.run([*docfactory, "sample-data", "--customers", "40", "--out", str(out)],
-                   check=True, env=full_env, capture_output=True)
+    subprocess.run([*docfactory, "sample-data", "--customers", str(CUSTOMERS), "--out",
+                    str(out)], check=True, env=full_env, capture_output=True)
     job = write_job(tmp_path / "jobs", source=csv_source(out / "customers.csv",
                                                           out / "transactions.csv"))
     command = [*docfactory, "run", str(job), "--period", "2026-11", "--chunk-size", "1"]
     process = subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     index = tmp_path / "var" / "index.db"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        if index.exists() and _archived(index) >= 4:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.3)
+        if index.exists() and _archived(index) >= 3:
             break
+    return process, command, full_env
+
+
+def assert_rerun_completes(tmp_path: Path, command: list[str], env: dict, first: int) -> None:
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"skipped {first}" in rerun.stdout
+    index = tmp_path / "var" / "index.db"
+    assert _archived(index) == CUSTOMERS
+    assert len(list((tmp_path / "var" / "archive").rglob("*.pdf"))) == CUSTOMERS
+    assert not list((tmp_path / "var" / "archive").rglob("*.tmp"))
+
+
+def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(tmp_path: Path, env: dict[str, str]) -> None:
+    process, command, full_env = start_run(tmp_path, env)
     os.killpg(process.pid, signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 130, stdout + stderr
     assert "interrupted" in stdout + stderr
-    first = _archived(index)
-    assert 4 <= first < 40
+    first = _archived(tmp_path / "var" / "index.db")
+    assert 3 <= first < CUSTOMERS
+    assert "status: interrupted" in stdout
+    assert_rerun_completes(tmp_path, command, full_env, first)
 
-    rerun = subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=600)
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert f"skipped {first}" in rerun.stdout.replace("\n", " ") or \
-        f"+ skipped {first}" in rerun.stdout
-    assert _archived(index) == 40
-    pdfs = list((tmp_path / "var" / "archive").rglob("*.pdf"))
-    assert len(pdfs) == 40
+
+def test_kill_9_of_everything_then_rerun_resumes_at_once(tmp_path: Path,
+                                                        env: dict[str, str]) -> None:
+    """SIGKILL to the coordinator and its workers: no report, claims left behind, the run
+    still marked running. The next run takes over immediately, with no gap and no duplicate."""
+    process, command, full_env = start_run(tmp_path, env)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.communicate(timeout=60)
+    first = _archived(tmp_path / "var" / "index.db")
+    assert 3 <= first < CUSTOMERS
+    assert_rerun_completes(tmp_path, command, full_env, first)
 
 
 def _archived(index: Path) -> int:

@@ -83,6 +83,13 @@ def test_missing_file(tmp_path: Path) -> None:
         load_job(tmp_path / "nope.toml")
 
 
+def test_sql_column_names_must_be_plain(tmp_path: Path) -> None:
+    path = write_job(tmp_path, source={"type": "sql", "url": "sqlite:///x.db", "query": "q",
+                                       "key": "id; DROP TABLE x"})
+    with pytest.raises(ConfigError, match="is not a plain column name"):
+        load_job(path)
+
+
 def test_invalid_regular_expression_in_schema(tmp_path: Path) -> None:
     path = write_job(tmp_path, schema={"fields": {
         "customer_id": {"type": "string", "pattern": "([a-z"}}})

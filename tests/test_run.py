@@ -247,3 +247,24 @@ def test_crash_between_store_and_index_leaves_one_document(sample_job, settings:
     assert len(archive_files(settings)) == 3
     assert index.claims_held() == 0
 
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "sql"])
+def test_same_batch_from_jsonl_and_from_sql(kind: str, tmp_path: Path, sample_dir: Path,
+                                            settings: Settings) -> None:
+    if kind == "jsonl":
+        source = {"type": "jsonl", "path": str(sample_dir / "customers.jsonl")}
+    else:
+        source = {"type": "sql", "url": f"sqlite:///{sample_dir / 'customers.db'}",
+                  "query": "SELECT * FROM customers", "key": "customer_id",
+                  "items_query": "SELECT * FROM transactions", "items_key": "customer_id"}
+    job = load_job(write_job(tmp_path / "jobs", source=source))
+    report = run(job, settings, limit=3)
+    assert (report.counts.input, report.counts.archived) == (3, 3) and report.balanced
+    from factory.archive import open_index, open_store
+    store = open_store(settings.default_archive_url)
+    entry = next(open_index(settings.default_index_url).entries(record_key="C000001"))
+    text = pdf_text(store.get(entry.storage_key))
+    assert "C000001" in text
+    snapshot = json.loads(store.get(entry.record_storage_key))
+    assert len(snapshot["record"]["transactions"]) >= 5

@@ -137,6 +137,19 @@ def test_sql_missing_key_column_and_bad_query(tmp_path: Path) -> None:
         list(SqlSource(url, "SELECT * FROM missing_table", "id").records())
 
 
+def test_sql_items_order(tmp_path: Path) -> None:
+    url = make_sqlite(tmp_path / "d.db", 2)
+    source = SqlSource(url, "SELECT id FROM c", "id", "SELECT cid, amount FROM t", "cid",
+                       "lines", items_order_by=["amount"])
+    first = next(iter(source.records()))
+    assert [i["amount"] for i in first.data["lines"]] == ["0", "1", "2"]
+    descending = SqlSource(url, "SELECT id FROM c", "id",
+                           "SELECT cid, 2 - CAST(amount AS INTEGER) AS rank, amount FROM t",
+                           "cid", "lines", items_order_by=["rank"])
+    first = next(iter(descending.records()))
+    assert [i["amount"] for i in first.data["lines"]] == ["2", "1", "0"]
+
+
 def test_sql_error_never_shows_the_password() -> None:
     source = SqlSource("postgresql+psycopg://bob:s3cret-pw@127.0.0.1:1/nowhere",
                        "SELECT 1", "id")

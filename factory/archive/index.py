@@ -16,7 +16,9 @@ documents. Database errors are translated to `ArchiveError` (retryable when tran
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -263,9 +265,14 @@ class SqlIndex:
     # -- runs ------------------------------------------------------------------------------
 
     def start_run(self, run_id: str, job: str, period: str, *, executor: str, workers: int,
-                  template_version: str, dry_run: bool,
+                  template_version: str, dry_run: bool, owner: str = "",
                   stale_after: timedelta = timedelta(minutes=5)) -> None:
-        """Register a run; refuse if a live run of the same job and period exists."""
+        """Register a run; refuse if a live run of the same job and period exists.
+
+        A run is live while its heartbeat is recent, unless its ``owner`` (``host:pid`` of
+        the coordinator) is on this host and that process is gone (killed): then the new run
+        takes over at once instead of waiting for the heartbeat to go stale.
+        """
         moment = now()
         with self._begin() as connection:
             if not dry_run:
@@ -273,7 +280,7 @@ class SqlIndex:
                     runs.c.job == job, runs.c.period == period, runs.c.status == "running",
                     runs.c.dry_run.is_(False))).all()
                 for other in live:
-                    if other.heartbeat_at + stale_after > moment:
+                    if other.heartbeat_at + stale_after > moment and _owner_alive(other.owner):
                         raise RunConflict(
                             f"run {other.run_id} of {job} for {period} is still running"
                             f" (last heartbeat {other.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC);"
@@ -283,7 +290,7 @@ class SqlIndex:
             connection.execute(insert(runs).values(
                 run_id=run_id, job=job, period=period, status="running", dry_run=dry_run,
                 executor=executor, workers=workers, template_version=template_version,
-                started_at=moment, heartbeat_at=moment))
+                started_at=moment, heartbeat_at=moment, owner=owner))
 
     def heartbeat(self, run_id: str, report: Mapping[str, Any] | None = None) -> None:
         values: dict[str, Any] = {"heartbeat_at": now()}
@@ -340,6 +347,25 @@ class _Translated:
         if isinstance(exc, SQLAlchemyError):
             raise _translate(exc, self.where) from None
         return False
+
+
+def run_owner() -> str:
+    """``host:pid`` of this process, recorded with the runs it coordinates."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_alive(owner: str) -> bool:
+    """False only when ``owner`` is a process of this host that no longer exists."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _translate(exc: SQLAlchemyError, where: str) -> ArchiveError:

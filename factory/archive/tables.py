@@ -113,6 +113,7 @@ runs = Table(
     Column("template_version", String(64), nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("owner", String(160), nullable=False, default=""),
     Column("finished_at", UTCDateTime),
     Column("report", Text),
     Index("ix_runs_job_period", "job", "period", "started_at"),

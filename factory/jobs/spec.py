@@ -101,11 +101,15 @@ class SqlSource(_Strict):
     key: str
     items_query: str | None = None
     items_key: str | None = None
+    items_order_by: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _items_key(self) -> SqlSource:
         if self.items_query and not self.items_key:
             raise ValueError("items_query needs items_key (the column that joins it to query)")
+        for column in [self.key, self.items_key or "x", *self.items_order_by]:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", column):
+                raise ValueError(f"{column!r} is not a plain column name")
         return self
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from factory.archive import open_index, open_store, template_snapshot_key
-from factory.archive.index import SqlIndex
+from factory.archive.index import SqlIndex, run_owner
 from factory.archive.store import Store
 from factory.config import Settings
 from factory.errors import ConfigError, FactoryError, SourceError
@@ -231,7 +231,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
     if not options.dry_run:
         index.start_run(run_id, job.name, prepared.period.code, executor=executor.name,
                         workers=executor.workers, template_version=prepared.templates.version,
-                        dry_run=False)
+                        dry_run=False, owner=run_owner())
         _keep_template_version(prepared, store, index)
     try:
         if not options.dry_run:

@@ -43,6 +43,7 @@ def open_source(job: JobSpec, settings: Settings) -> Source:
         items_query=spec.items_query,
         items_key=spec.items_key,
         items_field=items_field,
+        items_order_by=spec.items_order_by,
     )
 
 

@@ -3,7 +3,8 @@
 Takes a URL, a parent query and optionally a line-item query with the column that joins it to
 the parent key; gives a `RawRecord` per parent row, streamed with a server-side cursor where the
 driver has one. Line items are fetched per batch of parents with ``WHERE key IN (...)``, so
-neither query needs an ORDER BY and memory stays at one batch. The URL's password never
+memory stays at one batch; ``items_order_by`` columns set the order of each record's items
+(otherwise the database's order). The URL's password never
 appears in a message or a position.
 """
 
@@ -41,6 +42,7 @@ class SqlSource:
         items_query: str | None = None,
         items_key: str | None = None,
         items_field: str = "items",
+        items_order_by: list[str] | None = None,
     ) -> None:
         self.url = url
         self.query = query
@@ -48,6 +50,7 @@ class SqlSource:
         self.items_query = items_query
         self.items_key = items_key
         self.items_field = items_field
+        self.items_order_by = list(items_order_by or [])
         self.name = f"sql:{safe_url(url)}"
 
     def _engine(self) -> Engine:
@@ -106,9 +109,10 @@ class SqlSource:
 
     def _items_for(self, conn: Any, batch: list[dict[str, Any]]) -> dict[str, list[dict]]:
         keys = [str(row[self.key]) for row in batch]
+        order = ", ".join(f"i.{column}" for column in self.items_order_by)
         statement = text(
             f"SELECT * FROM ({self.items_query}) AS i WHERE CAST(i.{self.items_key} AS TEXT)"
-            " IN :keys"
+            " IN :keys" + (f" ORDER BY {order}" if order else "")
         ).bindparams(bindparam("keys", expanding=True))
         try:
             result = conn.execute(statement, {"keys": keys})

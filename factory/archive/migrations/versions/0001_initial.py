@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("template_version", sa.String(64), nullable=False),
         sa.Column("started_at", sa.DateTime, nullable=False),
         sa.Column("heartbeat_at", sa.DateTime, nullable=False),
+        sa.Column("owner", sa.String(160), nullable=False),
         sa.Column("finished_at", sa.DateTime),
         sa.Column("report", sa.Text),
         sa.PrimaryKeyConstraint("run_id", name="pk_runs"),

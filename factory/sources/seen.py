@@ -8,22 +8,17 @@ records keeps the coordinator's memory flat.
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 from pathlib import Path
 
 from factory.models import Position
+from factory.sources.spill import scratch_database
 
 
 class SeenKeys:
     """Remembers which record keys a run has already met, on disk."""
 
     def __init__(self, tmp_dir: Path | None = None) -> None:
-        if tmp_dir is not None:
-            tmp_dir.mkdir(parents=True, exist_ok=True)
-        self._dir = tempfile.TemporaryDirectory(prefix="docfactory-keys-", dir=tmp_dir)
-        self._db = sqlite3.connect(Path(self._dir.name) / "keys.db", isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
+        self._dir, self._db = scratch_database(tmp_dir, "keys")
         self._db.execute(
             "CREATE TABLE seen (key TEXT PRIMARY KEY, source TEXT, idx INTEGER, line INTEGER)"
         )

@@ -16,16 +16,23 @@ from pathlib import Path
 from typing import Any
 
 
+def scratch_database(tmp_dir: Path | None, name: str
+                     ) -> tuple[tempfile.TemporaryDirectory[str], sqlite3.Connection]:
+    """A throw-away SQLite file (no journal, no fsync) in its own temporary folder."""
+    if tmp_dir is not None:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+    folder = tempfile.TemporaryDirectory(prefix=f"docfactory-{name}-", dir=tmp_dir)
+    db = sqlite3.connect(Path(folder.name) / f"{name}.db", isolation_level=None)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    return folder, db
+
+
 class ItemSpill:
     """A keyed, disk-backed multimap of line items."""
 
     def __init__(self, tmp_dir: Path | None = None) -> None:
-        if tmp_dir is not None:
-            tmp_dir.mkdir(parents=True, exist_ok=True)
-        self._dir = tempfile.TemporaryDirectory(prefix="docfactory-items-", dir=tmp_dir)
-        self._db = sqlite3.connect(Path(self._dir.name) / "items.db", isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
+        self._dir, self._db = scratch_database(tmp_dir, "items")
         self._db.execute("CREATE TABLE items (key TEXT, seq INTEGER, data TEXT)")
         self.count = 0
 

@@ -114,7 +114,11 @@ _INCOME = {"CZ": ("Mzda", (28000, 95000)), "SK": ("Mzda", (1100, 3800)),
            "BG": ("Заплата", (900, 3200))}
 _RENT = {"CZ": ("Nájem", (9000, 26000)), "SK": ("Nájom", (380, 1100)),
          "BG": ("Наем", (300, 900))}
-_SPEND = {"CZ": (80, 4200), "SK": (4, 180), "BG": (3, 160)}
+_SPEND = {"CZ": (60, 1900), "SK": (2.5, 80), "BG": (2, 75)}
+
+def income_floor(country: str) -> float:
+    return float(_INCOME[country][1][0])
+
 
 _TRANSLIT = dict(zip(
     "абвгґдеєжзиіїйклмнопрстуфхцчшщъьюяэыё",
@@ -186,7 +190,7 @@ def customers(count: int, seed: int, period: Period) -> Iterator[tuple[dict, lis
             if rng.random() < 0.9 else ""
         phone = _phone(rng.choice(place["phone"]), rng) if rng.random() < 0.92 else ""
         low, high = _SPEND[country]
-        opening = _money(low * 2, high * 12, rng)
+        opening = _money(income_floor(country) * 0.2, income_floor(country) * 3, rng)
         customer = {
             "customer_id": customer_id,
             "name": f"{given} {surname}",

@@ -90,8 +90,7 @@ def _amount(value: Decimal) -> str:
 
 
 def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def business_terms(invoice: Invoice) -> dict[str, Any]:

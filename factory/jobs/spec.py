@@ -160,7 +160,8 @@ class PrintSpec(_Strict):
     archived (and again with ``docfactory print``)."""
 
     enabled: bool = False
-    select: str = Field(default="all", pattern=r"^\s*(all|[A-Za-z_][A-Za-z0-9_]*\s*(==|!=)\s*\S.*)$")
+    select: str = Field(default="all",
+                        pattern=r"^\s*(all|[A-Za-z_][A-Za-z0-9_]*\s*(==|!=)\s*\S.*)$")
     max_sheets: int = Field(default=500, ge=1, le=100_000)
     envelope_max_sheets: int = Field(default=10, ge=1, le=200)
     duplex: bool = True

@@ -88,7 +88,7 @@ def invoice_run(tmp_path: Path, settings: Settings):
 
 def test_invoices_carry_valid_factur_x_matching_the_printed_totals(invoice_run,
                                                                    settings: Settings) -> None:
-    job, report = invoice_run
+    _job, report = invoice_run
     assert (report.counts.archived, report.counts.failed) == (4, 1) and report.balanced
     failure = json.loads(Path(report.failures_file).read_text().splitlines()[0])
     assert failure["key"] == "I000004" and "vat_rate" in failure["reason"]

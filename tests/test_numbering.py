@@ -54,7 +54,7 @@ def hammer(url: str, worker: int) -> list[tuple[str, int]]:
                     return _entry(slot, number), number
 
                 try:
-                    _replaced, (_entry_, number) = index.complete_numbered(claim, SERIES, build)
+                    _replaced, (_built, number) = index.complete_numbered(claim, SERIES, build)
                 except RenderError as exc:
                     index.release(claim)
                     if str(exc).startswith("permanent"):
@@ -128,6 +128,6 @@ def test_a_failed_build_uses_up_no_number(tmp_path: Path) -> None:
         index.complete_numbered(claim, SERIES, fail)
     assert index.next_number(SERIES) == 1 and index.numbers(SERIES) == []
     assert index.find(slot) is None
-    _old, (_entry_, number) = index.complete_numbered(
+    _old, (_built, number) = index.complete_numbered(
         claim, SERIES, lambda n: (_entry(slot, n), n))
     assert number == 1 and index.next_number(SERIES) == 2

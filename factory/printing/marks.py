@@ -22,6 +22,7 @@ dashes even), 6 stop (always).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from factory.errors import ConfigError
@@ -52,9 +53,11 @@ class SheetMark:
 
 def datamatrix(text: str) -> list[list[bool]]:
     """The module matrix (rows top to bottom, True = dark) of a square DataMatrix."""
-    from pylibdmtx.pylibdmtx import encode
+    with warnings.catch_warnings():  # pylibdmtx compares versions with distutils
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from pylibdmtx.pylibdmtx import encode
 
-    encoded = encode(text.encode("ascii"), size="SquareAuto")
+        encoded = encode(text.encode("ascii"), size="SquareAuto")
     width, height, pixels = encoded.width, encoded.height, encoded.pixels
     bpp = encoded.bpp // 8
 

@@ -77,7 +77,7 @@ def test_select_rules() -> None:
     assert parse_rule("preferred_channel == 'print'")(record)
     assert not parse_rule("preferred_channel != print")(record)
     assert parse_rule("preferred_channel != email")({})
-    with pytest.raises(ConfigError, match="print.select"):
+    with pytest.raises(ConfigError, match=r"print\.select"):
         parse_rule("preferred_channel ~ print")
 
 

@@ -64,12 +64,14 @@ def datamatrix(text: str) -> list[list[bool]]:
     def dark(x: int, y: int) -> bool:
         return pixels[(y * width + x) * bpp] < 128
 
-    # The symbol's bounding box, then its module size from the top timing pattern's first
-    # dark run (the top-left module is dark; the libdmtx image has a quiet-zone margin).
-    dark_rows = [y for y in range(height) if any(dark(x, y) for x in range(width))]
-    dark_cols = [x for x in range(width) if any(dark(x, y) for y in range(height))]
-    top, left = dark_rows[0], dark_cols[0]
-    size_px = dark_cols[-1] - left + 1
+    # ECC 200's finder: the left column and the bottom row are solid, the top-left module is
+    # dark. The first dark pixel (row by row) is the symbol's top-left corner; the solid left
+    # column gives its height, the first dark run of the top row the module size.
+    first = next(i for i in range(0, width * height) if dark(i % width, i // width))
+    left, top = first % width, first // width
+    size_px = 0
+    while top + size_px < height and dark(left, top + size_px):
+        size_px += 1
     module = 0
     while dark(left + module, top):
         module += 1

@@ -204,3 +204,22 @@ def test_invoice_job_needs_its_fields(tmp_path: Path) -> None:
         check_job(load_job(path))
     assert "schema.fields.currency: required by [invoice], missing" in str(caught.value)
     assert "schema.items.fields.vat_rate" in str(caught.value)
+
+
+def test_sample_invoices_command(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from factory.cli.app import cli, load_commands
+
+    load_commands()
+    env = {"FACTORY_HOME": str(REPO), "FACTORY_VAR": str(tmp_path / "var")}
+    result = CliRunner().invoke(cli, ["sample-invoices", "--invoices", "40", "--out",
+                                      str(tmp_path / "out"), "--seed", "3"], env=env,
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(x) for x in (tmp_path / "out" / "invoices.jsonl").read_text(
+        encoding="utf-8").splitlines()]
+    assert len(rows) == 40 and "40 invoices" in result.output
+    assert {r["currency"] for r in rows} == {"CZK", "EUR"}
+    assert all(r["exchange_rate"] for r in rows if r["currency"] == "EUR")
+    assert {line["vat_category"] for r in rows for line in r["lines"]} >= {"S", "E"}

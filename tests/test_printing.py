@@ -249,3 +249,13 @@ def test_rebuild_is_idempotent_and_select_narrows(print_run, tmp_path: Path,
     streams = list(index.entries(job=job.name, channel="print", document_type="print-stream"))
     assert all(store.exists(e.storage_key) for e in streams)
     assert len(list(store.keys(f"{job.name}/2026-11/print-"))) == 4 * len(streams)
+
+
+def test_a_run_with_marks_over_the_address_window_stops_before_it_starts(
+        tmp_path: Path, sample_dir: Path, settings: Settings) -> None:
+    job = load_job(write_job(tmp_path / "jobs", print={**PRINT, "marks": {"x": 40, "y": 50}},
+                             source=csv_source(sample_dir / "customers.csv",
+                                               sample_dir / "transactions.csv")))
+    with pytest.raises(ConfigError, match="address window"):
+        run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
+    assert not (settings.var_dir / "archive").exists()

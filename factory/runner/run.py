@@ -30,6 +30,7 @@ from factory.errors import ConfigError, FactoryError, SourceError
 from factory.jobs import JobSpec, RecordSchema
 from factory.models import Artifact, Counts, Outcome, Period, Record, Reject, RunReport, Status
 from factory.pipeline import CHANNEL, WorkerConfig
+from factory.printing.marks import check_clear
 from factory.runner.files import JsonLines, write_json_atomic
 from factory.runner.plan import plan_records
 from factory.runner.progress import NoProgress, Progress
@@ -103,6 +104,10 @@ def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
                                        job.template_set, job.brand, job.locales,
                                        job.default_locale)
     schema = RecordSchema(job)
+    if job.print_.enabled:
+        window = templates.brand.address_window
+        check_clear(job.print_.marks, job.print_.omr, None if window is None else
+                    (window.left, window.top, window.width, window.height))
     source = open_source(job, settings)
     check_columns(source, job)
     store_url, index_url = archive_urls(job, settings)

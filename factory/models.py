@@ -205,6 +205,7 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
     store_url: str = ""
     index_url: str = ""
+    print_files: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -272,6 +273,7 @@ class RunReport:
             "rejects_file": self.rejects_file,
             "failures_file": self.failures_file,
             "interrupted": self.interrupted,
+            "print": self.print_files,
         }
 
 

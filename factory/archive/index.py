@@ -11,6 +11,14 @@ idempotency protocol for one record is::
 
 A crash anywhere leaves either nothing, or a claim that the next attempt takes over; never two
 documents. Database errors are translated to `ArchiveError` (retryable when transient).
+
+Numbered documents (invoices) use ``complete_numbered`` instead of the render-then-complete
+pair: the next number of the series is read with the series row locked, the document is
+rendered and stored *inside* that transaction, and the document row, the number's row and the
+incremented sequence commit together. A render or store failure, a crash or a lost claim rolls
+the transaction back, so no number is ever used up without an archived document (no gaps), and
+the lock plus the primary key (series, number) make a duplicate impossible. The price: documents
+of one series are rendered one at a time (on SQLite, one index writer at a time).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +41,15 @@ from sqlalchemy import and_, create_engine, delete, event, func, insert, select,
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
-from factory.archive.tables import SLOT, claims, documents, runs, template_versions
+from factory.archive.tables import (
+    SLOT,
+    claims,
+    document_numbers,
+    documents,
+    runs,
+    sequences,
+    template_versions,
+)
 from factory.errors import ArchiveError, ConfigError, RetryableArchiveError
 from factory.models import ArchiveEntry
 
@@ -210,19 +226,107 @@ class SqlIndex:
     def complete(self, claim: Claim, entry: ArchiveEntry) -> ArchiveEntry | None:
         """Insert the document row and drop the claim atomically; return the row replaced."""
         with self._begin() as connection:
-            held = connection.execute(select(claims.c.token).where(
-                claim.slot.where(claims))).scalar_one_or_none()
-            if held != claim.token:
-                raise ArchiveError(f"{claim.slot.record_key}: the claim was taken over by"
-                                   " another worker; this attempt's result is discarded")
-            old = connection.execute(select(documents).where(
-                claim.slot.where(documents))).first()
-            if old is not None:
-                connection.execute(delete(documents).where(claim.slot.where(documents)))
-            connection.execute(insert(documents).values(**_row(entry)))
-            connection.execute(delete(claims).where(claim.slot.where(claims),
-                                                    claims.c.token == claim.token))
+            self._check_claim(connection, claim)
+            return self._replace_document(connection, claim, entry)
+
+    @staticmethod
+    def _check_claim(connection: Connection, claim: Claim) -> None:
+        held = connection.execute(select(claims.c.token).where(
+            claim.slot.where(claims))).scalar_one_or_none()
+        if held != claim.token:
+            raise ArchiveError(f"{claim.slot.record_key}: the claim was taken over by"
+                               " another worker; this attempt's result is discarded")
+
+    @staticmethod
+    def _replace_document(connection: Connection, claim: Claim, entry: ArchiveEntry
+                          ) -> ArchiveEntry | None:
+        """Document row in (replacing the slot's old one), claim out; return the old row."""
+        old = connection.execute(select(documents).where(claim.slot.where(documents))).first()
+        if old is not None:
+            connection.execute(delete(documents).where(claim.slot.where(documents)))
+        connection.execute(insert(documents).values(**_row(entry)))
+        connection.execute(delete(claims).where(claim.slot.where(claims),
+                                                claims.c.token == claim.token))
         return _entry(old._mapping) if old is not None else None
+
+    def complete_numbered(self, claim: Claim, series: str,
+                          build: Callable[[int], tuple[ArchiveEntry, Any]]
+                          ) -> tuple[ArchiveEntry | None, tuple[ArchiveEntry, Any]]:
+        """Assign the next gapless number of ``series`` and archive in one transaction.
+
+        ``build(number)`` renders and stores the document and returns (entry, anything); it
+        runs with the series locked. A slot that already has a number (``--force``) keeps it.
+        Returns the row replaced (or None) and what ``build`` returned.
+        """
+        slot = claim.slot
+        number_slot = and_(document_numbers.c.job == slot.job,
+                           document_numbers.c.period == slot.period,
+                           document_numbers.c.record_key == slot.record_key,
+                           document_numbers.c.document_type == slot.document_type)
+        with self._begin() as connection:
+            self._check_claim(connection, claim)
+            kept = connection.execute(select(document_numbers.c.series,
+                                             document_numbers.c.number)
+                                      .where(number_slot)).first()
+            if kept is not None:
+                number = int(kept.number)
+                built = build(number)
+                self._check_claim(connection, claim)
+            else:
+                number = self._lock_sequence(connection, series)
+                built = build(number)
+                self._check_claim(connection, claim)
+                connection.execute(insert(document_numbers).values(
+                    series=series, number=number, job=slot.job, period=slot.period,
+                    record_key=slot.record_key, document_type=slot.document_type,
+                    document_id=built[0].document_id, assigned_at=now()))
+                connection.execute(update(sequences).where(sequences.c.series == series)
+                                   .values(next_number=number + 1, updated_at=now()))
+            entry: ArchiveEntry = built[0]
+            old = self._replace_document(connection, claim, entry)
+            if kept is not None:
+                connection.execute(update(document_numbers).where(number_slot)
+                                   .values(document_id=entry.document_id))
+        return old, built
+
+    @staticmethod
+    def _lock_sequence(connection: Connection, series: str) -> int:
+        """The next number of ``series``, with its row locked until the transaction ends."""
+        query = select(sequences.c.next_number).where(sequences.c.series == series) \
+            .with_for_update()
+        found = connection.execute(query).scalar_one_or_none()
+        if found is None:
+            try:
+                with connection.begin_nested():
+                    connection.execute(insert(sequences).values(
+                        series=series, next_number=1, updated_at=now()))
+            except IntegrityError:
+                pass  # created by another worker meanwhile; lock theirs
+            found = connection.execute(query).scalar_one()
+        return int(found)
+
+    def numbers(self, series: str) -> list[tuple[int, str, str]]:
+        """(number, record key, document id) of every number assigned in ``series``."""
+        with self._connect() as connection:
+            rows = connection.execute(select(
+                document_numbers.c.number, document_numbers.c.record_key,
+                document_numbers.c.document_id).where(document_numbers.c.series == series)
+                .order_by(document_numbers.c.number))
+            return [(int(r.number), r.record_key, r.document_id) for r in rows]
+
+    def next_number(self, series: str) -> int:
+        with self._connect() as connection:
+            found = connection.execute(select(sequences.c.next_number).where(
+                sequences.c.series == series)).scalar_one_or_none()
+        return int(found) if found is not None else 1
+
+    def forget(self, slot: Slot) -> ArchiveEntry | None:
+        """Remove the index row of ``slot`` (a superseded print file); return it."""
+        with self._begin() as connection:
+            row = connection.execute(select(documents).where(slot.where(documents))).first()
+            if row is not None:
+                connection.execute(delete(documents).where(slot.where(documents)))
+        return _entry(row._mapping) if row is not None else None
 
     def release(self, claim: Claim) -> None:
         """Give a slot back after a failure, so a later attempt starts clean."""

@@ -10,6 +10,10 @@ Takes nothing; gives ``metadata`` and its tables:
   attempt takes over instead of a duplicate.
 - ``runs``: every run, its status, heartbeat and report.
 - ``template_versions``: every template-set version used, and where its snapshot is stored.
+- ``sequences``: the next number of each gapless numbering series (invoices, credit notes).
+- ``document_numbers``: every number assigned: (series, number) is the primary key, so a number
+  exists once; (job, period, record key, document type) is unique, so a record keeps its number
+  when rendered again. Written in the transaction that archives the document.
 """
 
 from __future__ import annotations
@@ -126,4 +130,26 @@ template_versions = Table(
     Column("brand", String(64), nullable=False),
     Column("storage_key", String(512), nullable=False),
     Column("first_used_at", UTCDateTime, nullable=False),
+)
+
+sequences = Table(
+    "sequences", metadata,
+    Column("series", String(64), primary_key=True),
+    Column("next_number", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+document_numbers = Table(
+    "document_numbers", metadata,
+    Column("series", String(64), nullable=False),
+    Column("number", BigInteger, nullable=False),
+    Column("job", String(64), nullable=False),
+    Column("period", String(10), nullable=False),
+    Column("record_key", String(128), nullable=False),
+    Column("document_type", String(64), nullable=False),
+    Column("document_id", String(36), nullable=False),
+    Column("assigned_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("series", "number", name="pk_document_numbers"),
+    UniqueConstraint("job", "period", "record_key", "document_type",
+                     name="uq_document_numbers_slot"),
 )

@@ -57,6 +57,11 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
         table.add_row("rejects", report.rejects_file)
     if report.failures_file:
         table.add_row("failures", report.failures_file)
+    if report.print_files:
+        pf = report.print_files
+        table.add_row("print files", f"{pf['batches']} ({pf['envelopes']} envelopes,"
+                      f" {pf['sheets']} sheets, {pf['pages']} pages of which"
+                      f" {pf['blank_pages']} blank; {pf['selected']} documents selected)")
     if not report.dry_run:
         table.add_row("archive", report.store_url)
         table.add_row("index", report.index_url)

@@ -126,6 +126,95 @@ class ArchiveSpec(_Strict):
     index: str | None = None
 
 
+class MarksSpec(_Strict):
+    """The inserter's 2D DataMatrix on the front of every sheet; positions in mm from the
+    page's top-left corner."""
+
+    datamatrix: bool = True
+    x: float = Field(default=5.0, ge=0, le=200)
+    y: float = Field(default=120.0, ge=0, le=290)
+    module: float = Field(default=0.5, gt=0.2, le=2.0)
+    text: bool = True
+
+
+class OmrSpec(_Strict):
+    """Optional OMR dashes (one track, read by the inserter) on the front of every sheet."""
+
+    enabled: bool = False
+    x: float = Field(default=198.0, ge=0, le=205)
+    y: float = Field(default=100.0, ge=0, le=280)
+    length: float = Field(default=8.0, gt=0, le=20)
+    pitch: float = Field(default=4.23, gt=1, le=10)
+    thickness: float = Field(default=0.4, gt=0.1, le=1.5)
+
+
+class AddressFields(_Strict):
+    """Which record fields hold the postal address (read from the record snapshots)."""
+
+    name: str = "name"
+    line1: str = "address_line1"
+    line2: str = "address_line2"
+    postal_code: str = "postal_code"
+    city: str = "city"
+    country: str = "country"
+
+
+class PrintSpec(_Strict):
+    """``[print]``: print-ready streams for the mail room, built after the run's records are
+    archived (and again with ``docfactory print``)."""
+
+    enabled: bool = False
+    select: str = Field(default="all",
+                        pattern=r"^\s*(all|[A-Za-z_][A-Za-z0-9_]*\s*(==|!=)\s*\S.*)$")
+    max_sheets: int = Field(default=500, ge=1, le=100_000)
+    envelope_max_sheets: int = Field(default=10, ge=1, le=200)
+    duplex: bool = True
+    marks: MarksSpec = Field(default_factory=MarksSpec)
+    omr: OmrSpec = Field(default_factory=OmrSpec)
+    address: AddressFields = Field(default_factory=AddressFields)
+
+
+class SellerSpec(_Strict):
+    """The invoicing party (EN 16931 BG-4), printed on every invoice and put in its XML."""
+
+    name: str = Field(min_length=1)
+    vat_id: str = Field(pattern=r"^[A-Z]{2}[0-9A-Za-z+*.]{2,13}$")
+    legal_id: str | None = None
+    address_line1: str = Field(min_length=1)
+    postal_code: str = Field(min_length=1)
+    city: str = Field(min_length=1)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    iban: str = Field(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
+    email: str | None = None
+
+
+class InvoiceSpec(_Strict):
+    """``[invoice]``: numbering, seller and currencies of an invoice run (EN 16931)."""
+
+    series: str = Field(default="FV{year}", min_length=1, max_length=40)
+    credit_note_series: str | None = Field(default=None, max_length=40)
+    number_format: str = Field(default="{series}{number:06d}", min_length=1)
+    accounting_currency: str = Field(default="CZK", pattern=r"^[A-Z]{3}$")
+    payment_days: int = Field(default=14, ge=0, le=365)
+    seller: SellerSpec
+
+    @model_validator(mode="after")
+    def _formats(self) -> InvoiceSpec:
+        for name in ("series", "credit_note_series"):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    value.format(year=2026, month=11)
+                except (KeyError, IndexError, ValueError):
+                    raise ValueError(f"{name} may only use {{year}} and {{month}}") from None
+        try:
+            self.number_format.format(series="X", number=1, year=2026)
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("number_format may only use {series}, {number} and {year}"
+                             ) from None
+        return self
+
+
 class JobSpec(_Strict):
     """A validated job file. ``path`` is where it was read from."""
 
@@ -146,6 +235,8 @@ class JobSpec(_Strict):
     record_schema: SchemaSpec = Field(alias="schema")
     render: RenderSpec = Field(default_factory=RenderSpec)
     archive: ArchiveSpec = Field(default_factory=ArchiveSpec)
+    print_: PrintSpec = Field(default_factory=PrintSpec, alias="print")
+    invoice: InvoiceSpec | None = None
     proofs: list[str] = Field(default_factory=list)
     path: Path | None = Field(default=None, exclude=True)
 
@@ -239,6 +330,8 @@ def _lookup(data: Any, loc: list[Any]) -> Any:
 
 _SECTIONS: dict[str, type[BaseModel]] = {
     "": JobSpec, "render": RenderSpec, "archive": ArchiveSpec, "schema": SchemaSpec,
+    "print": PrintSpec, "print.marks": MarksSpec, "print.omr": OmrSpec,
+    "print.address": AddressFields, "invoice": InvoiceSpec, "invoice.seller": SellerSpec,
 }
 
 

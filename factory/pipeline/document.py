@@ -2,17 +2,22 @@
 
 Takes a job, settings, the period and the issue date; gives `DocumentRenderer`, whose
 ``render`` turns a validated `Record` into (HTML, PDF `Artifact`). Used by workers, by
-``docfactory preview`` and by proofs. Builds the warm `PdfRenderer` once.
+``docfactory preview`` and by proofs. Builds the warm `PdfRenderer` once. A job's document-type
+plugin (`factory.pipeline.plugins`) adds computed values to the record before the templates
+see it (``number``: the gapless number the worker assigned, None for previews) and
+post-processes the PDF.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from factory.config import Settings
 from factory.errors import ConfigError
 from factory.jobs import JobSpec, RecordSchema
 from factory.models import Artifact, Period, Record
+from factory.pipeline.plugins import DocumentPlugin, plugin_for
 from factory.render import PdfRenderer
 from factory.templates import DocumentMeta, DocumentTemplates
 
@@ -26,6 +31,7 @@ class DocumentRenderer:
         self.period = period
         self.issued = issued
         self.schema = RecordSchema(job)
+        self.plugin: DocumentPlugin | None = plugin_for(job, period, issued)
         self.templates = DocumentTemplates.load(
             settings.templates_dir, settings.assets_dir, job.template_set, job.brand,
             job.locales, job.default_locale)
@@ -53,11 +59,38 @@ class DocumentRenderer:
         return DocumentMeta(doc_id, self.job.document_type, self.job.name, self.period,
                             self.issued, self.templates.version)
 
-    def render_html(self, record: Record, doc_id: str) -> str:
+    def series(self, record: Record) -> str | None:
+        """The numbering series of ``record``, or None when its documents are not numbered."""
+        return self.plugin.series(record) if self.plugin is not None else None
+
+    def typed(self, record: Record, number: int | None = None) -> dict[str, Any]:
+        """The record's values for templates, with the plugin's computed values."""
         typed = self.schema.typed(record.data)
+        if self.plugin is not None:
+            typed = self.plugin.enrich(typed, record, number)
+        return typed
+
+    def snapshot(self, typed: dict[str, Any]) -> dict[str, Any] | None:
+        return self.plugin.snapshot(typed) if self.plugin is not None else None
+
+    def _html(self, typed: dict[str, Any], record: Record, doc_id: str) -> str:
         return self.templates.render(self.templates.template_set.manifest.document, typed,
                                      record.locale, self.meta(doc_id))
 
-    def render(self, record: Record, doc_id: str) -> tuple[str, Artifact]:
-        html = self.render_html(record, doc_id)
-        return html, self.pdf.render(html, doc_id)
+    def render_html(self, record: Record, doc_id: str, number: int | None = None) -> str:
+        return self._html(self.typed(record, number), record, doc_id)
+
+    def render(self, record: Record, doc_id: str, number: int | None = None
+               ) -> tuple[str, Artifact]:
+        html, artifact, _typed = self.render_typed(record, doc_id, number)
+        return html, artifact
+
+    def render_typed(self, record: Record, doc_id: str, number: int | None = None
+                     ) -> tuple[str, Artifact, dict[str, Any]]:
+        """HTML, the finished PDF and the typed values it was rendered from."""
+        typed = self.typed(record, number)
+        html = self._html(typed, record, doc_id)
+        artifact = self.pdf.render(html, doc_id)
+        if self.plugin is not None:
+            artifact = self.plugin.finish(artifact, typed)
+        return html, artifact, typed

@@ -7,6 +7,10 @@ store and the index once, and then for each record:
     skip if archived ─► claim ─► render HTML ─► render PDF ─► put record snapshot and PDF
     ─► complete (index row in, claim out) ─► drop the replaced object on --force
 
+A numbered document type (invoices: the job's plugin gives a series) renders inside
+`SqlIndex.complete_numbered`, which assigns the series' next number in the same transaction
+that archives the document, so a failed or retried record never uses up a number.
+
 Errors become outcomes, never exceptions: permanent ones (template, resource, bad data) fail
 the record at once; retryable ones (index locked, store timeout) are tried ``attempts`` times
 with backoff. `worker_for` keeps one `Worker` per process and run.
@@ -88,9 +92,14 @@ class Worker:
         if claim.existing is not None and not self.config.force:
             self.index.release(claim)
             return Outcome(record.key, record.position, Status.SKIPPED)
+        series = self.documents.series(record)
         try:
-            entry, artifact = self._render_and_store(record, claim)
-            replaced = self.index.complete(claim, entry)
+            if series is None:
+                entry, artifact = self._render_and_store(record, claim)
+                replaced = self.index.complete(claim, entry)
+            else:
+                replaced, (entry, artifact) = self.index.complete_numbered(
+                    claim, series, lambda number: self._render_and_store(record, claim, number))
         except ClaimBusy:
             raise
         except BaseException:
@@ -104,17 +113,19 @@ class Worker:
                        pages=artifact.page_count or 0, byte_size=artifact.byte_size,
                        document_ids=(entry.document_id,), rendered=True)
 
-    def _render_and_store(self, record: Record, claim: Claim) -> tuple[ArchiveEntry, Artifact]:
+    def _render_and_store(self, record: Record, claim: Claim, number: int | None = None
+                          ) -> tuple[ArchiveEntry, Artifact]:
         revision = claim.existing.revision + 1 if claim.existing else 1
         doc_id = document_id(self.job.name, self.period.code, record.key,
                              self.job.document_type, CHANNEL, revision)
-        _html, artifact = self.documents.render(record, doc_id)
+        _html, artifact, typed = self.documents.render_typed(record, doc_id, number)
         key = document_key(self.job.name, self.period.code, record.key, doc_id,
                            artifact.extension)
         created = datetime.now(UTC)
         retain = retention_until(self.config.settings, self.job.retention_class, created)
         snapshot_key = record_snapshot_key(key)
-        snapshot = _record_snapshot(record, doc_id, self, created)
+        snapshot = _record_snapshot(record, doc_id, self, created,
+                                    self.documents.snapshot(typed))
         self.store.put(snapshot_key, snapshot.data, media_type=RECORD_MEDIA_TYPE,
                        sha256=snapshot.sha256, retain_until=retain)
         self.store.put(key, artifact.data, media_type=artifact.media_type,
@@ -131,7 +142,8 @@ class Worker:
         return entry, artifact
 
 
-def _record_snapshot(record: Record, doc_id: str, worker: Worker, created: datetime) -> Artifact:
+def _record_snapshot(record: Record, doc_id: str, worker: Worker, created: datetime,
+                     computed: dict[str, Any] | None = None) -> Artifact:
     """The validated record and everything needed to render it again, as JSON."""
     body: dict[str, Any] = {
         "document_id": doc_id,
@@ -150,6 +162,8 @@ def _record_snapshot(record: Record, doc_id: str, worker: Worker, created: datet
         "created_at": created.isoformat(),
         "record": record.data,
     }
+    if computed is not None:
+        body["computed"] = computed
     data = json.dumps(body, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
     return Artifact.of("record", RECORD_MEDIA_TYPE, "json", data)
 

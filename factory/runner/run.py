@@ -3,7 +3,8 @@
 Takes a `JobSpec`, `Settings`, `RunOptions`, an `Executor` and a `Progress`; gives a
 `RunReport` and writes, under ``<var>/runs/<run id>/``, ``report.json``, ``rejects.jsonl`` and
 ``failures.jsonl``. The run is registered in the index (status, heartbeat, final report) so
-``docfactory status`` can follow it from anywhere.
+``docfactory status`` can follow it from anywhere. A job with ``[print] enabled`` then has its
+print files built from the archived documents (`print_step`), unless records failed.
 
 Every record read ends in exactly one count: archived, rejected, failed, skipped (archived by an
 earlier run), or, when a run is interrupted or a dry run, pending. ``report.balanced`` proves it.
@@ -29,6 +30,7 @@ from factory.errors import ConfigError, FactoryError, SourceError
 from factory.jobs import JobSpec, RecordSchema
 from factory.models import Artifact, Counts, Outcome, Period, Record, Reject, RunReport, Status
 from factory.pipeline import CHANNEL, WorkerConfig
+from factory.printing.marks import check_clear
 from factory.runner.files import JsonLines, write_json_atomic
 from factory.runner.plan import plan_records
 from factory.runner.progress import NoProgress, Progress
@@ -102,15 +104,26 @@ def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
                                        job.template_set, job.brand, job.locales,
                                        job.default_locale)
     schema = RecordSchema(job)
+    if job.print_.enabled:
+        window = templates.brand.address_window
+        check_clear(job.print_.marks, job.print_.omr, None if window is None else
+                    (window.left, window.top, window.width, window.height))
     source = open_source(job, settings)
     check_columns(source, job)
+    store_url, index_url = archive_urls(job, settings)
+    issued = options.issued or default_issued(period, datetime.now(UTC).date())
+    return Prepared(job, settings, period, templates, schema, source, store_url, index_url,
+                    issued)
+
+
+def archive_urls(job: JobSpec, settings: Settings) -> tuple[str, str]:
+    """The store and index URLs of a job: options/environment, then the job file, then
+    the defaults under the work folder."""
     store_url = settings.archive_url or _resolve_url(job.archive.store, settings) \
         or settings.default_archive_url
     index_url = settings.index_url or _resolve_url(job.archive.index, settings) \
         or settings.default_index_url
-    issued = options.issued or default_issued(period, datetime.now(UTC).date())
-    return Prepared(job, settings, period, templates, schema, source, store_url, index_url,
-                    issued)
+    return store_url, index_url
 
 
 def check_columns(source: Source, job: JobSpec) -> None:
@@ -247,6 +260,8 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
             else:
                 _execute(executor, config, chunks, state, index, progress)
         _orphan_warning(prepared.source, report)
+        if not options.dry_run and job.print_.enabled:
+            _print_files(prepared, report, store, index)
     except KeyboardInterrupt:
         report.interrupted = True
         executor.close(cancel=True)
@@ -307,6 +322,21 @@ def _dry_run(prepared: Prepared, state: RunState, index: SqlIndex,
         progress.update(state.counts)
 
 
+def _print_files(prepared: Prepared, report: RunReport, store: Store, index: SqlIndex) -> None:
+    """Build the run's print files, unless some records failed (they would be missing)."""
+    from factory.runner.print_step import build_print
+
+    if report.counts.failed:
+        report.warnings.append(
+            f"print files not built: {report.counts.failed} record(s) failed; fix them and run"
+            " again, or build them anyway with `docfactory print`")
+        return
+    summary = build_print(prepared.job, prepared.settings, prepared.period.code, store, index,
+                          report.run_id)
+    report.print_files = summary.as_dict()
+    report.warnings.extend(summary.warnings)
+
+
 def _keep_template_version(prepared: Prepared, store: Store, index: SqlIndex) -> None:
     """Store the template-set snapshot once per version, so it can be rendered again."""
     version = prepared.templates.version
@@ -328,5 +358,5 @@ def _orphan_warning(source: Source, report: RunReport) -> None:
             f" (keys such as {keys})")
 
 
-__all__ = ["Executor", "RunOptions", "default_issued", "new_run_id", "prepare", "run_job",
-           "safe_url"]
+__all__ = ["Executor", "RunOptions", "archive_urls", "default_issued", "new_run_id", "prepare",
+           "run_job", "safe_url"]

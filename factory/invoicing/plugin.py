@@ -1,0 +1,182 @@
+"""The invoice document type: computed values into the record, Factur-X into the PDF.
+
+Takes a job with an ``[invoice]`` table, the run's period and issue date; gives
+`InvoicePlugin`, which the pipeline calls around rendering:
+
+- ``series(record)``: the numbering series of the record (invoices and credit notes may have
+  their own); the pipeline then assigns the next gapless number of that series inside the
+  transaction that archives the document (see `factory.archive.index`);
+- ``enrich(typed, record, number)``: adds ``record.invoice`` for the templates: the formatted
+  number, dates, seller, lines with their net amounts and the EN 16931 `Totals`;
+- ``finish(artifact, typed)``: builds the Factur-X XML, validates it against the XSD and
+  embeds it in the rendered PDF/A-3;
+- ``snapshot(typed)``: the computed values kept in the record snapshot beside the document.
+
+Record fields it expects are listed in `RECORD_FIELDS` / `LINE_FIELDS`; `check_job` refuses a
+job whose schema lacks one. Data it cannot invoice (a line EN 16931 does not allow) raises
+`RenderError` naming the line and field; no number is used up by it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from factory.errors import ConfigError, RenderError
+from factory.invoicing.einvoice import Invoice, InvoiceLine, Party, embed_xml, invoice_xml
+from factory.invoicing.totals import CREDIT_NOTE, TotalsError, compute_totals, lines_from
+from factory.jobs.spec import InvoiceSpec, JobSpec
+from factory.models import Artifact, Period, Record
+
+RECORD_FIELDS = ("type_code", "currency", "name", "address_line1", "postal_code", "city",
+                 "country")
+OPTIONAL_FIELDS = ("address_line2", "buyer_vat_id", "exchange_rate", "paid_amount",
+                   "preceding_invoice", "preceding_invoice_date", "vat_exemption_reason",
+                   "email")
+LINE_FIELDS = ("description", "quantity", "unit", "unit_price", "vat_category", "vat_rate")
+DRAFT = "DRAFT"
+
+
+def check_job(job: JobSpec) -> InvoiceSpec:
+    """The job's ``[invoice]`` table, after checking its schema has what invoices need."""
+    if job.invoice is None:
+        raise ConfigError(f"{job.label}: the invoice document type needs an [invoice] table")
+    schema = job.record_schema
+    problems = [f"schema.fields.{name}: required by [invoice], missing"
+                for name in RECORD_FIELDS if name not in schema.fields]
+    if schema.items is None:
+        problems.append("schema.items: invoices need line items ([schema.items])")
+    else:
+        problems += [f"schema.items.fields.{name}: required by [invoice], missing"
+                     for name in LINE_FIELDS if name not in schema.items.fields]
+    if "invoice" in schema.fields:
+        problems.append("schema.fields.invoice: the name is reserved for the computed invoice")
+    if problems:
+        raise ConfigError(f"{job.label}: invalid invoice job", problems)
+    return job.invoice
+
+
+def format_number(spec: InvoiceSpec, series: str, number: int, issued: date) -> str:
+    return spec.number_format.format(series=series, number=number, year=issued.year)
+
+
+class InvoicePlugin:
+    """Numbering, totals and Factur-X for the records of an invoice job."""
+
+    def __init__(self, job: JobSpec, period: Period, issued: date) -> None:
+        self.job = job
+        self.spec = check_job(job)
+        self.period = period
+        self.issued = issued
+        self.items_field = job.record_schema.items.field if job.record_schema.items else "lines"
+
+    # -- numbering -------------------------------------------------------------------------
+
+    def series(self, record: Record) -> str:
+        pattern = self.spec.series
+        if str(record.data.get("type_code")) == CREDIT_NOTE and self.spec.credit_note_series:
+            pattern = self.spec.credit_note_series
+        return pattern.format(year=self.issued.year, month=self.issued.month)
+
+    # -- enrichment ------------------------------------------------------------------------
+
+    def enrich(self, typed: Mapping[str, Any], record: Record, number: int | None
+               ) -> dict[str, Any]:
+        """``typed`` plus ``invoice``: number, dates, seller, lines and totals."""
+        currency = str(typed["currency"])
+        items = list(typed.get(self.items_field) or [])
+        reason = typed.get("vat_exemption_reason")
+        try:
+            totals = compute_totals(
+                lines_from(items), currency, paid=_decimal(typed.get("paid_amount")),
+                accounting_currency=self.spec.accounting_currency,
+                exchange_rate=_optional_decimal(typed.get("exchange_rate")),
+                exemption_reasons={code: str(reason) for code in ("E", "AE", "K", "G")}
+                if reason else None)
+        except TotalsError as exc:
+            field = f"{self.items_field}.{exc.field}" if exc.field and exc.field in LINE_FIELDS \
+                else exc.field
+            raise RenderError(f"cannot invoice record {record.key}: {field}: {exc}") from None
+        series = self.series(record)
+        formatted = DRAFT if number is None else format_number(self.spec, series, number,
+                                                               self.issued)
+        lines = [{**item, "net_amount": amount}
+                 for item, amount in zip(items, totals.line_amounts, strict=True)]
+        seller = self.spec.seller
+        invoice = {
+            "number": formatted,
+            "sequence": number,
+            "series": series,
+            "type_code": str(typed["type_code"]),
+            "credit_note": str(typed["type_code"]) == CREDIT_NOTE,
+            "issued": self.issued,
+            "due": self.issued + timedelta(days=self.spec.payment_days),
+            "period_start": self.period.start,
+            "period_end": self.period.end,
+            "seller": seller.model_dump(),
+            "lines": lines,
+            "totals": totals,
+            "payment_reference": re.sub(r"\D", "", formatted)[-10:] or formatted,
+        }
+        return {**typed, "invoice": invoice}
+
+    def snapshot(self, typed: Mapping[str, Any]) -> dict[str, Any]:
+        invoice = typed["invoice"]
+        return {"number": invoice["number"], "series": invoice["series"],
+                "sequence": invoice["sequence"], "type_code": invoice["type_code"],
+                "due": invoice["due"].isoformat(), "totals": invoice["totals"].as_json()}
+
+    # -- the e-invoice ---------------------------------------------------------------------
+
+    def invoice(self, typed: Mapping[str, Any]) -> Invoice:
+        data = typed["invoice"]
+        seller = self.spec.seller
+        preceding = []
+        if typed.get("preceding_invoice"):
+            preceding.append((str(typed["preceding_invoice"]),
+                              typed.get("preceding_invoice_date")))
+        return Invoice(
+            number=data["number"], type_code=data["type_code"], issued=data["issued"],
+            due=data["due"], period_start=data["period_start"], period_end=data["period_end"],
+            seller=Party(seller.name, seller.address_line1, seller.postal_code, seller.city,
+                         seller.country, vat_id=seller.vat_id, legal_id=seller.legal_id,
+                         email=seller.email),
+            buyer=Party(str(typed["name"]), str(typed["address_line1"]),
+                        str(typed["postal_code"]), str(typed["city"]), str(typed["country"]),
+                        address_line2=typed.get("address_line2") or None,
+                        vat_id=typed.get("buyer_vat_id") or None),
+            iban=seller.iban,
+            lines=[InvoiceLine(str(line["description"]), Decimal(str(line["quantity"])),
+                               str(line["unit"]), Decimal(str(line["unit_price"])),
+                               _decimal(line.get("base_quantity")) or Decimal(1),
+                               str(line["vat_category"]), Decimal(str(line["vat_rate"])),
+                               line["net_amount"]) for line in data["lines"]],
+            totals=data["totals"],
+            buyer_reference=str(typed.get(self.job.customer_field) or "") or None,
+            preceding=preceding)
+
+    def finish(self, artifact: Artifact, typed: Mapping[str, Any]) -> Artifact:
+        """The rendered PDF/A-3 with its Factur-X XML embedded."""
+        invoice = self.invoice(typed)
+        xml = invoice_xml(invoice)
+        kind = "Credit note" if invoice.type_code == CREDIT_NOTE else "Invoice"
+        pdf = embed_xml(artifact.data, xml, {
+            "author": invoice.seller.name,
+            "keywords": "Factur-X, EN 16931, " + kind.lower(),
+            "title": f"{invoice.seller.name}: {kind} {invoice.number}",
+            "subject": f"Factur-X {kind.lower()} {invoice.number} dated {invoice.issued}"
+                       f" issued by {invoice.seller.name}",
+        })
+        return Artifact.of(artifact.channel, artifact.media_type, artifact.extension, pdf,
+                           page_count=artifact.page_count)
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
+def _optional_decimal(value: Any) -> Decimal | None:
+    return Decimal(str(value)) if value not in (None, "") else None

@@ -1,0 +1,177 @@
+"""The print step of a run: archived documents in, print files archived and indexed out.
+
+Takes a job (its ``[print]`` table), settings, a period, the store and the index; gives a
+`PrintSummary`. It reads the run's archived documents from the index and their postal
+addresses from the record snapshots (``<doc>.record.json``), selects the print items with the
+``select`` rule, has `factory.printing` plan and assemble them, and archives every print file,
+cover page and manifest (channel ``print``; document types ``print-stream``, ``print-cover``,
+``print-manifest``, ``print-manifest-csv``; record key ``print-<batch>``) through the same
+claim/complete protocol as documents. Rebuilding is idempotent: an output whose bytes did not
+change keeps its row and object; a changed one becomes a new revision; print files of batches
+that no longer exist are withdrawn. Run after a run (`run_job`) and by ``docfactory print``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from factory.archive import Slot, document_id, document_key
+from factory.archive.index import SqlIndex
+from factory.archive.store import Store, sha256_of
+from factory.config import Settings, retention_until
+from factory.errors import FactoryError, IntegrityError, RecordError
+from factory.jobs import JobSpec
+from factory.models import ArchiveEntry
+from factory.pipeline import CHANNEL
+from factory.printing import PrintItem, address_from, build_print_files, select_items
+from factory.templates.brand import load_brand
+
+PRINT_CHANNEL = "print"
+OUTPUTS = (  # (attribute of PrintOutput, document type, media type, extension)
+    ("stream", "print-stream", "application/pdf", "pdf"),
+    ("cover", "print-cover", "application/pdf", "pdf"),
+    ("manifest_json", "print-manifest", "application/json", "json"),
+    ("manifest_csv", "print-manifest-csv", "text/csv", "csv"),
+)
+
+
+@dataclass
+class PrintSummary:
+    """What the print step did; ``as_dict`` goes into the run report under ``print``."""
+
+    archived_documents: int = 0
+    selected: int = 0
+    batches: int = 0
+    envelopes: int = 0
+    documents: int = 0
+    sheets: int = 0
+    pages: int = 0
+    blank_pages: int = 0
+    written: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+    files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "warnings"}
+
+
+def collect_items(job: JobSpec, period: str, store: Store, index: SqlIndex,
+                  summary: PrintSummary) -> list[PrintItem]:
+    """Every archived document of the job's period as a print item (address from snapshot)."""
+    items = []
+    for entry in index.entries(job=job.name, period=period, channel=CHANNEL,
+                               document_type=job.document_type):
+        summary.archived_documents += 1
+        if not entry.record_storage_key:
+            summary.warnings.append(f"{entry.record_key}: no record snapshot; not printed")
+            continue
+        snapshot = json.loads(store.get(entry.record_storage_key))
+        record = snapshot.get("record", {})
+        try:
+            address = address_from(record, job.print_.address)
+        except RecordError as exc:
+            summary.warnings.append(f"{entry.record_key}: {exc.field}: {exc.reason};"
+                                    " not printed")
+            continue
+        items.append(PrintItem(entry.document_id, entry.storage_key, entry.sha256,
+                               entry.record_key, entry.customer_id, entry.page_count or 0,
+                               address, record))
+    return items
+
+
+def build_print(job: JobSpec, settings: Settings, period: str, store: Store, index: SqlIndex,
+                run_id: str) -> PrintSummary:
+    """(Re)build and archive the print files of ``job`` for ``period``."""
+    summary = PrintSummary()
+    spec = job.print_
+    items = select_items(collect_items(job, period, store, index, summary), spec.select)
+    summary.selected = len(items)
+    window = load_brand(settings.assets_dir / job.brand).address_window
+
+    def fetch(item: PrintItem) -> bytes:
+        data = store.get(item.storage_key)
+        if sha256_of(data) != item.sha256:
+            raise IntegrityError(f"{item.storage_key}: bytes do not match the index SHA-256")
+        return data
+
+    outputs = build_print_files(
+        items, spec, job=job.name, period=period, fetch=fetch,
+        window=(window.left, window.top, window.width, window.height) if window else None)
+    version = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+    for output in outputs:
+        batch = output.batch
+        summary.batches += 1
+        summary.envelopes += len(batch.envelopes)
+        summary.documents += batch.documents
+        summary.sheets += batch.sheets
+        summary.pages += output.stream.pages
+        summary.blank_pages += output.stream.blanks
+        for attribute, doc_type, media_type, extension in OUTPUTS:
+            value = getattr(output, attribute)
+            data = value.data if attribute == "stream" else value
+            pages = output.stream.pages if attribute == "stream" else \
+                1 if attribute == "cover" else None
+            key, written = _archive(job, settings, period, store, index, run_id, version,
+                                    f"print-{batch.number:03d}", doc_type, media_type,
+                                    extension, data, pages)
+            summary.written += written
+            summary.unchanged += not written
+            if attribute == "stream":
+                summary.files.append(key)
+    summary.withdrawn = _withdraw_stale(job, period, store, index, len(outputs))
+    return summary
+
+
+def _archive(job: JobSpec, settings: Settings, period: str, store: Store, index: SqlIndex,
+             run_id: str, version: str, record_key: str, doc_type: str, media_type: str,
+             extension: str, data: bytes, pages: int | None) -> tuple[str, bool]:
+    """Archive one output idempotently; return its storage key and whether it was written."""
+    slot = Slot(job.name, period, record_key, PRINT_CHANNEL, doc_type)
+    sha = sha256_of(data)
+    existing = index.find(slot)
+    if existing is not None and existing.sha256 == sha and store.exists(existing.storage_key):
+        return existing.storage_key, False
+    claim = index.claim(slot, run_id)
+    revision = claim.existing.revision + 1 if claim.existing else 1
+    doc_id = document_id(job.name, period, record_key, doc_type, PRINT_CHANNEL, revision)
+    key = document_key(job.name, period, record_key, doc_id, extension)
+    created = datetime.now(UTC)
+    retain = retention_until(settings, job.retention_class, created)
+    try:
+        store.put(key, data, media_type=media_type, sha256=sha, retain_until=retain)
+        replaced = index.complete(claim, ArchiveEntry(
+            document_id=doc_id, job=job.name, run_id=run_id, period=period,
+            record_key=record_key, customer_id="_print", document_type=doc_type,
+            channel=PRINT_CHANNEL, locale="", template_version=version, page_count=pages,
+            byte_size=len(data), sha256=sha, storage_key=key, media_type=media_type,
+            created_at=created, retention_until=retain, revision=revision))
+    except BaseException:
+        with contextlib.suppress(FactoryError):
+            index.release(claim)
+        raise
+    if replaced is not None and replaced.storage_key != key:
+        with contextlib.suppress(FactoryError):
+            store.delete(replaced.storage_key)
+    return key, True
+
+
+def _withdraw_stale(job: JobSpec, period: str, store: Store, index: SqlIndex,
+                    batches: int) -> int:
+    """Withdraw print outputs of batch numbers beyond ``batches`` (the plan got shorter)."""
+    withdrawn = 0
+    for entry in list(index.entries(job=job.name, period=period, channel=PRINT_CHANNEL)):
+        number = entry.record_key.removeprefix("print-")
+        if number.isdigit() and int(number) > batches:
+            index.forget(Slot(job.name, period, entry.record_key, PRINT_CHANNEL,
+                              entry.document_type))
+            with contextlib.suppress(FactoryError):
+                store.delete(entry.storage_key)
+            withdrawn += 1
+    return withdrawn

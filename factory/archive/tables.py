@@ -9,7 +9,9 @@ Takes nothing; gives ``metadata`` and its tables:
   transaction that inserts the document row, so a crash in between leaves a claim that the next
   attempt takes over instead of a duplicate.
 - ``runs``: every run, its status, heartbeat and report.
-- ``template_versions``: every template-set version used, and where its snapshot is stored.
+- ``template_versions``: every template-set version used (or approved), and where its snapshot
+  is stored.
+- ``approvals``: who approved which template-set version for production, when, and why.
 """
 
 from __future__ import annotations
@@ -126,4 +128,15 @@ template_versions = Table(
     Column("brand", String(64), nullable=False),
     Column("storage_key", String(512), nullable=False),
     Column("first_used_at", UTCDateTime, nullable=False),
+)
+
+approvals = Table(
+    "approvals", metadata,
+    Column("template_set", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("approved_by", String(128), nullable=False),
+    Column("approved_at", UTCDateTime, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    PrimaryKeyConstraint("template_set", "version", name="pk_approvals"),
+    Index("ix_approvals_template_set", "template_set", "approved_at"),
 )

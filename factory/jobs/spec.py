@@ -147,6 +147,7 @@ class JobSpec(_Strict):
     render: RenderSpec = Field(default_factory=RenderSpec)
     archive: ArchiveSpec = Field(default_factory=ArchiveSpec)
     proofs: list[str] = Field(default_factory=list)
+    require_approval: bool = False
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("locales")

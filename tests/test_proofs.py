@@ -20,6 +20,7 @@ from factory.errors import ConfigError, IntegrityError
 from factory.jobs import RecordSchema, load_job
 from factory.models import Period
 from factory.proofs import ProofOptions, resolve_ref, run_proof, working_tree
+from factory.proofs.layout import recipient_text
 from factory.sources import open_source
 from factory.templates.templateset import TemplateSet
 from tests.proofkit import (
@@ -260,3 +261,25 @@ def test_proof_against_an_older_git_revision(project: Path, job_path: Path,
     assert result.exit_code == 0, result.output
     result = proof_cli(project, tmp_path, job_path, "HEAD", tmp_path / "differs")
     assert result.exit_code == 1, result.output
+
+
+def test_a_template_without_the_address_block_fails_the_window_check(
+        project: Path, tmp_path: Path) -> None:
+    records = write_records(tmp_path / "one.jsonl", [customer("C000001", "Amelia Smith", "en")])
+    job = proof_job(tmp_path / "jobs", records)
+    edit(project, "templates/statement/document.html",
+         "{% block address %}{{ m.postal_address(record) }}{% endblock %}",
+         "{% block address %}{% endblock %}")
+    report = api_proof(project, tmp_path, job, "HEAD", tmp_path / "proof")
+    (record,) = report.records
+    assert [(f.check, f.page) for f in record.new.findings] == [("address-window", 1)]
+    assert "no <address" in record.new.findings[0].message
+    assert record.changed and record.failed and report.status == "failed"
+
+
+def test_recipient_text_is_read_from_the_rendered_html() -> None:
+    html = ('<p>Dear <b>x</b></p><address class="letter recipient">\n  <span class="name">'
+            'O&#39;Connor &amp; Söhne</span><br>\n  Street 1<br>\n  CZ\n</address>'
+            '<address class="recipient">second</address>')
+    assert recipient_text(html) == "O'Connor & Söhne Street 1 CZ"
+    assert recipient_text("<address>no class</address>") is None

@@ -15,6 +15,7 @@ render it or any layout check finds something in the current rendering.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +24,7 @@ from pathlib import Path
 from factory.archive.index import SqlIndex
 from factory.archive.versions import Approval, approval_of
 from factory.config import Settings
+from factory.errors import ConfigError, RenderError
 from factory.jobs import JobSpec, RecordSchema
 from factory.models import Period
 from factory.proofs.diff import diff_page, text_diff
@@ -44,6 +46,9 @@ class ProofOptions:
     dpi: float = 96
 
 
+#: zlib level of the page images: 1 writes them ~2x faster than the default 6, ~15% larger.
+PNG_LEVEL = 1
+
 #: Called after each record: (records done, records in all, the record's result).
 ProofProgress = Callable[[int, int, RecordProof], None]
 
@@ -64,7 +69,7 @@ def run_proof(job: JobSpec, settings: Settings, source: Source, schema: RecordSc
         against=VersionInfo(against.label, old.version, _approval(index, job, old.version)),
         records=[], scanned=selection.scanned, rejected=selection.rejected, dpi=options.dpi,
         out_dir=options.out_dir)
-    options.out_dir.mkdir(parents=True, exist_ok=True)
+    _prepare_folder(options.out_dir)
     for done, chosen in enumerate(selection.records, start=1):
         result = proof_record(chosen, old, new, options)
         report.records.append(result)
@@ -72,6 +77,16 @@ def run_proof(job: JobSpec, settings: Settings, source: Source, schema: RecordSc
             progress(done, len(selection.records), result)
     write_report(report)
     return report
+
+
+def _prepare_folder(folder: Path) -> None:
+    """An empty folder, or an earlier proof report's (whose record files are replaced)."""
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / "report.json").is_file():
+            raise ConfigError(f"{folder}: the folder is not empty and holds no proof report;"
+                              " choose another --out")
+        shutil.rmtree(folder / "records", ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
 
 
 def _approval(index: SqlIndex | None, job: JobSpec, version: str) -> Approval | None:
@@ -82,7 +97,10 @@ def _side(renderer: ProofRenderer, rendering: Rendering, dpi: float
           ) -> tuple[Side, list[PageContent]]:
     if rendering.error is not None:
         return Side(error=rendering.error), []
-    pages = read_pdf(rendering.pdf, dpi)
+    try:
+        pages = read_pdf(rendering.pdf, dpi)
+    except RenderError as exc:
+        return Side(error=str(exc)), []
     findings = check_layout(pages, rendering.html, renderer.templates.brand, renderer.coverage)
     return Side(pages=len(pages), findings=findings), pages
 
@@ -110,10 +128,10 @@ def proof_record(chosen: ProofRecord, old: ProofRenderer, new: ProofRenderer,
         page_diff, overlay = diff_page(number, before, after)
         result.pages.append(page_diff)
         if before is not None:
-            before.save(folder / f"old-{number}.png", optimize=False)
+            before.save(folder / f"old-{number}.png", compress_level=PNG_LEVEL)
         if after is not None:
-            after.save(folder / f"new-{number}.png", optimize=False)
-        overlay.save(folder / f"diff-{number}.png", optimize=False)
+            after.save(folder / f"new-{number}.png", compress_level=PNG_LEVEL)
+        overlay.save(folder / f"diff-{number}.png", compress_level=PNG_LEVEL)
     if old_pages or new_pages:
         result.text_diff = text_diff(_page_text(old_pages), _page_text(new_pages),
                                      f"{old.tree.label} ({old.version[:12]})",

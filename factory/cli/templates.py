@@ -120,6 +120,9 @@ def _print_proof(app: App, r: ProofReport) -> None:
                     if approval else "not approved")
         out.print(f"  {name}: {info.label}, version {short_version(info.version)} ({approved})",
                   highlight=False, soft_wrap=True)
+    if r.current.version == r.against.version:
+        out.print("  note: both are the same template-set version, so nothing can differ",
+                  highlight=False)
     table = Table("record", "picked because", "pages", "changed pixels", "text lines",
                   "layout (current)", "status")
     for rec in r.records:

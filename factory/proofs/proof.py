@@ -58,6 +58,7 @@ def run_proof(job: JobSpec, settings: Settings, source: Source, schema: RecordSc
               index: SqlIndex | None = None, progress: ProofProgress | None = None
               ) -> ProofReport:
     """Select, render twice, compare, check and write the report (see the module docstring)."""
+    _prepare_folder(options.out_dir)
     selection: Selection = select_records(source, schema, job)
     new = ProofRenderer(job, settings, current, options.period, options.issued)
     old = ProofRenderer(job, settings, against, options.period, options.issued,
@@ -69,7 +70,6 @@ def run_proof(job: JobSpec, settings: Settings, source: Source, schema: RecordSc
         against=VersionInfo(against.label, old.version, _approval(index, job, old.version)),
         records=[], scanned=selection.scanned, rejected=selection.rejected, dpi=options.dpi,
         out_dir=options.out_dir)
-    _prepare_folder(options.out_dir)
     for done, chosen in enumerate(selection.records, start=1):
         result = proof_record(chosen, old, new, options)
         report.records.append(result)

@@ -23,10 +23,9 @@ from factory.proofs.result import ProofReport, RecordProof
 TEMPLATE = "report.html.j2"
 
 
-def _diff_class(line: str) -> str:
-    if line.startswith(("+++", "---")):
-        return "hunk"
-    if line.startswith("@@"):
+def _diff_class(line: str, position: int) -> str:
+    """CSS class of a unified-diff line; the first two lines are the file headers."""
+    if position < 2 or line.startswith("@@"):
         return "hunk"
     if line.startswith("+"):
         return "add"

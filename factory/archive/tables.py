@@ -9,7 +9,9 @@ Takes nothing; gives ``metadata`` and its tables:
   transaction that inserts the document row, so a crash in between leaves a claim that the next
   attempt takes over instead of a duplicate.
 - ``runs``: every run, its status, heartbeat and report.
-- ``template_versions``: every template-set version used, and where its snapshot is stored.
+- ``template_versions``: every template-set version used (or approved), and where its snapshot
+  is stored.
+- ``approvals``: who approved which template-set version for production, when, and why.
 - ``sequences``: the next number of each gapless numbering series (invoices, credit notes).
 - ``document_numbers``: every number assigned: (series, number) is the primary key, so a number
   exists once; (job, period, record key, document type) is unique, so a record keeps its number
@@ -90,6 +92,7 @@ documents = Table(
     UniqueConstraint(*SLOT, name="uq_documents_slot"),
     Index("ix_documents_customer", "customer_id", "created_at"),
     Index("ix_documents_job_period", "job", "period"),
+    Index("ix_documents_template_version", "template_version"),
 )
 
 claims = Table(
@@ -152,4 +155,15 @@ document_numbers = Table(
     PrimaryKeyConstraint("series", "number", name="pk_document_numbers"),
     UniqueConstraint("job", "period", "record_key", "document_type",
                      name="uq_document_numbers_slot"),
+)
+
+approvals = Table(
+    "approvals", metadata,
+    Column("template_set", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("approved_by", String(128), nullable=False),
+    Column("approved_at", UTCDateTime, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    PrimaryKeyConstraint("template_set", "version", name="pk_approvals"),
+    Index("ix_approvals_template_set", "template_set", "approved_at"),
 )

@@ -98,6 +98,7 @@ COMMAND_MODULES = [
     "factory.cli.commands",
     "factory.cli.printing",
     "factory.cli.invoicing",
+    "factory.cli.templates",
 ]
 
 

@@ -52,8 +52,11 @@ def _blank_to_none(value: Any) -> Any:
         value = value.strip()
         if value == "":
             return None
-        if any("\udc80" <= ch <= "\udcff" for ch in value):
-            raise ValueError("contains bytes that are not valid UTF-8")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")  # lone surrogates: bytes that were not UTF-8
+            except UnicodeEncodeError:
+                raise ValueError("contains bytes that are not valid UTF-8") from None
     return value
 
 

@@ -238,6 +238,7 @@ class JobSpec(_Strict):
     print_: PrintSpec = Field(default_factory=PrintSpec, alias="print")
     invoice: InvoiceSpec | None = None
     proofs: list[str] = Field(default_factory=list)
+    require_approval: bool = False
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("locales")

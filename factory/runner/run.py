@@ -22,15 +22,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Protocol
 
-from factory.archive import open_index, open_store, template_snapshot_key
+from factory.archive import open_index, open_store
 from factory.archive.index import SqlIndex, run_owner
 from factory.archive.store import Store
+from factory.archive.versions import keep_version
 from factory.config import Settings
 from factory.errors import ConfigError, FactoryError, SourceError
 from factory.jobs import JobSpec, RecordSchema
-from factory.models import Artifact, Counts, Outcome, Period, Record, Reject, RunReport, Status
+from factory.models import Counts, Outcome, Period, Record, Reject, RunReport, Status
 from factory.pipeline import CHANNEL, WorkerConfig
 from factory.printing.marks import check_clear
+from factory.runner.approval import approval_problem
 from factory.runner.files import JsonLines, write_json_atomic
 from factory.runner.plan import plan_records
 from factory.runner.progress import NoProgress, Progress
@@ -116,14 +118,12 @@ def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
                     issued)
 
 
-def archive_urls(job: JobSpec, settings: Settings) -> tuple[str, str]:
-    """The store and index URLs of a job: options/environment, then the job file, then
-    the defaults under the work folder."""
-    store_url = settings.archive_url or _resolve_url(job.archive.store, settings) \
-        or settings.default_archive_url
-    index_url = settings.index_url or _resolve_url(job.archive.index, settings) \
-        or settings.default_index_url
-    return store_url, index_url
+def archive_urls(job: JobSpec | None, settings: Settings) -> tuple[str, str]:
+    """(store URL, index URL): options/environment, then the job's [archive], then defaults."""
+    store = job.archive.store if job else None
+    index = job.archive.index if job else None
+    return (settings.archive_url or _resolve_url(store, settings) or settings.default_archive_url,
+            settings.index_url or _resolve_url(index, settings) or settings.default_index_url)
 
 
 def check_columns(source: Source, job: JobSpec) -> None:
@@ -228,6 +228,10 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
     progress = progress or NoProgress()
     prepared = prepare(job, settings, options)
     index = open_index(prepared.index_url)
+    unapproved = approval_problem(job, prepared.templates.version, index)
+    if unapproved and not options.dry_run:
+        index.close()
+        raise ConfigError(unapproved)
     store = open_store(prepared.store_url)
     run_id = options.run_id or new_run_id()
     report = RunReport(
@@ -236,6 +240,8 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         workers=executor.workers, executor=executor.name,
         store_url=store.url, index_url=index.safe_url,
     )
+    if unapproved:
+        report.warnings.append(unapproved)
     state = RunState(report, settings.runs_dir / run_id)
     config = WorkerConfig(
         job_path=str(job.path), settings=settings, run_id=run_id, period=prepared.period.code,
@@ -339,14 +345,7 @@ def _print_files(prepared: Prepared, report: RunReport, store: Store, index: Sql
 
 def _keep_template_version(prepared: Prepared, store: Store, index: SqlIndex) -> None:
     """Store the template-set snapshot once per version, so it can be rendered again."""
-    version = prepared.templates.version
-    key = template_snapshot_key(version)
-    if index.template_version(version) is None or not store.exists(key):
-        snapshot = Artifact.of("template-set", "application/zip", "zip",
-                               prepared.templates.template_set.snapshot())
-        store.put(key, snapshot.data, media_type=snapshot.media_type, sha256=snapshot.sha256)
-        index.remember_template_version(version, prepared.job.template_set, prepared.job.brand,
-                                        key)
+    keep_version(store, index, prepared.templates.template_set)
 
 
 def _orphan_warning(source: Source, report: RunReport) -> None:

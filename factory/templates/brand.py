@@ -52,6 +52,8 @@ class Brand(BaseModel):
     contact: dict[str, str] = Field(default_factory=dict)
     footer: dict[str, str]
     address_window: WindowZone | None = None
+    #: How close to the paper's edge printers can print, in mm (proof layout checks).
+    printable_margin: float = Field(default=5.0, ge=0, le=50)
     folder: Path = Field(default=Path(), exclude=True)
 
     def colour_css(self) -> str:

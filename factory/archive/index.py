@@ -31,7 +31,8 @@ from sqlalchemy import and_, create_engine, delete, event, func, insert, select,
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
-from factory.archive.tables import SLOT, claims, documents, runs, template_versions
+from factory.archive.deliveries import DeliveryLog, sent_values
+from factory.archive.tables import SLOT, claims, deliveries, documents, runs, template_versions
 from factory.errors import ArchiveError, ConfigError, RetryableArchiveError
 from factory.models import ArchiveEntry
 
@@ -75,8 +76,8 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlIndex:
-    """The index in any database SQLAlchemy supports."""
+class SqlIndex(DeliveryLog):
+    """The index in any database SQLAlchemy supports (deliveries: see `DeliveryLog`)."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
@@ -205,8 +206,12 @@ class SqlIndex:
             row = connection.execute(select(documents).where(slot.where(documents))).first()
         return Claim(slot, run_id, token, _entry(row._mapping) if row else None)
 
-    def complete(self, claim: Claim, entry: ArchiveEntry) -> ArchiveEntry | None:
-        """Insert the document row and drop the claim atomically; return the row replaced."""
+    def complete(self, claim: Claim, entry: ArchiveEntry,
+                 delivery: Mapping[str, Any] | None = None) -> ArchiveEntry | None:
+        """Insert the document row and drop the claim atomically; return the row replaced.
+
+        With ``delivery`` (``key`` and the transport's ``message_id``), the same transaction
+        marks that send "sent"."""
         with self._begin() as connection:
             held = connection.execute(select(claims.c.token).where(
                 claim.slot.where(claims))).scalar_one_or_none()
@@ -218,6 +223,9 @@ class SqlIndex:
             if old is not None:
                 connection.execute(delete(documents).where(claim.slot.where(documents)))
             connection.execute(insert(documents).values(**_row(entry)))
+            if delivery is not None:
+                connection.execute(update(deliveries).where(
+                    deliveries.c.delivery_key == delivery["key"]).values(**sent_values(delivery)))
             connection.execute(delete(claims).where(claim.slot.where(claims),
                                                     claims.c.token == claim.token))
         return _entry(old._mapping) if old is not None else None

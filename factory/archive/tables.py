@@ -10,6 +10,10 @@ Takes nothing; gives ``metadata`` and its tables:
   attempt takes over instead of a duplicate.
 - ``runs``: every run, its status, heartbeat and report.
 - ``template_versions``: every template-set version used, and where its snapshot is stored.
+- ``deliveries``: one row per send (email, SMS) or print hand-over of a record, keyed by its
+  idempotency key: written "sending" before the transport is called, "sent" (with the
+  transport's message id) in the transaction that indexes the archived message, "failed" or
+  "unknown" otherwise; print rows are "queued" for the print stream.
 """
 
 from __future__ import annotations
@@ -125,4 +129,28 @@ template_versions = Table(
     Column("brand", String(64), nullable=False),
     Column("storage_key", String(512), nullable=False),
     Column("first_used_at", UTCDateTime, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("delivery_key", String(36), primary_key=True),
+    Column("job", String(64), nullable=False),
+    Column("period", String(10), nullable=False),
+    Column("record_key", String(128), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("document_type", String(64), nullable=False),
+    Column("run_id", String(40), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("document_id", String(36)),
+    Column("storage_key", String(512)),
+    Column("recipient", String(320)),
+    Column("transport", String(256)),
+    Column("message_id", String(256)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("reason", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint(*SLOT, name="uq_deliveries_slot"),
+    Index("ix_deliveries_status", "job", "period", "channel", "status"),
 )

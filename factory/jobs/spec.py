@@ -16,6 +16,14 @@ from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from factory.errors import ConfigError
+from factory.jobs.channels import (
+    ChannelName,
+    EmailSpec,
+    GatewaySpec,
+    RoutingSpec,
+    SmsSpec,
+    channel_problems,
+)
 
 SLUG = r"^[a-z][a-z0-9_-]{0,62}$"
 FieldType = Literal["string", "integer", "decimal", "date", "boolean", "email", "phone"]
@@ -136,13 +144,16 @@ class JobSpec(_Strict):
     default_locale: str = "en"
     locales: list[str] = Field(default_factory=lambda: ["en", "cs", "sk", "uk", "bg"],
                                min_length=1)
-    channels: list[Literal["pdf"]] = Field(default_factory=lambda: ["pdf"], min_length=1)
+    channels: list[ChannelName] = Field(default_factory=lambda: ["pdf"], min_length=1)
     retention_class: str = "statement"
     source: Source
     record_schema: SchemaSpec = Field(alias="schema")
     render: RenderSpec = Field(default_factory=RenderSpec)
     archive: ArchiveSpec = Field(default_factory=ArchiveSpec)
     proofs: list[str] = Field(default_factory=list)
+    routing: RoutingSpec | None = None
+    email: EmailSpec | None = None
+    sms: SmsSpec | None = None
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("locales")
@@ -167,6 +178,12 @@ class JobSpec(_Strict):
         if isinstance(self.source, CsvSource) and self.source.items and not \
                 self.record_schema.items:
             raise ValueError("source.items is set but the schema has no [schema.items]")
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("channels: a channel is listed twice")
+        problems = channel_problems(self.channels, self.routing, self.email, self.sms,
+                                    set(fields))
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -235,6 +252,7 @@ def _lookup(data: Any, loc: list[Any]) -> Any:
 
 _SECTIONS: dict[str, type[BaseModel]] = {
     "": JobSpec, "render": RenderSpec, "archive": ArchiveSpec, "schema": SchemaSpec,
+    "routing": RoutingSpec, "email": EmailSpec, "sms": SmsSpec, "sms.gateway": GatewaySpec,
 }
 
 

@@ -106,6 +106,9 @@ def channel_problems(channels: list[str], routing: RoutingSpec | None, email: Em
         problems.append("email: channel 'email' needs an [email] section (at least sender)")
     if "sms" in offered and sms is None:
         problems.append("sms: channel 'sms' needs an [sms] section (at least sender)")
+    if email is not None and email.message_class == "marketing" and not email.unsubscribe:
+        problems.append("email.unsubscribe: marketing email needs a mailto: or https:"
+                        " unsubscribe target (List-Unsubscribe)")
     needs_pdf = "print" in offered or (email is not None and email.attach_pdf)
     if needs_pdf and "pdf" not in offered:
         problems.append("channels: 'print' and email attachments are the PDF: add 'pdf'")

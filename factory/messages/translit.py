@@ -10,7 +10,8 @@ unidecode gives "Iurii" and "B'lgariia" where the national systems give "Yurii" 
   27 January 2010): є ї й ю я are ye yi y yu ya at the start of a word and ie i i iu ia
   elsewhere; зг is zgh; the soft sign and the apostrophe are dropped.
 - ``bg``: the Streamlined System of Bulgaria (Transliteration Act, 2009): щ sht, ъ a, ь y,
-  ю yu, я ya, and ия at the end of a word is ia (България → Balgaria, София → Sofia).
+  ю yu, я ya, ия at the end of a word is ia (София → Sofia), and the name of the country is
+  the law's own exception (България → Bulgaria).
 
 Latin letters with diacritics (Czech and Slovak: č ř ž ů ľ ô ä...) lose them, as Czech and
 Slovak texts are customarily written in an SMS ("bez diakritiky"), even where GSM-7 happens to
@@ -21,6 +22,7 @@ GSM-7 rendering at all (an emoji) is dropped.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from unidecode import unidecode
@@ -47,6 +49,9 @@ _BG = {
     "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "h", "ц": "ts", "ч": "ch",
     "ш": "sh", "щ": "sht", "ъ": "a", "ь": "y", "ю": "yu", "я": "ya",
 }
+
+
+_BULGARIA = re.compile(r"\bбългария\b", re.IGNORECASE)
 
 
 def _is_cyrillic(char: str) -> bool:
@@ -84,6 +89,8 @@ def _ukrainian(text: str) -> str:
 
 
 def _bulgarian(text: str) -> str:
+    text = _BULGARIA.sub(lambda m: "BULGARIA" if m.group(0).isupper() else
+                         "Bulgaria" if m.group(0)[0].isupper() else "bulgaria", text)
     out = []
     for index, char in enumerate(text):
         lower = char.lower()

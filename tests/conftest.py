@@ -95,17 +95,15 @@ class SmtpRecorder:
         self.replies: list[str] = []
         self.peers: set[tuple[str, int]] = set()
         self.logins: list[str] = []
-        self.tls_sessions = 0
 
     async def handle_DATA(self, server, session, envelope) -> str:
         self.peers.add(tuple(session.peer[:2]))
-        if session.ssl:
-            self.tls_sessions += 1
+        tls = server.transport.get_extra_info("ssl_object") is not None
         if self.replies:
             return self.replies.pop(0)
         self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
                               "data": envelope.original_content or envelope.content,
-                              "peer": session.peer, "tls": bool(session.ssl)})
+                              "peer": session.peer, "tls": tls})
         return "250 2.0.0 Ok: queued"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
@@ -114,7 +112,7 @@ class SmtpRecorder:
         ok = auth_data.login == b"mailer" and auth_data.password == b"s3cret"
         if ok:
             self.logins.append(auth_data.login.decode())
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
 
 class SmtpServer:
@@ -140,7 +138,8 @@ class SmtpServer:
                 kwargs["tls_context"] = context
             if auth:
                 kwargs.update(authenticator=self.handler.authenticate, auth_required=True,
-                              auth_require_tls=tls != "none")
+                              auth_require_tls=tls != "none",
+                              auth_exclude_mechanism=["LOGIN"])
             return SMTP(self.handler, **kwargs)
 
         server = self.loop.run_until_complete(self.loop.create_server(

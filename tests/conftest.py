@@ -157,11 +157,14 @@ class SmtpServer:
         return f"{scheme}://{userinfo}127.0.0.1:{self.port}{'?' + query if query else ''}"
 
     def close(self) -> None:
+        import asyncio
+
         async def stop() -> None:
             self.server.close()
-            await self.server.wait_closed()
-
-        import asyncio
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)

@@ -51,7 +51,7 @@ def test_gateway_500_is_retryable_then_200_delivers_once(sms_gateway) -> None:
 def test_gateway_400_is_permanent_with_the_gateway_answer(sms_gateway) -> None:
     sms_gateway.script = [(400, {"error": "invalid msisdn"})]
     transport = open_transport(sms_gateway.url(), gateway_options())
-    with pytest.raises(PermanentDeliveryError, match="HTTP 400.*invalid msisdn"):
+    with pytest.raises(PermanentDeliveryError, match=r"HTTP 400.*invalid msisdn"):
         transport.send(SMS)
     assert sms_gateway.delivered == {}
 

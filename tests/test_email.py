@@ -28,11 +28,12 @@ h1 { color: var(--brand-primary); } p.note { font-size: 12px; }
 
 
 def parts(**changes) -> EmailParts:
-    values = dict(subject="Prodloužení smlouvy o účtu k 31. 12. 2026",
-                  html=HtmlInliner(":root { --brand-primary: #0b3d91; }").inline(HTML),
-                  text="Dobrý den,\nVaše smlouva se prodlužuje.\n", sender=
-                  "Northwind Bank <care@northwind.example>", recipient="jana@example.com",
-                  key="0f6f6a9e-4c1e-5d55-9d3e-5b8f7c1a2b3c", date=datetime.now(UTC))
+    values = {"subject": "Prodloužení smlouvy o účtu k 31. 12. 2026",
+              "html": HtmlInliner(":root { --brand-primary: #0b3d91; }").inline(HTML),
+              "text": "Dobrý den,\nVaše smlouva se prodlužuje.\n",
+              "sender": "Northwind Bank <care@northwind.example>",
+              "recipient": "jana@example.com", "key": "0f6f6a9e-4c1e-5d55-9d3e-5b8f7c1a2b3c",
+              "date": datetime.now(UTC)}
     values.update(changes)
     return EmailParts(**values)
 
@@ -78,7 +79,7 @@ def test_marketing_headers_and_no_attachment_means_alternative_only() -> None:
 
 
 def test_empty_subject_is_a_render_error_and_newlines_cannot_inject_headers() -> None:
-    with pytest.raises(RenderError, match="email.subject: the template produced an empty"):
+    with pytest.raises(RenderError, match=r"email\.subject: the template produced an empty"):
         build_email(parts(subject=" \n "))
     data, _ = build_email(parts(subject="Hello\r\nBcc: victim@example.com"))
     message = parse(data)
@@ -110,9 +111,9 @@ def test_4xx_is_retryable_and_5xx_permanent_and_the_connection_survives(smtp_ser
     transport = open_transport(smtp_server.url(), TransportOptions("email"))
     smtp_server.handler.replies = ["451 4.3.0 Mailbox busy, try later",
                                    "550 5.1.1 No such user here"]
-    with pytest.raises(RetryableDeliveryError, match="451 4.3.0 Mailbox busy"):
+    with pytest.raises(RetryableDeliveryError, match=r"451 4\.3\.0 Mailbox busy"):
         transport.send(smtp_message(1))
-    with pytest.raises(PermanentDeliveryError, match="550 5.1.1 No such user"):
+    with pytest.raises(PermanentDeliveryError, match=r"550 5\.1\.1 No such user"):
         transport.send(smtp_message(2))
     transport.send(smtp_message(3))
     transport.close()

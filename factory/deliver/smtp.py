@@ -56,13 +56,21 @@ class SmtpTransport:
         except ValueError:
             raise ConfigError(f"email transport {self.url!r}: timeout must be seconds") from None
         self.local_hostname = query.get("helo") or None
-        self.context = ssl.create_default_context(cafile=query.get("cafile") or None)
+        self.cafile = query.get("cafile") or None
+        self._context: ssl.SSLContext | None = None
         self.interval = 1.0 / options.rate_per_second if options.rate_per_second else 0.0
         self._last = 0.0
         self._smtp: smtplib.SMTP | None = None
         self.connections = 0
 
     # -- connection ----------------------------------------------------------------------
+
+    @property
+    def context(self) -> ssl.SSLContext:
+        """Built on first use: loading the CA bundle costs tens of milliseconds."""
+        if self._context is None:
+            self._context = ssl.create_default_context(cafile=self.cafile)
+        return self._context
 
     def _connect(self) -> smtplib.SMTP:
         try:

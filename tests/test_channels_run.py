@@ -353,3 +353,80 @@ def test_crash_between_send_and_record_gateway_resends_with_the_same_key(
     assert len(sms_gateway.delivered) == 1, "the gateway delivered it once"
     (row,) = open_index(settings.default_index_url).deliveries_of()
     assert row["status"] == "sent" and row["attempts"] == 2
+
+
+def test_the_cli_dry_run_validate_and_run_through_the_pool_with_smtp_reuse(
+        tmp_path: Path, sample_dir: Path, smtp_server, sms_gateway) -> None:
+    """The edge: options and FACTORY_* variables pick the transports; the local pool keeps one
+    SMTP connection per worker process; the summary shows the per-channel counts."""
+    from click.testing import CliRunner
+
+    from factory.cli.app import cli, load_commands
+
+    load_commands()
+    cases = [(f"C0005{n:02d}", "en", {"preferred_channel": "email"}) for n in range(8)]
+    job = renewal_job(tmp_path / "jobs", customers(tmp_path / "data", sample_dir, cases))
+    env = {"FACTORY_HOME": str(REPO), "FACTORY_VAR": str(tmp_path / "var"),
+           "FACTORY_SMS_URL": sms_gateway.url()}
+    runner = CliRunner()
+    dry = runner.invoke(cli, ["run", str(job.path), "--period", PERIOD, "--dry-run"], env=env,
+                        catch_exceptions=False)
+    assert dry.exit_code == 0, dry.output
+    assert "routing: pdf 8, email 8" in dry.output
+    checked = runner.invoke(cli, ["validate", str(job.path), "--period", PERIOD], env=env,
+                            catch_exceptions=False)
+    assert checked.exit_code == 0, checked.output
+    result = runner.invoke(cli, ["run", str(job.path), "--period", PERIOD, "--workers", "2",
+                                 "--chunk-size", "1", "--email-transport", smtp_server.url()],
+                           env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "email: rendered 8, sent 8, skipped 0, failed 0 permanent + 0 retryable" in \
+        result.output
+    assert len(smtp_server.messages) == 8
+    assert len(smtp_server.handler.peers) <= 2, "one SMTP connection per worker process"
+    assert "tok3n" not in result.output
+
+
+def test_validate_catches_an_sms_over_the_segment_limit(tmp_path: Path, sample_dir: Path
+                                                         ) -> None:
+    from factory.config import load_settings
+    from factory.runner.preflight import check_job
+
+    cases = [("C000601", "bg", {"preferred_channel": "sms"})]
+    job = renewal_job(tmp_path / "jobs", customers(tmp_path / "data", sample_dir, cases),
+                      sms__max_segments=1)
+    checked = check_job(job.path, load_settings(REPO, {}, var_dir=str(tmp_path / "var")),
+                        PERIOD)
+    (problem,) = checked.problems
+    assert "record C000601" in problem and "SMS over the segment limit: 3 segments" in problem
+
+
+@pytest.mark.parametrize("locale", ["en", "cs", "sk", "uk", "bg"])
+def test_renewal_texts_are_translated_and_fit(locale: str, tmp_path: Path) -> None:
+    """Every locale translates every text of the set, and its SMS fits the demo limit; with
+    transliteration it goes GSM-7."""
+    from factory.config import load_settings
+    from factory.jobs import RecordSchema
+    from factory.messages.sms import GSM7
+    from factory.models import Period, Position, RawRecord
+    from factory.pipeline.document import DocumentRenderer
+    from factory.pipeline.messages import MessageRenderer
+
+    job = load_job(REPO / "jobs" / "renewal_notice.toml")
+    settings = load_settings(REPO, {}, var_dir=str(tmp_path / "var"))
+    period = Period.parse(PERIOD)
+    documents = DocumentRenderer(job, settings, period, period.end)
+    assert documents.templates.catalogs.missing(locale) == []
+    raw = {"customer_id": "C000701", "name": "Олена Коваленко", "locale": locale,
+           "address_line1": "Vinohradská 12", "postal_code": "120 00", "city": "Praha 2",
+           "country": "CZ", "account_iban": "CZ6508000000192000145399"}
+    record = RecordSchema(job).validate(RawRecord(Position("t", 1), raw))
+    messages = MessageRenderer(job, documents.templates, documents.schema)
+    facts = messages.sms_text(record, documents.meta("d1"))
+    assert 1 <= facts.segments <= job.sms.max_segments
+    assert "31" in facts.text and "www.northwind.example" in facts.text
+    transliterating = job.model_copy(update={"sms": job.sms.model_copy(
+        update={"transliterate": True})})
+    short = MessageRenderer(transliterating, documents.templates, documents.schema) \
+        .sms_text(record, documents.meta("d1"))
+    assert short.encoding == GSM7 and short.segments <= facts.segments

@@ -424,6 +424,8 @@ def test_renewal_texts_are_translated_and_fit(locale: str, tmp_path: Path) -> No
     messages = MessageRenderer(job, documents.templates, documents.schema)
     facts = messages.sms_text(record, documents.meta("d1"))
     assert 1 <= facts.segments <= job.sms.max_segments
+    if locale == "en":
+        assert (facts.encoding, facts.segments) == (GSM7, 1)
     assert "31" in facts.text and "www.northwind.example" in facts.text
     transliterating = job.model_copy(update={"sms": job.sms.model_copy(
         update={"transliterate": True})})

@@ -33,9 +33,12 @@ def check_email(value: Any) -> tuple[str | None, str | None]:
     if value is None or not str(value).strip():
         return None, "no email address"
     try:
-        return validate_email(str(value).strip(), check_deliverability=False).normalized, None
+        valid = validate_email(str(value).strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         return None, f"invalid email address: {exc}"
+    if valid.ascii_email is None:
+        return None, "email address needs SMTPUTF8 (a non-ASCII mailbox name)"
+    return valid.ascii_email, None
 
 
 def check_phone(value: Any, region: str) -> tuple[str | None, str | None]:

@@ -94,3 +94,72 @@ def test_unknown_scheme_and_safe_urls() -> None:
         "smtp://mailer:***@mx.example:587?starttls=require"
     assert safe_transport_url("https://:tok3n@gw.example/v1") == "https://***@gw.example/v1"
     assert safe_transport_url("outbox:///var/outbox") == "outbox:///var/outbox"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def index_url(request, tmp_path: Path):
+    """The index on SQLite, and on the PostgreSQL server in a database of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'index.db'}"
+        return
+    import secrets
+
+    import psycopg
+
+    from tests.conftest import PG_URL
+
+    name = f"df_delivery_{secrets.token_hex(4)}"
+    admin = PG_URL.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def test_delivery_log_protocol(index_url: str) -> None:
+    """sending before the transport, sent with the document row in one transaction, failed
+    and unknown with reasons, print queued once; the claim guards the send."""
+    from datetime import UTC, datetime, timedelta
+
+    from factory.archive import Slot, delivery_key, open_index
+    from factory.errors import ArchiveError
+    from factory.models import ArchiveEntry, DeliveryStatus
+
+    index = open_index(index_url)
+    slot = Slot("renewal_notice", "2026-12", "C1", "email", "renewal_notice")
+    key = delivery_key("renewal_notice", "2026-12", "C1", "renewal_notice", "email")
+    assert key == delivery_key("renewal_notice", "2026-12", "C1", "renewal_notice", "email")
+    claim = index.claim(slot, "run1")
+    assert index.begin_delivery(claim, key, document_id="d1", storage_key="j/p/C1/d1.eml",
+                                recipient="a@example.com", transport="smtp://mx") == 1
+    index.finish_delivery(key, DeliveryStatus.FAILED, reason="SMTP 451 try later")
+    row = index.delivery(key)
+    assert (row["status"], row["reason"], row["attempts"]) == ("failed", "SMTP 451 try later", 1)
+    assert index.begin_delivery(claim, key, document_id="d1", storage_key="j/p/C1/d1.eml",
+                                recipient="a@example.com", transport="smtp://mx") == 2
+    assert index.delivery(key)["status"] == "sending" and index.delivery(key)["reason"] is None
+    now = datetime.now(UTC)
+    entry = ArchiveEntry("d1", "renewal_notice", "run1", "2026-12", "C1", "C1",
+                         "renewal_notice", "email", "cs", "v" * 64, None, 10, "0" * 64,
+                         "j/p/C1/d1.eml", "message/rfc822", now, now + timedelta(days=1))
+    index.complete(claim, entry, {"key": key, "message_id": "<k@x>", "sent_at": now})
+    row = index.delivery(key)
+    assert (row["status"], row["message_id"], row["attempts"]) == ("sent", "<k@x>", 2)
+    assert index.find(slot).document_id == "d1" and index.claims_held() == 0
+    with pytest.raises(ArchiveError, match="taken over"):
+        index.begin_delivery(claim, key, document_id="d1", storage_key="x", recipient="a",
+                             transport="t")
+    print_slot = Slot("renewal_notice", "2026-12", "C1", "print", "renewal_notice")
+    print_key = delivery_key("renewal_notice", "2026-12", "C1", "renewal_notice", "print")
+    assert index.queue_print(print_slot, print_key, run_id="run1", document_id="p1",
+                             storage_key="j/p/C1/p1.pdf", recipient="C1")
+    assert not index.queue_print(print_slot, print_key, run_id="run2", document_id="p1",
+                                 storage_key="j/p/C1/p1.pdf", recipient="C1")
+    assert index.existing_deliveries("renewal_notice", "2026-12", "print", "renewal_notice",
+                                     ["C1", "C2"], ("queued",)) == {"C1"}
+    assert [r["channel"] for r in index.deliveries_of(record_key="C1")] in (
+        ["email", "print"], ["print", "email"])
+    index.close()

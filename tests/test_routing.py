@@ -81,6 +81,9 @@ def test_phone_without_country_uses_the_job_region_and_landlines_are_refused() -
     assert check_phone("+420 224 123 456", "CZ") == (None, "not a mobile phone number")
     assert check_phone("call me", "CZ")[1].startswith("unparseable phone number")
     assert check_email("Jana.Novakova@Example.COM") == ("Jana.Novakova@example.com", None)
+    assert check_email("jana@příklad.cz") == ("jana@xn--pklad-zsa96e.cz", None)
+    assert check_email("jána@example.com") == (
+        None, "email address needs SMTPUTF8 (a non-ASCII mailbox name)")
 
 
 def test_no_usable_channel_is_a_failure_naming_every_reason() -> None:

@@ -164,6 +164,10 @@ class SmtpTransport:
         except smtplib.SMTPResponseException as exc:
             self._reset()
             raise _translate(exc.smtp_code, exc.smtp_error, self.url, "DATA") from None
+        except UnicodeEncodeError:
+            self._reset()
+            raise PermanentDeliveryError(f"SMTP {self.url}: {message.recipient!r} is not an"
+                                         " ASCII address (SMTPUTF8 is not used)") from None
         identifier = str(message.meta.get("message_id") or message.key)
         return Receipt(message.key, self.url, identifier, datetime.now(UTC),
                        f"{code} {_text(reply)}")

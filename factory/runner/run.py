@@ -137,9 +137,9 @@ def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
     issued = options.issued or default_issued(period, datetime.now(UTC).date())
     email_url = sms_url = None
     if "email" in job.channels and job.email is not None:
-        email_url = settings.email_url or _resolve_url(job.email.transport, settings)
+        email_url = _resolve_url(settings.email_url or job.email.transport, settings)
     if "sms" in job.channels and job.sms is not None:
-        sms_url = settings.sms_url or _resolve_url(job.sms.transport, settings)
+        sms_url = _resolve_url(settings.sms_url or job.sms.transport, settings)
     return Prepared(job, settings, period, templates, schema, source, store_url, index_url,
                     issued, email_url, sms_url)
 

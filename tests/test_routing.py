@@ -119,6 +119,7 @@ def test_route_is_a_pure_function() -> None:
     ({"channels": ["pdf", "email"], "routing__fallback": ["email", "sms"]},
      "'sms' is not in channels"),
     ({"channels": ["print", "email", "sms"]}, "add 'pdf'"),
+    ({"routing__always": []}, "routing.always: add 'pdf'"),
     ({"email__consent_field": "consent_mail"}, "email.consent_field 'consent_mail'"),
     ({"sms__default_region": "cz"}, "sms.default_region"),
     ({"email__sender": "nobody"}, "email.sender"),

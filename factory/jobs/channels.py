@@ -112,6 +112,9 @@ def channel_problems(channels: list[str], routing: RoutingSpec | None, email: Em
     needs_pdf = "print" in offered or (email is not None and email.attach_pdf)
     if needs_pdf and "pdf" not in offered:
         problems.append("channels: 'print' and email attachments are the PDF: add 'pdf'")
+    if routing is not None and needs_pdf and "pdf" in offered and "pdf" not in routing.always:
+        problems.append("routing.always: add 'pdf': print and email attachments are the"
+                        " archived PDF")
     if routing is not None:
         for where, names in (("routing.fallback", routing.fallback),
                              ("routing.always", routing.always)):

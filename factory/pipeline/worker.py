@@ -162,7 +162,8 @@ class Worker:
                        pages=(artifact.page_count or 0) if artifact else 0,
                        byte_size=artifact.byte_size if artifact else 0,
                        document_ids=tuple(r.document_id for r in results if r.document_id
-                                          and r.status is ChannelStatus.DONE),
+                                          and r.status is ChannelStatus.DONE
+                                          and r.channel != Channel.PRINT),
                        rendered=rendered, channels=channels)
 
     def _channel(self, record: Record, route: Route, channel: str, pdf: dict[str, Any]

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_CUSTOMERS ?= 200
 PERIOD ?= 2026-11
 
-.PHONY: demo test lint bench system-deps venv clean
+.PHONY: demo demo-channels test lint bench system-deps venv clean
 
 system-deps:
 	@scripts/system-deps.sh
@@ -27,6 +27,16 @@ demo: venv
 	@echo "PDFs:   var/archive/monthly_statements/$(PERIOD)/<customer>/<document id>.pdf"
 	@echo "Index:  var/index.db (SQLite; table documents)"
 	@echo "Report: var/runs/<run id>/report.json; list runs with: $(BIN)/docfactory runs"
+
+# The renewal notice on every channel: PDF archived, email and SMS to var/outbox, print queued.
+demo-channels: venv
+	@$(BIN)/docfactory sample-data --customers $(DEMO_CUSTOMERS) --out var/sample --period 2026-12
+	@$(BIN)/docfactory validate jobs/renewal_notice.toml --period 2026-12
+	@$(BIN)/docfactory run jobs/renewal_notice.toml --period 2026-12 --dry-run
+	@$(BIN)/docfactory run jobs/renewal_notice.toml --period 2026-12
+	@echo
+	@echo "Emails: var/outbox/email/<key>.eml   SMS: var/outbox/sms/<key>.json"
+	@echo "Deliveries: sqlite3 var/index.db 'SELECT channel, status, count(*) FROM deliveries GROUP BY 1, 2'"
 
 lint: venv
 	@$(BIN)/ruff check factory tests bench

@@ -6,7 +6,9 @@ frozen `Settings`. Precedence, strongest first: override > environment > job fil
 ``docfactory.toml`` in the project root > embedded default.
 
 Environment variables: ``FACTORY_HOME`` (project root), ``FACTORY_VAR`` (work folder),
-``FACTORY_ARCHIVE_URL``, ``FACTORY_INDEX_URL``, ``FACTORY_WORKERS``, ``FACTORY_CHUNK_SIZE``.
+``FACTORY_ARCHIVE_URL``, ``FACTORY_INDEX_URL``, ``FACTORY_WORKERS``, ``FACTORY_CHUNK_SIZE``,
+``FACTORY_EMAIL_URL`` and ``FACTORY_SMS_URL`` (delivery transports, credentials included: they
+override the job file's, which should hold none).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class Settings:
     var_dir: Path
     archive_url: str | None = None
     index_url: str | None = None
+    email_url: str | None = None
+    sms_url: str | None = None
     workers: int = 1
     chunk_size: int = 8
     retention: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
@@ -139,6 +143,8 @@ def load_settings(
         var_dir=as_path(pick("var_dir", "FACTORY_VAR", "var")),
         archive_url=pick("archive_url", "FACTORY_ARCHIVE_URL", None),
         index_url=pick("index_url", "FACTORY_INDEX_URL", None),
+        email_url=pick("email_url", "FACTORY_EMAIL_URL", None),
+        sms_url=pick("sms_url", "FACTORY_SMS_URL", None),
         workers=workers,
         chunk_size=chunk_size,
         retention=retention,
@@ -154,7 +160,7 @@ def _read_project_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     section = data.get("factory", {})
     allowed = {"templates_dir", "assets_dir", "var_dir", "archive_url", "index_url", "workers",
-               "chunk_size", "retention"}
+               "chunk_size", "retention", "email_url", "sms_url"}
     unknown = sorted(set(section) - allowed)
     if unknown:
         raise ConfigError(

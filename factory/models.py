@@ -3,12 +3,12 @@
 Takes nothing, gives frozen dataclasses. Everything that crosses a process boundary (a worker
 chunk, an outcome) is built from plain values, so it pickles and serialises to JSON::
 
-    RawRecord ──validate──► Record ──render──► Artifact ──archive──► ArchiveEntry
-        │                      │                                         │
-        └──────► Reject        └──────────────► Outcome ◄────────────────┘
+    RawRecord ──validate──► Record ──route──► Route ──render──► Artifact ──archive──► ArchiveEntry
+        │                      │                                 Message ──deliver──► Receipt
+        └──────► Reject        └────────────────► Outcome ◄──── ChannelOutcome (one per channel)
                                                    │
                                                    ▼
-                                               RunReport
+                                               RunReport (per record and per channel counts)
 """
 
 from __future__ import annotations
@@ -122,6 +122,94 @@ class ArchiveEntry:
         return asdict(self)
 
 
+class Channel(StrEnum):
+    """Where a communication goes. ``pdf`` is the archived letter; ``print`` is that same PDF
+    queued for printing and posting (the print stream picks it up); ``email`` and ``sms`` are
+    rendered from their own templates and sent through a transport."""
+
+    PDF = "pdf"
+    PRINT = "print"
+    EMAIL = "email"
+    SMS = "sms"
+
+
+#: The order channels of one record are processed in: the PDF first (print and email
+#: attachments need it), then print, then the sends.
+CHANNEL_ORDER = (Channel.PDF, Channel.PRINT, Channel.EMAIL, Channel.SMS)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one record goes: the channels it must reach, and the ones left out and why.
+
+    ``failure`` is set when no channel of the preference and fallbacks could take it.
+    ``email`` and ``phone`` are the validated, normalised addresses (E.164 for phones).
+    """
+
+    channels: tuple[str, ...]
+    suppressed: tuple[tuple[str, str], ...] = ()
+    email: str | None = None
+    phone: str | None = None
+    failure: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message ready for a transport: the bytes that are archived are the bytes sent.
+
+    ``body`` is the RFC 5322 message (email) or the UTF-8 text (SMS); ``key`` is the
+    idempotency key, the same on every attempt; ``meta`` holds channel details (SMS encoding
+    and segments, the email Message-ID)."""
+
+    channel: str
+    key: str
+    recipient: str
+    sender: str
+    body: bytes
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A transport's proof that it accepted a message."""
+
+    key: str
+    transport: str
+    message_id: str
+    accepted_at: datetime
+    detail: str = ""
+
+
+class DeliveryStatus(StrEnum):
+    """What the index knows about one send (the ``deliveries`` table)."""
+
+    SENDING = "sending"      # recorded before the send; no proof of delivery yet
+    SENT = "sent"            # the transport accepted it (message id recorded)
+    FAILED = "failed"        # the transport refused it, or retries ran out
+    UNKNOWN = "unknown"      # a crash left it "sending" and the transport cannot tell: held
+    QUEUED = "queued"        # print: waiting for the print stream
+
+
+class ChannelStatus(StrEnum):
+    """What became of one channel of one record."""
+
+    DONE = "done"              # pdf archived, print queued, email/sms sent
+    SKIPPED = "skipped"        # done by an earlier run
+    SUPPRESSED = "suppressed"  # left out by routing (no consent, invalid address)
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOutcome:
+    channel: str
+    status: ChannelStatus
+    rendered: bool = False
+    reason: str | None = None
+    retryable: bool = False
+    document_id: str | None = None
+    message_id: str | None = None
+
+
 class Status(StrEnum):
     """What became of one validated record in a run."""
 
@@ -143,6 +231,22 @@ class Outcome:
     reason: str | None = None
     retryable: bool = False
     rendered: bool = False
+    channels: tuple[ChannelOutcome, ...] = ()
+
+
+@dataclass(slots=True)
+class ChannelCounts:
+    """Per-channel totals. A record is counted once per channel it was routed to, plus once
+    per channel routing left out (``suppressed``)."""
+
+    rendered: int = 0
+    sent: int = 0
+    queued: int = 0
+    archived: int = 0
+    skipped: int = 0
+    failed_retryable: int = 0
+    failed_permanent: int = 0
+    suppressed: int = 0
 
 
 @dataclass(slots=True)
@@ -206,6 +310,10 @@ class RunReport:
     store_url: str = ""
     index_url: str = ""
     print_files: dict[str, Any] | None = None
+    channels: dict[str, ChannelCounts] = field(default_factory=dict)
+    routing: dict[str, int] = field(default_factory=dict)
+    suppression_reasons: dict[str, int] = field(default_factory=dict)
+    suppressions_file: str | None = None
 
     @property
     def status(self) -> str:
@@ -274,19 +382,32 @@ class RunReport:
             "failures_file": self.failures_file,
             "interrupted": self.interrupted,
             "print": self.print_files,
+            "channels": {name: asdict(c) for name, c in sorted(self.channels.items())},
+            "routing": dict(sorted(self.routing.items())),
+            "suppression_reasons": dict(sorted(self.suppression_reasons.items())),
+            "suppressions_file": self.suppressions_file,
         }
 
 
 __all__ = [
+    "CHANNEL_ORDER",
     "ArchiveEntry",
     "Artifact",
+    "Channel",
+    "ChannelCounts",
+    "ChannelOutcome",
+    "ChannelStatus",
     "Counts",
+    "DeliveryStatus",
+    "Message",
     "Outcome",
     "Period",
     "Position",
     "RawRecord",
+    "Receipt",
     "Record",
     "Reject",
+    "Route",
     "RunReport",
     "Status",
 ]

@@ -7,6 +7,7 @@ Takes artifacts, storage keys and index rows; gives back bytes and entries. `ope
 
 from factory.archive.index import Claim, ClaimBusy, RunConflict, Slot, SqlIndex, open_index
 from factory.archive.keys import (
+    delivery_key,
     document_id,
     document_key,
     record_snapshot_key,
@@ -23,6 +24,7 @@ __all__ = [
     "Slot",
     "SqlIndex",
     "Store",
+    "delivery_key",
     "document_id",
     "document_key",
     "open_index",

@@ -41,9 +41,11 @@ from sqlalchemy import and_, create_engine, delete, event, func, insert, select,
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
+from factory.archive.deliveries import DeliveryLog, sent_values
 from factory.archive.tables import (
     SLOT,
     claims,
+    deliveries,
     document_numbers,
     documents,
     runs,
@@ -93,8 +95,8 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlIndex:
-    """The index in any database SQLAlchemy supports."""
+class SqlIndex(DeliveryLog):
+    """The index in any database SQLAlchemy supports (deliveries: see `DeliveryLog`)."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
@@ -223,11 +225,19 @@ class SqlIndex:
             row = connection.execute(select(documents).where(slot.where(documents))).first()
         return Claim(slot, run_id, token, _entry(row._mapping) if row else None)
 
-    def complete(self, claim: Claim, entry: ArchiveEntry) -> ArchiveEntry | None:
-        """Insert the document row and drop the claim atomically; return the row replaced."""
+    def complete(self, claim: Claim, entry: ArchiveEntry,
+                 delivery: Mapping[str, Any] | None = None) -> ArchiveEntry | None:
+        """Insert the document row and drop the claim atomically; return the row replaced.
+
+        With ``delivery`` (``key`` and the transport's ``message_id``), the same transaction
+        marks that send "sent"."""
         with self._begin() as connection:
             self._check_claim(connection, claim)
-            return self._replace_document(connection, claim, entry)
+            old = self._replace_document(connection, claim, entry)
+            if delivery is not None:
+                connection.execute(update(deliveries).where(
+                    deliveries.c.delivery_key == delivery["key"]).values(**sent_values(delivery)))
+            return old
 
     @staticmethod
     def _check_claim(connection: Connection, claim: Claim) -> None:

@@ -3,7 +3,8 @@
 Takes a job, period, record key, document type, channel and revision; gives the document id
 (a UUID5, the same for the same inputs on every machine, so a retried or resumed record
 overwrites its own half-written object instead of leaving a second one) and the storage key
-``<job>/<period>/<record key>/<document id>.<ext>``.
+``<job>/<period>/<record key>/<document id>.<ext>``, and the idempotency key of a send
+(`delivery_key`, a UUID5 without the revision: a message is sent once, whatever is re-rendered).
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ def document_id(job: str, period: str, record_key: str, document_type: str, chan
                 revision: int = 1) -> str:
     name = f"{job}|{period}|{record_key}|{document_type}|{channel}|{revision}"
     return str(uuid.uuid5(NAMESPACE, name))
+
+
+def delivery_key(job: str, period: str, record_key: str, document_type: str,
+                 channel: str) -> str:
+    """The idempotency key of one send: the same for every attempt, rerun and revision."""
+    return str(uuid.uuid5(NAMESPACE, f"delivery|{job}|{period}|{record_key}|{document_type}"
+                                     f"|{channel}"))
 
 
 def document_key(job: str, period: str, record_key: str, doc_id: str, extension: str) -> str:

@@ -16,6 +16,10 @@ Takes nothing; gives ``metadata`` and its tables:
 - ``document_numbers``: every number assigned: (series, number) is the primary key, so a number
   exists once; (job, period, record key, document type) is unique, so a record keeps its number
   when rendered again. Written in the transaction that archives the document.
+- ``deliveries``: one row per send (email, SMS) or print hand-over of a record, keyed by its
+  idempotency key: written "sending" before the transport is called, "sent" (with the
+  transport's message id) in the transaction that indexes the archived message, "failed" or
+  "unknown" otherwise; print rows are "queued" for the print stream.
 """
 
 from __future__ import annotations
@@ -166,4 +170,28 @@ approvals = Table(
     Column("note", Text, nullable=False, default=""),
     PrimaryKeyConstraint("template_set", "version", name="pk_approvals"),
     Index("ix_approvals_template_set", "template_set", "approved_at"),
+)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("delivery_key", String(36), primary_key=True),
+    Column("job", String(64), nullable=False),
+    Column("period", String(10), nullable=False),
+    Column("record_key", String(128), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("document_type", String(64), nullable=False),
+    Column("run_id", String(40), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("document_id", String(36)),
+    Column("storage_key", String(512)),
+    Column("recipient", String(320)),
+    Column("transport", String(256)),
+    Column("message_id", String(256)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("reason", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint(*SLOT, name="uq_deliveries_slot"),
+    Index("ix_deliveries_status", "job", "period", "channel", "status"),
 )

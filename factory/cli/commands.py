@@ -65,19 +65,27 @@ def _period(value: str | None) -> str:
               help="Index database URL (sqlite:///path). Default: var/index.db.")
 @click.option("--issued", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Issue date printed on documents (default: day after the period).")
+@click.option("--email-transport", "email_url", default=None, metavar="URL",
+              help="Email transport (smtp://, smtps://, outbox:DIR); env FACTORY_EMAIL_URL.")
+@click.option("--sms-transport", "sms_url", default=None, metavar="URL",
+              help="SMS transport (https:// gateway, outbox:DIR); env FACTORY_SMS_URL.")
+@click.option("--resend-unknown", is_flag=True,
+              help="Send again the messages a crash left in doubt (SMTP only holds them).")
 @click.pass_obj
 @handle_errors
 def run(app: App, job: Path, period: str | None, workers: int | None, limit: int | None,
         dry_run: bool, force: bool, executor: str, chunk_size: int | None,
-        archive_url: str | None, index_url: str | None, issued: object) -> None:
-    """Run JOB for a period: render, archive and index every record."""
-    settings = app.settings(archive_url=archive_url, index_url=index_url, workers=workers)
+        archive_url: str | None, index_url: str | None, issued: object,
+        email_url: str | None, sms_url: str | None, resend_unknown: bool) -> None:
+    """Run JOB for a period: render, archive, deliver and index every record."""
+    settings = app.settings(archive_url=archive_url, index_url=index_url, workers=workers,
+                            email_url=email_url, sms_url=sms_url)
     spec = load_job(job)
     runner = make_executor(executor, settings.workers)
     options = RunOptions(
         period=_period(period), limit=limit, force=force, dry_run=dry_run,
         issued=issued.date() if issued else None,  # type: ignore[attr-defined]
-        chunk_size=chunk_size or 4)
+        chunk_size=chunk_size or 4, resend_unknown=resend_unknown)
     report = run_job(spec, settings, options, runner, make_progress(app.err, app.quiet))
     print_summary(app.out, report, str(settings.runs_dir / report.run_id))
     if report.interrupted:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from factory.models import RunReport
+from factory.models import ChannelCounts, RunReport
 
 
 def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
@@ -48,6 +48,15 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
     if report.by_document_type:
         table.add_row("by document type",
                       ", ".join(f"{k} {v}" for k, v in report.by_document_type.items()))
+    if report.dry_run and report.routing:
+        table.add_row("routing", ", ".join(f"{k} {v}" for k, v in report.routing.items()))
+    for name in ("pdf", "print", "email", "sms"):
+        if name in report.channels:
+            table.add_row(f"  {name}", _channel_line(name, report.channels[name],
+                                                     report.dry_run))
+    for reason, count in sorted(report.suppression_reasons.items(),
+                                key=lambda kv: -kv[1])[:8]:
+        table.add_row("  suppressed", f"{count} × {reason}")
     for reason, count in sorted(report.reject_reasons.items(), key=lambda kv: -kv[1])[:8]:
         table.add_row("  reject", f"{count} × {reason}")
     for reason, count in sorted(report.failure_reasons.items(), key=lambda kv: -kv[1])[:8]:
@@ -62,6 +71,8 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
         table.add_row("print files", f"{pf['batches']} ({pf['envelopes']} envelopes,"
                       f" {pf['sheets']} sheets, {pf['pages']} pages of which"
                       f" {pf['blank_pages']} blank; {pf['selected']} documents selected)")
+    if report.suppressions_file:
+        table.add_row("suppressions", report.suppressions_file)
     if not report.dry_run:
         table.add_row("archive", report.store_url)
         table.add_row("index", report.index_url)
@@ -79,6 +90,17 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
         label_text = Text.from_markup(str(label)).plain
         value_text = Text.from_markup(str(value)).plain
         console.print(f"  {label_text}: {value_text}", markup=False, soft_wrap=True)
+
+
+def _channel_line(name: str, counts: ChannelCounts, dry_run: bool) -> str:
+    if dry_run:
+        return f"suppressed {counts.suppressed}"
+    done = {"pdf": ("archived", counts.archived), "print": ("queued", counts.queued)}.get(
+        name, ("sent", counts.sent))
+    return (f"rendered {counts.rendered}, {done[0]} {done[1]}, skipped {counts.skipped},"
+            f" failed {_bad(counts.failed_permanent)} permanent"
+            f" + {_bad(counts.failed_retryable)} retryable,"
+            f" suppressed {_warn(counts.suppressed)}")
 
 
 def _warn(value: int) -> str:

@@ -16,6 +16,14 @@ from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from factory.errors import ConfigError
+from factory.jobs.channels import (
+    ChannelName,
+    EmailSpec,
+    GatewaySpec,
+    RoutingSpec,
+    SmsSpec,
+    channel_problems,
+)
 
 SLUG = r"^[a-z][a-z0-9_-]{0,62}$"
 FieldType = Literal["string", "integer", "decimal", "date", "boolean", "email", "phone"]
@@ -164,8 +172,10 @@ class PrintSpec(_Strict):
     archived (and again with ``docfactory print``)."""
 
     enabled: bool = False
-    select: str = Field(default="all",
-                        pattern=r"^\s*(all|[A-Za-z_][A-Za-z0-9_]*\s*(==|!=)\s*\S.*)$")
+    #: ``routed`` (the default when the job has a "print" channel): the records that routing
+    #: sent to print; ``all``; or ``<field> == <value>`` / ``<field> != <value>``.
+    select: str | None = Field(
+        default=None, pattern=r"^\s*(all|routed|[A-Za-z_][A-Za-z0-9_]*\s*(==|!=)\s*\S.*)$")
     max_sheets: int = Field(default=500, ge=1, le=100_000)
     envelope_max_sheets: int = Field(default=10, ge=1, le=200)
     duplex: bool = True
@@ -229,7 +239,7 @@ class JobSpec(_Strict):
     default_locale: str = "en"
     locales: list[str] = Field(default_factory=lambda: ["en", "cs", "sk", "uk", "bg"],
                                min_length=1)
-    channels: list[Literal["pdf"]] = Field(default_factory=lambda: ["pdf"], min_length=1)
+    channels: list[ChannelName] = Field(default_factory=lambda: ["pdf"], min_length=1)
     retention_class: str = "statement"
     source: Source
     record_schema: SchemaSpec = Field(alias="schema")
@@ -239,6 +249,9 @@ class JobSpec(_Strict):
     invoice: InvoiceSpec | None = None
     proofs: list[str] = Field(default_factory=list)
     require_approval: bool = False
+    routing: RoutingSpec | None = None
+    email: EmailSpec | None = None
+    sms: SmsSpec | None = None
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("locales")
@@ -263,6 +276,12 @@ class JobSpec(_Strict):
         if isinstance(self.source, CsvSource) and self.source.items and not \
                 self.record_schema.items:
             raise ValueError("source.items is set but the schema has no [schema.items]")
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("channels: a channel is listed twice")
+        problems = channel_problems(self.channels, self.routing, self.email, self.sms,
+                                    set(fields))
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -333,6 +352,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "": JobSpec, "render": RenderSpec, "archive": ArchiveSpec, "schema": SchemaSpec,
     "print": PrintSpec, "print.marks": MarksSpec, "print.omr": OmrSpec,
     "print.address": AddressFields, "invoice": InvoiceSpec, "invoice.seller": SellerSpec,
+    "routing": RoutingSpec, "email": EmailSpec, "sms": SmsSpec, "sms.gateway": GatewaySpec,
 }
 
 

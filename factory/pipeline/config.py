@@ -11,13 +11,17 @@ from datetime import date
 
 from factory.config import Settings
 
-#: The channel of the archived PDF document (email and SMS arrive with issue #3).
+#: The channel of the archived PDF document; email, SMS and print: see `factory.models.Channel`.
 CHANNEL = "pdf"
 
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """Identifies the run and where its job, templates, store and index are."""
+    """Identifies the run and where its job, templates, store, index and transports are.
+
+    ``email_url`` / ``sms_url`` are resolved transport URLs (they may hold credentials: they
+    travel to the workers like ``index_url`` and are never logged). ``resend_unknown`` lets a
+    run send again the messages a crash left in doubt (see `factory.pipeline.delivery`)."""
 
     job_path: str
     settings: Settings
@@ -29,3 +33,6 @@ class WorkerConfig:
     template_version: str
     force: bool = False
     attempts: int = 3
+    email_url: str | None = None
+    sms_url: str | None = None
+    resend_unknown: bool = False

@@ -1,19 +1,26 @@
-"""The per-record flow, in a warm worker: record in, archived document and index row out.
+"""The per-record flow, in a warm worker: record in, archived documents, sends, index rows out.
 
 Takes a `WorkerConfig` (once per process) and then `Record` values; gives one `Outcome` per
-record. `Worker` loads the job, the templates, the brand fonts and stylesheets, opens the
-store and the index once, and then for each record:
+record, with one `ChannelOutcome` per channel. `Worker` loads the job, the templates, the
+brand fonts and stylesheets, opens the store and the index once (and each transport on first
+use, kept open: one SMTP connection per process), and then for each record:
 
-    skip if archived ─► claim ─► render HTML ─► render PDF ─► put record snapshot and PDF
-    ─► complete (index row in, claim out) ─► drop the replaced object on --force
+    route (factory.routing) ─► for each routed channel, in the order pdf, print, email, sms:
+      pdf:   skip if archived ─► claim ─► render HTML ─► render PDF ─► put record snapshot and
+             PDF ─► complete (index row in, claim out) ─► drop the replaced object on --force
+      print: the PDF handed to the print stream once (a "queued" delivery row)
+      email, sms: see `factory.pipeline.delivery` (archive, record "sending", send, "sent")
 
-A numbered document type (invoices: the job's plugin gives a series) renders inside
+Each channel is its own slot, so each is idempotent on its own: a rerun does only what is
+missing. A numbered document type (invoices: the job's plugin gives a series) renders inside
 `SqlIndex.complete_numbered`, which assigns the series' next number in the same transaction
-that archives the document, so a failed or retried record never uses up a number.
+that archives the PDF, so a failed or retried record never uses up a number.
 
-Errors become outcomes, never exceptions: permanent ones (template, resource, bad data) fail
-the record at once; retryable ones (index locked, store timeout) are tried ``attempts`` times
-with backoff. `worker_for` keeps one `Worker` per process and run.
+Errors become outcomes, never exceptions: permanent ones (template, resource, bad data, a
+transport's refusal) fail the channel at once; retryable ones (index locked, store timeout,
+SMTP 4xx, gateway 5xx) are tried ``attempts`` times with backoff. The first failed channel fails
+the record; the channels after it are left for the rerun. `worker_for` keeps one `Worker` per
+process and run.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from typing import Any
 from factory.archive import (
     ClaimBusy,
     Slot,
+    delivery_key,
     document_id,
     document_key,
     open_index,
@@ -38,11 +46,25 @@ from factory.archive import (
 from factory.archive.index import Claim, SqlIndex
 from factory.archive.store import Store
 from factory.config import retention_until
-from factory.errors import FactoryError, RenderError
+from factory.deliver import Transport, TransportOptions, open_transport
+from factory.errors import ConfigError, DeliveryError, FactoryError, RenderError
 from factory.jobs import load_job
-from factory.models import ArchiveEntry, Artifact, Outcome, Period, Record, Status
+from factory.models import (
+    ArchiveEntry,
+    Artifact,
+    Channel,
+    ChannelOutcome,
+    ChannelStatus,
+    Outcome,
+    Period,
+    Record,
+    Route,
+    Status,
+)
 from factory.pipeline.config import CHANNEL, WorkerConfig
+from factory.pipeline.delivery import Deliverer, Send
 from factory.pipeline.document import DocumentRenderer
+from factory.routing import route_record
 
 RECORD_MEDIA_TYPE = "application/json"
 
@@ -58,40 +80,166 @@ class Worker:
                                           expected_version=config.template_version)
         self.store: Store = open_store(config.store_url)
         self.index: SqlIndex = open_index(config.index_url, migrate=False)
+        self.messages: Any = None
+        if {Channel.EMAIL, Channel.SMS} & set(self.job.channels):
+            from factory.pipeline.messages import MessageRenderer
+
+            self.messages = MessageRenderer(self.job, self.documents.templates,
+                                            self.documents.schema)
+        self.transports: dict[str, Transport] = {}
+        self.deliverer = Deliverer(
+            job=self.job.name, period=self.period.code, document_type=self.job.document_type,
+            run_id=config.run_id, store=self.store, index=self.index,
+            transport=self.transport, resend_unknown=config.resend_unknown)
+
+    def transport(self, channel: str) -> Transport:
+        """The transport of ``channel``, opened on first use and kept for the process."""
+        found = self.transports.get(channel)
+        if found is None:
+            url = self.config.email_url if channel == Channel.EMAIL else self.config.sms_url
+            if not url:
+                raise ConfigError(f"no {channel} transport configured")
+            spec = self.job.email if channel == Channel.EMAIL else self.job.sms
+            options = TransportOptions(
+                channel=channel,
+                rate_per_second=getattr(spec, "rate_per_second", 0.0),
+                gateway=spec.gateway.model_dump() if channel == Channel.SMS and spec else {})
+            found = self.transports[channel] = open_transport(url, options)
+        return found
 
     def close(self) -> None:
+        for transport in self.transports.values():
+            _quietly(transport.close)
+        self.transports.clear()
         self.index.close()
 
     def process_chunk(self, records: list[Record]) -> list[Outcome]:
         return [self.process(record) for record in records]
 
     def process(self, record: Record) -> Outcome:
-        """Process one record, retrying transient failures; never raises a FactoryError."""
+        """Process one record on every channel routing gives it; never raises a FactoryError."""
+        route = route_record(self.job, record)
+        suppressed = tuple(ChannelOutcome(channel, ChannelStatus.SUPPRESSED, reason=why)
+                           for channel, why in route.suppressed)
+        if route.failure:
+            return Outcome(record.key, record.position, Status.FAILED,
+                           reason=f"routing: {route.failure}", channels=suppressed)
+        results: list[ChannelOutcome] = []
+        pdf: dict[str, Any] = {}
+        for channel in route.channels:
+            result = self._with_retries(channel, lambda c=channel: self._channel(
+                record, route, c, pdf))
+            results.append(result)
+            if result.status is ChannelStatus.FAILED:
+                break
+        return self._outcome(record, results, suppressed, pdf)
+
+    def _with_retries(self, channel: str, work: Any) -> ChannelOutcome:
         delay = 0.2
         for attempt in range(1, self.config.attempts + 1):
             try:
-                return self._process_once(record)
+                return work()
             except FactoryError as exc:
                 if exc.retryable and attempt < self.config.attempts:
                     time.sleep(delay)
                     delay *= 4
                     continue
-                return Outcome(record.key, record.position, Status.FAILED,
-                               reason=_reason(exc), retryable=exc.retryable)
+                return ChannelOutcome(channel, ChannelStatus.FAILED, reason=_reason(exc),
+                                      retryable=exc.retryable)
         raise AssertionError("unreachable")
 
-    def _slot(self, record: Record) -> Slot:
-        return Slot(self.job.name, self.period.code, record.key, CHANNEL,
+    def _outcome(self, record: Record, results: list[ChannelOutcome],
+                 suppressed: tuple[ChannelOutcome, ...], pdf: dict[str, Any]) -> Outcome:
+        channels = tuple(results) + suppressed
+        rendered = any(r.rendered for r in results)
+        failed = next((r for r in results if r.status is ChannelStatus.FAILED), None)
+        if failed is not None:
+            reason = failed.reason or "unknown"
+            if len(self.job.channels) > 1:
+                reason = f"{failed.channel}: {reason}"
+            return Outcome(record.key, record.position, Status.FAILED, reason=reason,
+                           retryable=failed.retryable, rendered=rendered, channels=channels)
+        if all(r.status is ChannelStatus.SKIPPED for r in results):
+            return Outcome(record.key, record.position, Status.SKIPPED, channels=channels)
+        artifact = pdf.get("artifact")
+        return Outcome(record.key, record.position, Status.ARCHIVED,
+                       pages=(artifact.page_count or 0) if artifact else 0,
+                       byte_size=artifact.byte_size if artifact else 0,
+                       document_ids=tuple(r.document_id for r in results if r.document_id
+                                          and r.status is ChannelStatus.DONE
+                                          and r.channel != Channel.PRINT),
+                       rendered=rendered, channels=channels)
+
+    def _channel(self, record: Record, route: Route, channel: str, pdf: dict[str, Any]
+                 ) -> ChannelOutcome:
+        if channel == Channel.PDF:
+            return self._pdf_once(record, pdf)
+        if channel == Channel.PRINT:
+            return self._print_once(record, pdf)
+        recipient = route.email if channel == Channel.EMAIL else route.phone
+        if recipient is None or self.messages is None:
+            raise DeliveryError(f"no {channel} recipient")
+        messages = self.messages
+        if channel == Channel.EMAIL:
+            attach = self.job.email is not None and self.job.email.attach_pdf
+
+            def render(meta: Any) -> tuple[Artifact, Any]:
+                data = self.store.get(self._pdf_entry(record, pdf).storage_key) \
+                    if attach else None
+                return messages.email(record, meta, recipient, meta_key(meta), data)
+        else:
+            def render(meta: Any) -> tuple[Artifact, Any]:
+                return messages.sms(record, meta, recipient, meta_key(meta))
+
+        def meta_key(_meta: Any) -> str:
+            return delivery_key(self.job.name, self.period.code, record.key,
+                                self.job.document_type, channel)
+
+        return self.deliverer.deliver(Send(
+            record=record, channel=channel, recipient=recipient, render=render,
+            snapshot=lambda doc_id, created: _record_snapshot(record, doc_id, self, created),
+            entry=lambda doc_id, artifact, key, snapshot_key, created: self._entry(
+                record, channel, doc_id, artifact, key, snapshot_key, created, 1),
+            meta=self.documents.meta))
+
+    def _slot(self, record: Record, channel: str = CHANNEL) -> Slot:
+        return Slot(self.job.name, self.period.code, record.key, channel,
                     self.job.document_type)
 
-    def _process_once(self, record: Record) -> Outcome:
+    def _pdf_entry(self, record: Record, pdf: dict[str, Any]) -> ArchiveEntry:
+        entry = pdf.get("entry") or self.index.find(self._slot(record))
+        if entry is None:
+            raise RenderError("the record's PDF is not archived")
+        pdf["entry"] = entry
+        return entry
+
+    def _print_once(self, record: Record, pdf: dict[str, Any]) -> ChannelOutcome:
+        entry = self._pdf_entry(record, pdf)
+        slot = self._slot(record, Channel.PRINT)
+        key = delivery_key(self.job.name, self.period.code, record.key,
+                           self.job.document_type, Channel.PRINT)
+        queued = self.index.queue_print(slot, key, run_id=self.config.run_id,
+                                        document_id=entry.document_id,
+                                        storage_key=entry.storage_key,
+                                        recipient=record.customer_id)
+        return ChannelOutcome(Channel.PRINT,
+                              ChannelStatus.DONE if queued else ChannelStatus.SKIPPED,
+                              document_id=entry.document_id)
+
+    def _pdf_once(self, record: Record, pdf: dict[str, Any]) -> ChannelOutcome:
         slot = self._slot(record)
-        if not self.config.force and self.index.find(slot) is not None:
-            return Outcome(record.key, record.position, Status.SKIPPED)
+        if not self.config.force:
+            existing = self.index.find(slot)
+            if existing is not None:
+                pdf["entry"] = existing
+                return ChannelOutcome(CHANNEL, ChannelStatus.SKIPPED,
+                                      document_id=existing.document_id)
         claim = self.index.claim(slot, self.config.run_id)
         if claim.existing is not None and not self.config.force:
             self.index.release(claim)
-            return Outcome(record.key, record.position, Status.SKIPPED)
+            pdf["entry"] = claim.existing
+            return ChannelOutcome(CHANNEL, ChannelStatus.SKIPPED,
+                                  document_id=claim.existing.document_id)
         series = self.documents.series(record)
         try:
             if series is None:
@@ -109,9 +257,22 @@ class Worker:
             for key in (replaced.storage_key, replaced.record_storage_key):
                 if key:
                     _quietly(self.store.delete, key)
-        return Outcome(record.key, record.position, Status.ARCHIVED,
-                       pages=artifact.page_count or 0, byte_size=artifact.byte_size,
-                       document_ids=(entry.document_id,), rendered=True)
+        pdf.update(entry=entry, artifact=artifact)
+        return ChannelOutcome(CHANNEL, ChannelStatus.DONE, rendered=True,
+                              document_id=entry.document_id)
+
+    def _entry(self, record: Record, channel: str, doc_id: str, artifact: Artifact, key: str,
+               snapshot_key: str, created: datetime, revision: int) -> ArchiveEntry:
+        retain = retention_until(self.config.settings, self.job.retention_class, created)
+        return ArchiveEntry(
+            document_id=doc_id, job=self.job.name, run_id=self.config.run_id,
+            period=self.period.code, record_key=record.key, customer_id=record.customer_id,
+            document_type=self.job.document_type, channel=channel, locale=record.locale,
+            template_version=self.documents.version, page_count=artifact.page_count,
+            byte_size=artifact.byte_size, sha256=artifact.sha256, storage_key=key,
+            media_type=artifact.media_type, created_at=created, retention_until=retain,
+            revision=revision, record_storage_key=snapshot_key,
+        )
 
     def _render_and_store(self, record: Record, claim: Claim, number: int | None = None
                           ) -> tuple[ArchiveEntry, Artifact]:
@@ -122,23 +283,15 @@ class Worker:
         key = document_key(self.job.name, self.period.code, record.key, doc_id,
                            artifact.extension)
         created = datetime.now(UTC)
-        retain = retention_until(self.config.settings, self.job.retention_class, created)
         snapshot_key = record_snapshot_key(key)
+        entry = self._entry(record, CHANNEL, doc_id, artifact, key, snapshot_key, created,
+                            revision)
         snapshot = _record_snapshot(record, doc_id, self, created,
                                     self.documents.snapshot(typed))
         self.store.put(snapshot_key, snapshot.data, media_type=RECORD_MEDIA_TYPE,
-                       sha256=snapshot.sha256, retain_until=retain)
+                       sha256=snapshot.sha256, retain_until=entry.retention_until)
         self.store.put(key, artifact.data, media_type=artifact.media_type,
-                       sha256=artifact.sha256, retain_until=retain)
-        entry = ArchiveEntry(
-            document_id=doc_id, job=self.job.name, run_id=self.config.run_id,
-            period=self.period.code, record_key=record.key, customer_id=record.customer_id,
-            document_type=self.job.document_type, channel=CHANNEL, locale=record.locale,
-            template_version=self.documents.version, page_count=artifact.page_count,
-            byte_size=artifact.byte_size, sha256=artifact.sha256, storage_key=key,
-            media_type=artifact.media_type, created_at=created, retention_until=retain,
-            revision=revision, record_storage_key=snapshot_key,
-        )
+                       sha256=artifact.sha256, retain_until=entry.retention_until)
         return entry, artifact
 
 
@@ -173,6 +326,8 @@ def _reason(exc: FactoryError) -> str:
         "TemplateError": "template error",
         "ResourceBlockedError": "blocked resource",
         "IntegrityError": "integrity error",
+        "PermanentDeliveryError": "refused",
+        "RetryableDeliveryError": "not delivered (retryable)",
     }.get(type(exc).__name__)
     if kind is None:
         kind = "render error" if isinstance(exc, RenderError) else type(exc).__name__

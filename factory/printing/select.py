@@ -1,10 +1,10 @@
 """Which archived documents go to print: the ``[print] select`` rule.
 
 Takes the rule text and print items; gives the items it selects, in their order. A rule is
-``all`` or ``<field> == <value>`` / ``<field> != <value>`` on the record's fields (the value may
-be quoted); a record without the field has the value "" (so ``preferred_channel != email``
-selects records with no preference). Issue #3's routing will decide channels per record; until
-then this rule is how a run chooses its paper customers.
+``routed`` (the records that channel routing handed to print; resolved by the print step, which
+knows the index), ``all``, or ``<field> == <value>`` / ``<field> != <value>`` on the record's
+fields (the value may be quoted); a record without the field has the value "" (so
+``preferred_channel != email`` selects records with no preference).
 """
 
 from __future__ import annotations
@@ -40,7 +40,15 @@ def parse_rule(rule: str) -> Callable[[Mapping[str, Any]], bool]:
     return lambda record: not equal(record)
 
 
-def select_items(items: Iterable[Any], rule: str) -> list[Any]:
-    """The items (anything with ``attributes``) whose record fields match ``rule``."""
+def select_items(items: Iterable[Any], rule: str,
+                 routed: Callable[[], set[str]] | None = None) -> list[Any]:
+    """The items (anything with ``attributes`` and ``record_key``) that ``rule`` selects.
+
+    For ``routed``, ``routed()`` gives the record keys routing handed to print."""
+    if rule.strip() == "routed":
+        if routed is None:
+            raise ConfigError("print.select: 'routed' needs the records routed to print")
+        keys = routed()
+        return [item for item in items if item.record_key in keys]
     predicate = parse_rule(rule)
     return [item for item in items if predicate(item.attributes)]

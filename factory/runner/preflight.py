@@ -3,8 +3,10 @@
 Takes a job file path and settings; gives a `Checked` result with the problems that stop a
 run (each naming the file and the field) and notes that do not (a sample of rejected records).
 ``docfactory validate`` prints it. The data check reads the header and the first ``sample``
-records, validates them and renders them to HTML (and the first one to PDF), so a template
-that references a missing field is caught here, not half-way through a batch.
+records, validates them and renders them to HTML (and the first one to PDF), and, for jobs with
+email or SMS, routes them and renders the message of each channel they are routed to (an empty
+subject, an SMS over the segment limit), so a template that references a missing field is
+caught here, not half-way through a batch. Nothing is sent.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from factory.errors import ConfigError, FactoryError, SourceError
 from factory.jobs import JobSpec, RecordSchema, load_job
 from factory.models import Period, Record, Reject
 from factory.pipeline.document import DocumentRenderer
+from factory.routing import route_record
 from factory.runner.plan import plan_records
 from factory.runner.run import check_columns, default_issued
 from factory.sources import SeenKeys, open_source
@@ -100,6 +103,24 @@ def _render_check(renderer: DocumentRenderer, record: Record, job: JobSpec, pdf:
             renderer.render(record, doc_id)
         else:
             renderer.render_html(record, doc_id)
+        _message_check(renderer, record, job, doc_id)
     except FactoryError as exc:
         result.problems.append(f"{job.template_set} template with record {record.key}"
                                f" ({record.position}): {exc}")
+
+
+def _message_check(renderer: DocumentRenderer, record: Record, job: JobSpec,
+                   doc_id: str) -> None:
+    route = route_record(job, record)
+    wanted = [c for c in route.channels if c in ("email", "sms")]
+    if not wanted:
+        return
+    from factory.pipeline.messages import MessageRenderer
+
+    messages = MessageRenderer(job, renderer.templates, renderer.schema)
+    meta = renderer.meta(doc_id)
+    if "email" in wanted and route.email:
+        messages.email(record, meta, route.email, doc_id, b"%PDF" if job.email and
+                       job.email.attach_pdf else None)
+    if "sms" in wanted and route.phone:
+        messages.sms_text(record, meta)

@@ -91,7 +91,14 @@ def build_print(job: JobSpec, settings: Settings, period: str, store: Store, ind
     """(Re)build and archive the print files of ``job`` for ``period``."""
     summary = PrintSummary()
     spec = job.print_
-    items = select_items(collect_items(job, period, store, index, summary), spec.select)
+    rule = spec.select or ("routed" if "print" in job.channels else "all")
+
+    def routed() -> set[str]:
+        """Records whose print hand-over routing queued (the `deliveries` table)."""
+        return {row["record_key"] for row in index.deliveries_of(
+            job=job.name, period=period, channel="print", document_type=job.document_type)}
+
+    items = select_items(collect_items(job, period, store, index, summary), rule, routed)
     summary.selected = len(items)
     window = load_brand(settings.assets_dir / job.brand).address_window
 

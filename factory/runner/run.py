@@ -8,6 +8,16 @@ print files built from the archived documents (`print_step`), unless records fai
 
 Every record read ends in exactly one count: archived, rejected, failed, skipped (archived by an
 earlier run), or, when a run is interrupted or a dry run, pending. ``report.balanced`` proves it.
+
+Per record, with several channels: *archived* means every channel routing gave it is done now
+or was done before (the PDF archived, the print hand-over queued, the email or SMS sent and its
+message archived) and at least one of them was done by this run; *skipped* means all of them
+were done before; *failed* means a channel it had to reach failed (permanently, or retryably
+after every attempt), or routing found no channel able to take it. A channel that routing left
+out (no consent, invalid address) is *suppressed*: not a failure when another channel took the
+message. Per channel (``report.channels``): rendered, sent (email, sms), archived (pdf), queued
+(print), skipped, failed_retryable, failed_permanent, suppressed; suppressed channels are
+listed with their reason in ``suppressions.jsonl``.
 """
 
 from __future__ import annotations
@@ -29,9 +39,20 @@ from factory.archive.versions import keep_version
 from factory.config import Settings
 from factory.errors import ConfigError, FactoryError, SourceError
 from factory.jobs import JobSpec, RecordSchema
-from factory.models import Counts, Outcome, Period, Record, Reject, RunReport, Status
-from factory.pipeline import CHANNEL, WorkerConfig
+from factory.models import (
+    ChannelCounts,
+    ChannelStatus,
+    Counts,
+    Outcome,
+    Period,
+    Record,
+    Reject,
+    RunReport,
+    Status,
+)
+from factory.pipeline import WorkerConfig
 from factory.printing.marks import check_clear
+from factory.routing import route_record
 from factory.runner.approval import approval_problem
 from factory.runner.files import JsonLines, write_json_atomic
 from factory.runner.plan import plan_records
@@ -67,6 +88,7 @@ class RunOptions:
     issued: date | None = None
     chunk_size: int = 4
     run_id: str | None = None
+    resend_unknown: bool = False
 
 
 @dataclass
@@ -82,6 +104,8 @@ class Prepared:
     store_url: str
     index_url: str
     issued: date
+    email_url: str | None = None
+    sms_url: str | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -105,6 +129,7 @@ def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
     templates = DocumentTemplates.load(settings.templates_dir, settings.assets_dir,
                                        job.template_set, job.brand, job.locales,
                                        job.default_locale)
+    templates.template_set.check_channels(list(job.channels))
     schema = RecordSchema(job)
     if job.print_.enabled:
         window = templates.brand.address_window
@@ -114,8 +139,13 @@ def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
     check_columns(source, job)
     store_url, index_url = archive_urls(job, settings)
     issued = options.issued or default_issued(period, datetime.now(UTC).date())
+    email_url = sms_url = None
+    if "email" in job.channels and job.email is not None:
+        email_url = _resolve_url(settings.email_url or job.email.transport, settings)
+    if "sms" in job.channels and job.sms is not None:
+        sms_url = _resolve_url(settings.sms_url or job.sms.transport, settings)
     return Prepared(job, settings, period, templates, schema, source, store_url, index_url,
-                    issued)
+                    issued, email_url, sms_url)
 
 
 def archive_urls(job: JobSpec | None, settings: Settings) -> tuple[str, str]:
@@ -147,6 +177,9 @@ def _resolve_url(url: str | None, settings: Settings) -> str | None:
         return settings.resolve(url[len("file:"):]).as_uri()
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         return "sqlite:///" + str(settings.resolve(url[len("sqlite:///"):]))
+    if url.startswith("outbox:") and not url.startswith("outbox:///"):
+        relative = url[len("outbox:"):].removeprefix("//")
+        return "outbox://" + str(settings.resolve(relative))
     return url
 
 
@@ -164,9 +197,11 @@ class RunState:
         self.run_dir = run_dir
         self.rejects = JsonLines(run_dir / "rejects.jsonl")
         self.failures = JsonLines(run_dir / "failures.jsonl")
+        self.suppressions = JsonLines(run_dir / "suppressions.jsonl")
         self.planned = 0
         self._reject_reasons: Counter[str] = Counter()
         self._failure_reasons: Counter[str] = Counter()
+        self._suppression_reasons: Counter[str] = Counter()
         self._locales: Counter[str] = Counter()
         self._types: Counter[str] = Counter()
 
@@ -188,7 +223,42 @@ class RunState:
         self._locales[record.locale] += 1
         self._types[document_type] += 1
 
+    def channel(self, name: str) -> ChannelCounts:
+        return self.report.channels.setdefault(name, ChannelCounts())
+
+    def suppressed(self, key: str, channel: str, reason: str, position: object) -> None:
+        self.channel(channel).suppressed += 1
+        self._suppression_reasons[f"{channel}: {_category(None, reason)[8:]}"] += 1
+        source = getattr(position, "source", None)
+        self.suppressions.write({"source": source, "line": getattr(position, "line", None),
+                                 "record": getattr(position, "index", None), "key": key,
+                                 "channel": channel, "reason": reason})
+
+    def channel_outcomes(self, outcome: Outcome) -> None:
+        for result in outcome.channels:
+            counts = self.channel(result.channel)
+            if result.status is ChannelStatus.SUPPRESSED:
+                self.suppressed(outcome.key, result.channel, result.reason or "",
+                                outcome.position)
+                continue
+            if result.rendered:
+                counts.rendered += 1
+            if result.status is ChannelStatus.SKIPPED:
+                counts.skipped += 1
+            elif result.status is ChannelStatus.FAILED:
+                if result.retryable:
+                    counts.failed_retryable += 1
+                else:
+                    counts.failed_permanent += 1
+            elif result.channel == "pdf":
+                counts.archived += 1
+            elif result.channel == "print":
+                counts.queued += 1
+            else:
+                counts.sent += 1
+
     def outcome(self, outcome: Outcome) -> None:
+        self.channel_outcomes(outcome)
         counts = self.counts
         if outcome.rendered:
             counts.rendered += 1
@@ -202,10 +272,14 @@ class RunState:
             counts.failed += 1
             reason = outcome.reason or "unknown"
             self._failure_reasons[_category(None, reason).removeprefix("record: ")] += 1
+            failed = next((c.channel for c in outcome.channels
+                           if c.status is ChannelStatus.FAILED), None)
             self.failures.write({
                 "source": outcome.position.source, "line": outcome.position.line,
                 "record": outcome.position.index, "key": outcome.key, "reason": reason,
                 "retryable": outcome.retryable,
+                "channel": failed or ("routing" if outcome.reason
+                                      and outcome.reason.startswith("routing:") else None),
             })
 
     def settle(self) -> None:
@@ -214,10 +288,13 @@ class RunState:
         counts.pending = self.planned - (counts.archived + counts.failed + counts.skipped)
         self.report.reject_reasons = dict(self._reject_reasons)
         self.report.failure_reasons = dict(self._failure_reasons)
+        self.report.suppression_reasons = dict(self._suppression_reasons)
         self.report.by_locale = dict(self._locales)
         self.report.by_document_type = dict(self._types)
         rejects = self.rejects.close()
         failures = self.failures.close()
+        suppressions = self.suppressions.close()
+        self.report.suppressions_file = str(suppressions) if suppressions else None
         self.report.rejects_file = str(rejects) if rejects else None
         self.report.failures_file = str(failures) if failures else None
 
@@ -246,7 +323,9 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
     config = WorkerConfig(
         job_path=str(job.path), settings=settings, run_id=run_id, period=prepared.period.code,
         issued=prepared.issued, store_url=prepared.store_url, index_url=prepared.index_url,
-        template_version=prepared.templates.version, force=options.force)
+        template_version=prepared.templates.version, force=options.force,
+        email_url=prepared.email_url, sms_url=prepared.sms_url,
+        resend_unknown=options.resend_unknown)
     if not options.dry_run:
         index.start_run(run_id, job.name, prepared.period.code, executor=executor.name,
                         workers=executor.workers, template_version=prepared.templates.version,
@@ -320,11 +399,42 @@ def _execute(executor: Executor, config: WorkerConfig, chunks: Iterator[list[Rec
 
 def _dry_run(prepared: Prepared, state: RunState, index: SqlIndex,
              chunks: Iterator[list[Record]], progress: Progress) -> None:
+    """Route every record and count, per channel, what a run would do; send nothing.
+
+    A record counts as skipped when every channel it is routed to is done already; a record
+    routing cannot place counts as failed (it would fail the same way in the run)."""
     job = prepared.job
+    period = prepared.period.code
     for batch in chunks:
-        existing = index.existing_keys(job.name, prepared.period.code, CHANNEL,
-                                       job.document_type, [r.key for r in batch])
-        state.counts.skipped += len(existing)
+        keys = [r.key for r in batch]
+        done: dict[str, set[str]] = {}
+        for channel in job.channels:
+            if channel == "print":
+                done[channel] = index.existing_deliveries(job.name, period, channel,
+                                                          job.document_type, keys,
+                                                          ("queued", "printed", "sent"))
+            else:
+                done[channel] = index.existing_keys(job.name, period, channel,
+                                                    job.document_type, keys)
+        for record in batch:
+            route = route_record(job, record)
+            for channel, reason in route.suppressed:
+                state.suppressed(record.key, channel, reason, record.position)
+            if route.failure:
+                state.counts.failed += 1
+                state.report.routing["no channel"] = state.report.routing.get(
+                    "no channel", 0) + 1
+                state.failures.write({
+                    "source": record.position.source, "line": record.position.line,
+                    "record": record.position.index, "key": record.key,
+                    "reason": f"routing: {route.failure}", "retryable": False,
+                    "channel": "routing"})
+                continue
+            for channel in route.channels:
+                state.report.routing[channel] = state.report.routing.get(channel, 0) + 1
+            if route.channels and all(record.key in done.get(c, set())
+                                      for c in route.channels):
+                state.counts.skipped += 1
         progress.update(state.counts)
 
 

@@ -1,7 +1,9 @@
 """The Jinja2 environment every template is rendered in: sandboxed, autoescaped, strict.
 
 Takes a template set; gives an ``ImmutableSandboxedEnvironment`` that loads the set's own files
-by name and the shared partials as ``shared/<name>``, escapes every value, raises on any
+by name and the shared partials as ``shared/<name>``, escapes every value in HTML (text
+templates, ``*.txt`` and ``*.subject`` for email and SMS, are not HTML and are not escaped),
+raises on any
 undefined name (`StrictUndefined`), knows the Babel filters, and translates ``_()`` and
 ``{% trans %}`` through the gettext translation of the locale being rendered (a context
 variable, so one warm environment serves every locale).
@@ -52,6 +54,14 @@ def translating(translations: gettext.NullTranslations) -> Iterator[None]:
         _current.reset(token)
 
 
+def _is_html(name: str | None) -> bool:
+    return not (name or "").endswith(TEXT_SUFFIXES)
+
+
+#: Templates that produce plain text (email text part and subject, SMS): never HTML-escaped.
+TEXT_SUFFIXES = (".txt", ".subject")
+
+
 def build_environment(template_set: TemplateSet) -> ImmutableSandboxedEnvironment:
     loader = ChoiceLoader([
         FileSystemLoader(str(template_set.set_dir)),
@@ -59,7 +69,7 @@ def build_environment(template_set: TemplateSet) -> ImmutableSandboxedEnvironmen
     ])
     env = ImmutableSandboxedEnvironment(
         loader=loader,
-        autoescape=True,
+        autoescape=_is_html,
         undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,

@@ -34,6 +34,10 @@ class SetManifest(BaseModel):
     description: str = ""
     document: str = "document.html"
     stylesheets: list[str] = Field(default_factory=lambda: ["style.css"])
+    email_html: str = "email.html"
+    email_text: str = "email.txt"
+    email_subject: str = "email.subject"
+    sms: str = "sms.txt"
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,17 @@ class TemplateSet:
                                 " the template set and templates/_shared")
             elif not path.is_file():
                 problems.append(f"{path}: stylesheet listed in set.toml missing")
+        if problems:
+            raise ConfigError(f"template set {self.name!r} is incomplete", problems)
+
+    def check_channels(self, channels: list[str]) -> None:
+        """Refuse a job whose channels need templates this set does not have."""
+        needed = {"email": [self.manifest.email_html, self.manifest.email_text,
+                            self.manifest.email_subject], "sms": [self.manifest.sms]}
+        problems = [f"{self.set_dir / name}: {channel} template missing (channel {channel!r}"
+                    " is in the job's channels)"
+                    for channel in channels for name in needed.get(channel, [])
+                    if not (self.set_dir / name).is_file()]
         if problems:
             raise ConfigError(f"template set {self.name!r} is incomplete", problems)
 

@@ -1,14 +1,14 @@
 """Template-set approvals: who approved which version for production, when, and why.
 
-Revision ID: 0005_approvals
-Revises: 0004_print_invoice
+Revision ID: 0003_approvals
+Revises: 0002_print_invoice
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_approvals"
-down_revision = "0004_print_invoice"
+revision = "0003_approvals"
+down_revision = "0002_print_invoice"
 branch_labels = None
 depends_on = None
 

@@ -3,14 +3,14 @@
 Print streams need no schema change: print files, covers and manifests are documents (channel
 "print") in the documents table.
 
-Revision ID: 0004_print_invoice
+Revision ID: 0002_print_invoice
 Revises: 0001
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_print_invoice"
+revision = "0002_print_invoice"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,128 @@
+"""The index's record of sends: what was sent to whom, when, and what is still uncertain.
+
+Takes idempotency keys, claims and statuses; gives `DeliveryLog`, mixed into `SqlIndex`.
+The protocol for one email or SMS of one record (the caller holds the record's claim)::
+
+    index.begin_delivery(claim, key, ...)    # "sending", attempts + 1: BEFORE the transport
+    receipt = transport.send(message)
+    index.complete(claim, entry, delivery)   # one transaction: document row in, "sent" with
+                                             # the transport's message id, claim out
+    index.finish_delivery(key, "failed", reason=...)      # or, when the transport said no
+
+A crash between the send and ``complete`` leaves "sending" behind: the next attempt must not
+resend blindly (see `factory.pipeline.delivery` for the policy). Print hand-overs are rows in
+"queued" for the print stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from factory.archive.tables import claims, deliveries
+from factory.errors import ArchiveError
+from factory.models import DeliveryStatus
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeliveryLog:
+    """Methods of `SqlIndex` for the ``deliveries`` table."""
+
+    def _begin(self) -> Any: ...  # provided by SqlIndex
+
+    def _connect(self) -> Any: ...  # provided by SqlIndex
+
+    def delivery(self, key: str) -> dict[str, Any] | None:
+        with self._connect() as connection:
+            row = connection.execute(
+                select(deliveries).where(deliveries.c.delivery_key == key)).first()
+        return dict(row._mapping) if row else None
+
+    def deliveries_of(self, **filters: Any) -> list[dict[str, Any]]:
+        query = select(deliveries).order_by(deliveries.c.created_at, deliveries.c.delivery_key)
+        for name, value in filters.items():
+            if value is not None:
+                query = query.where(deliveries.c[name] == value)
+        with self._connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def begin_delivery(self, claim: Any, key: str, *, document_id: str, storage_key: str,
+                       recipient: str, transport: str) -> int:
+        """Record "sending" for ``key`` under ``claim``; return the attempt number."""
+        moment = _now()
+        slot = claim.slot
+        with self._begin() as connection:
+            held = connection.execute(select(claims.c.token).where(
+                slot.where(claims))).scalar_one_or_none()
+            if held != claim.token:
+                raise ArchiveError(f"{slot.record_key}: the claim was taken over by another"
+                                   " worker; this attempt does not send")
+            row = connection.execute(select(deliveries.c.attempts).where(
+                deliveries.c.delivery_key == key)).first()
+            values = {"run_id": claim.run_id, "status": DeliveryStatus.SENDING.value,
+                      "document_id": document_id, "storage_key": storage_key,
+                      "recipient": recipient, "transport": transport, "reason": None,
+                      "updated_at": moment}
+            if row is None:
+                connection.execute(insert(deliveries).values(
+                    delivery_key=key, **slot.values(), attempts=1, created_at=moment,
+                    **values))
+                return 1
+            connection.execute(update(deliveries).where(deliveries.c.delivery_key == key)
+                               .values(attempts=row.attempts + 1, **values))
+            return int(row.attempts) + 1
+
+    def finish_delivery(self, key: str, status: DeliveryStatus, *, reason: str | None = None,
+                        message_id: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status.value, "reason": reason,
+                                  "updated_at": _now()}
+        if message_id is not None:
+            values["message_id"] = message_id
+        with self._begin() as connection:
+            connection.execute(update(deliveries).where(deliveries.c.delivery_key == key)
+                               .values(**values))
+
+    def queue_print(self, slot: Any, key: str, *, run_id: str, document_id: str,
+                    storage_key: str, recipient: str) -> bool:
+        """Hand the PDF over to the print stream once; True if it was queued now."""
+        moment = _now()
+        with self._begin() as connection:
+            if connection.execute(select(deliveries.c.delivery_key).where(
+                    deliveries.c.delivery_key == key)).first() is not None:
+                return False
+            try:
+                with connection.begin_nested():
+                    connection.execute(insert(deliveries).values(
+                        delivery_key=key, **slot.values(), run_id=run_id,
+                        status=DeliveryStatus.QUEUED.value, document_id=document_id,
+                        storage_key=storage_key, recipient=recipient, transport="print",
+                        attempts=0, created_at=moment, updated_at=moment))
+            except IntegrityError:
+                return False
+        return True
+
+    def existing_deliveries(self, job: str, period: str, channel: str, document_type: str,
+                            keys: list[str], statuses: tuple[str, ...]) -> set[str]:
+        if not keys:
+            return set()
+        with self._connect() as connection:
+            rows = connection.execute(select(deliveries.c.record_key).where(
+                deliveries.c.job == job, deliveries.c.period == period,
+                deliveries.c.channel == channel, deliveries.c.document_type == document_type,
+                deliveries.c.record_key.in_(keys), deliveries.c.status.in_(statuses)))
+            return {row[0] for row in rows}
+
+
+def sent_values(delivery: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns `SqlIndex.complete` sets on a delivery row it marks sent."""
+    moment = _now()
+    return {"status": DeliveryStatus.SENT.value, "message_id": delivery.get("message_id"),
+            "sent_at": delivery.get("sent_at") or moment, "updated_at": moment,
+            "reason": None}

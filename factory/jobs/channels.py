@@ -1,0 +1,137 @@
+"""The channel sections of a job file: ``[routing]``, ``[email]`` and ``[sms]``.
+
+Takes nothing; gives the pydantic models `JobSpec` embeds, checked like the rest of the job
+(unknown keys are errors). What they mean:
+
+- ``channels`` (top level) lists what the job may produce: ``pdf`` (the archived letter),
+  ``print`` (that PDF queued for printing and posting), ``email`` and ``sms``.
+- ``[routing]`` picks, per record, among them: the record's preferred channel
+  (``preferred_field``), then ``fallback`` in order, the first one usable (a valid address and
+  consent); plus ``always`` (e.g. the archived ``pdf``) and, for the document types listed in
+  ``print_document_types`` (regulatory notices), ``print`` as well. Without ``[routing]``
+  every record goes to every channel in ``channels``.
+- ``[email]`` and ``[sms]``: the transport URL, sender, which record fields hold the address
+  and the consent, and the channel's options (PDF attachment, List-Unsubscribe, segment limit,
+  transliteration, HTTP gateway field names).
+"""
+
+from __future__ import annotations
+
+from email.utils import parseaddr
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ChannelName = Literal["pdf", "print", "email", "sms"]
+DeliveryChannel = Literal["print", "email", "sms"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RoutingSpec(_Strict):
+    """How each record's channels are chosen; see the module docstring."""
+
+    preferred_field: str | None = None
+    fallback: list[DeliveryChannel] = Field(default_factory=list)
+    always: list[ChannelName] = Field(default_factory=list)
+    print_document_types: list[str] = Field(default_factory=list)
+
+
+class EmailSpec(_Strict):
+    """``[email]``: an HTML email with a plain-text alternative, from the template set."""
+
+    transport: str = "outbox:var/outbox"
+    sender: str = Field(min_length=3)
+    reply_to: str | None = None
+    address_field: str = "email"
+    consent_field: str | None = "consent_email"
+    attach_pdf: bool = False
+    message_class: Literal["service", "marketing"] = "service"
+    unsubscribe: list[str] = Field(default_factory=list)
+    rate_per_second: float = Field(default=0, ge=0)
+
+    @field_validator("sender", "reply_to")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None:
+            _name, address = parseaddr(value)
+            if "@" not in address:
+                raise ValueError("expected an address like 'Northwind Bank <care@example.com>'")
+        return value
+
+    @field_validator("unsubscribe")
+    @classmethod
+    def _unsubscribe(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not value.startswith(("mailto:", "https:")):
+                raise ValueError(f"{value!r}: List-Unsubscribe targets are mailto: or https: URLs")
+        return values
+
+
+class GatewaySpec(_Strict):
+    """``[sms.gateway]``: the JSON an HTTP SMS gateway expects, and its answer."""
+
+    to_field: str = "to"
+    text_field: str = "text"
+    sender_field: str = "from"
+    key_field: str = "reference"
+    encoding_field: str | None = None
+    id_field: str = "id"
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class SmsSpec(_Strict):
+    """``[sms]``: a text message from the set's ``sms.txt``."""
+
+    transport: str = "outbox:var/outbox"
+    sender: str = Field(min_length=1, max_length=16)
+    phone_field: str = "phone"
+    consent_field: str | None = "consent_sms"
+    default_region: str = Field(default="CZ", pattern=r"^[A-Z]{2}$")
+    max_segments: int = Field(default=3, ge=1, le=255)
+    transliterate: bool = False
+    gateway: GatewaySpec = Field(default_factory=GatewaySpec)
+
+
+def channel_problems(channels: list[str], routing: RoutingSpec | None, email: EmailSpec | None,
+                     sms: SmsSpec | None, fields: set[str]) -> list[str]:
+    """Problems between the channel sections and the rest of the job, one line each."""
+    problems = []
+    offered = set(channels)
+    if "email" in offered and email is None:
+        problems.append("email: channel 'email' needs an [email] section (at least sender)")
+    if "sms" in offered and sms is None:
+        problems.append("sms: channel 'sms' needs an [sms] section (at least sender)")
+    if email is not None and email.message_class == "marketing" and not email.unsubscribe:
+        problems.append("email.unsubscribe: marketing email needs a mailto: or https:"
+                        " unsubscribe target (List-Unsubscribe)")
+    needs_pdf = "print" in offered or (email is not None and email.attach_pdf)
+    if needs_pdf and "pdf" not in offered:
+        problems.append("channels: 'print' and email attachments are the PDF: add 'pdf'")
+    if routing is not None and needs_pdf and "pdf" in offered and "pdf" not in routing.always:
+        problems.append("routing.always: add 'pdf': print and email attachments are the"
+                        " archived PDF")
+    if routing is not None:
+        for where, names in (("routing.fallback", routing.fallback),
+                             ("routing.always", routing.always)):
+            for name in names:
+                if name not in offered:
+                    problems.append(f"{where}: {name!r} is not in channels")
+        if routing.print_document_types and "print" not in offered:
+            problems.append("routing.print_document_types: 'print' is not in channels")
+        if routing.preferred_field and routing.preferred_field not in fields:
+            problems.append(f"routing.preferred_field {routing.preferred_field!r} is not a field"
+                            " of [schema.fields]")
+    for section, spec, names in (("email", email, ("address_field", "consent_field")),
+                                 ("sms", sms, ("phone_field", "consent_field"))):
+        if spec is None or section not in offered:
+            continue
+        for name in names:
+            value = getattr(spec, name)
+            if value and value not in fields:
+                problems.append(f"{section}.{name} {value!r} is not a field of [schema.fields]")
+    return problems

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
 from factory.archive.tables import SLOT, claims, documents, runs, template_versions
-from factory.errors import ArchiveError, ConfigError, RetryableArchiveError
+from factory.errors import ArchiveError, ConfigError, LegalHoldError, RetryableArchiveError
 from factory.models import ArchiveEntry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -61,6 +61,7 @@ class Claim:
     run_id: str
     token: str
     existing: ArchiveEntry | None
+    existing_held: bool = False
 
 
 class ClaimBusy(RetryableArchiveError):
@@ -203,7 +204,8 @@ class SqlIndex:
                 if taken != 1:
                     raise ClaimBusy(f"{slot.record_key}: taken by another worker just now")
             row = connection.execute(select(documents).where(slot.where(documents))).first()
-        return Claim(slot, run_id, token, _entry(row._mapping) if row else None)
+        return Claim(slot, run_id, token, _entry(row._mapping) if row else None,
+                     bool(row.legal_hold) if row else False)
 
     def complete(self, claim: Claim, entry: ArchiveEntry) -> ArchiveEntry | None:
         """Insert the document row and drop the claim atomically; return the row replaced."""
@@ -215,6 +217,9 @@ class SqlIndex:
                                    " another worker; this attempt's result is discarded")
             old = connection.execute(select(documents).where(
                 claim.slot.where(documents))).first()
+            if old is not None and old.legal_hold:
+                raise LegalHoldError(f"document {old.document_id} is on legal hold: it cannot be"
+                                     " replaced until it is released")
             if old is not None:
                 connection.execute(delete(documents).where(claim.slot.where(documents)))
             connection.execute(insert(documents).values(**_row(entry)))

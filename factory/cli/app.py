@@ -96,6 +96,10 @@ def threading_main() -> bool:
 #: Modules that register commands on `cli` when imported (one per area).
 COMMAND_MODULES = [
     "factory.cli.commands",
+    "factory.cli.archive",
+    "factory.cli.keys",
+    "factory.cli.audit",
+    "factory.cli.serve",
 ]
 
 

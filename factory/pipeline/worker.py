@@ -34,7 +34,7 @@ from factory.archive import (
 from factory.archive.index import Claim, SqlIndex
 from factory.archive.store import Store
 from factory.config import retention_until
-from factory.errors import FactoryError, RenderError
+from factory.errors import FactoryError, LegalHoldError, RenderError
 from factory.jobs import load_job
 from factory.models import ArchiveEntry, Artifact, Outcome, Period, Record, Status
 from factory.pipeline.config import CHANNEL, WorkerConfig
@@ -88,6 +88,10 @@ class Worker:
         if claim.existing is not None and not self.config.force:
             self.index.release(claim)
             return Outcome(record.key, record.position, Status.SKIPPED)
+        if claim.existing is not None and claim.existing_held:
+            self.index.release(claim)
+            raise LegalHoldError(f"document {claim.existing.document_id} is on legal hold: it"
+                                 " cannot be replaced until it is released")
         try:
             entry, artifact = self._render_and_store(record, claim)
             replaced = self.index.complete(claim, entry)
@@ -126,13 +130,18 @@ class Worker:
             template_version=self.documents.version, page_count=artifact.page_count,
             byte_size=artifact.byte_size, sha256=artifact.sha256, storage_key=key,
             media_type=artifact.media_type, created_at=created, retention_until=retain,
-            revision=revision, record_storage_key=snapshot_key,
+            revision=revision, record_storage_key=snapshot_key, record_sha256=snapshot.sha256,
         )
         return entry, artifact
 
 
 def _record_snapshot(record: Record, doc_id: str, worker: Worker, created: datetime) -> Artifact:
-    """The validated record and everything needed to render it again, as JSON."""
+    """The validated record and everything needed to render it again, as JSON.
+
+    ``job_spec`` keeps what rendering needs of the job file (schema, locales, render options), so a
+    job file edited since cannot change what a re-render proves; the source and archive
+    sections are left out: they may hold database or store URLs with credentials.
+    """
     body: dict[str, Any] = {
         "document_id": doc_id,
         "job": worker.job.name,
@@ -149,6 +158,8 @@ def _record_snapshot(record: Record, doc_id: str, worker: Worker, created: datet
                    "line": record.position.line},
         "created_at": created.isoformat(),
         "record": record.data,
+        "job_spec": worker.job.model_dump(mode="json", by_alias=True,
+                                          exclude={"source", "archive", "path"}),
     }
     data = json.dumps(body, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
     return Artifact.of("record", RECORD_MEDIA_TYPE, "json", data)
@@ -159,6 +170,7 @@ def _reason(exc: FactoryError) -> str:
         "TemplateError": "template error",
         "ResourceBlockedError": "blocked resource",
         "IntegrityError": "integrity error",
+        "LegalHoldError": "legal hold",
     }.get(type(exc).__name__)
     if kind is None:
         kind = "render error" if isinstance(exc, RenderError) else type(exc).__name__

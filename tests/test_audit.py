@@ -17,8 +17,6 @@ from factory.compliance import Actor, AuditLog
 from factory.compliance.audit import GENESIS, chain_hash
 from factory.errors import ArchiveError, InputError
 
-pytest_plugins = ["tests.archive_fixtures"]
-
 ALICE = Actor("key:0123456789ab", "compliance")
 
 

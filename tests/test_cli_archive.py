@@ -19,7 +19,6 @@ from factory.cli.app import cli, load_commands
 if TYPE_CHECKING:
     from tests.archive_fixtures import Built
 
-pytest_plugins = ["tests.archive_fixtures"]
 load_commands()
 
 

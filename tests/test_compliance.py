@@ -42,7 +42,6 @@ from tests.conftest import pdf_text
 if TYPE_CHECKING:
     from tests.archive_fixtures import Built
 
-pytest_plugins = ["tests.archive_fixtures"]
 
 ACTOR = Actor("cli:tester", "shell")
 

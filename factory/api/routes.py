@@ -239,20 +239,20 @@ def start_run(request: Request, principal: Principal, job: str, period: str,
               limit: int | None, force: bool) -> str:
     svc = services(request)
     name = q.job_name(job)
+    jobs, _problems = load_catalog(svc.config.jobs_dir)
+    spec = jobs.get(name)
+    try:
+        svc.policy.check_job(principal.role, name, spec.document_type if spec else None)
+    except PermissionDeniedError:
+        svc.compliance.audit.record(principal.actor, "run.start", outcome="denied",
+                                    details={"job": name, "period": period[:20]})
+        raise
+    if spec is None:
+        raise NotFoundError(f"no job {name!r} in the jobs folder")
     try:
         period = Period.parse(period).code
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    jobs, _problems = load_catalog(svc.config.jobs_dir)
-    spec = jobs.get(name)
-    if spec is None:
-        raise NotFoundError(f"no job {name!r} in the jobs folder")
-    try:
-        svc.policy.check_job(principal.role, name, spec.document_type)
-    except PermissionDeniedError:
-        svc.compliance.audit.record(principal.actor, "run.start", outcome="denied",
-                                    details={"job": name, "period": period})
-        raise
 
     def audited(run_id: str) -> None:
         svc.compliance.audit.record(principal.actor, "run.start", run_id=run_id,

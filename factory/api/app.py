@@ -10,6 +10,7 @@ authentication like everything else (``/api/openapi.json``; ``/docs`` for people
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -96,6 +97,7 @@ def status_of(exc: FactoryError) -> int:
 def create_app(config: ApiConfig) -> FastAPI:
     from factory.api.pages import page_router, render_page
     from factory.api.routes import api_router
+    from factory.api.security import page_principal
 
     services = Services(config)
 
@@ -123,7 +125,11 @@ def create_app(config: ApiConfig) -> FastAPI:
                                 headers=headers)
         if code == 401:
             return render_page(request, "login.html", {"message": message}, code)
-        return render_page(request, "error.html", {"status": code, "message": message}, code)
+        principal = None
+        with contextlib.suppress(FactoryError):  # for the navigation bar, when signed in
+            principal = page_principal(request)
+        return render_page(request, "error.html", {"status": code, "error": message}, code,
+                           principal=principal)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:

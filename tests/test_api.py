@@ -340,3 +340,32 @@ def test_every_route_checks_the_role(tmp_path: Path) -> None:
             checked += 1
     assert checked >= 30
     assert {path for _, path in PUBLIC} == {"/login", "/logout"}
+
+
+def test_served_connections_turn_nagle_off() -> None:
+    """Keep-alive clients would otherwise wait ~40 ms per response (Nagle + delayed ACK)."""
+    import asyncio
+    import socket
+
+    from factory.cli.serve import listen_socket
+
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await asyncio.get_running_loop().create_server(
+            Probe, sock=listen_socket("127.0.0.1", 0))
+        port = server.sockets[0].getsockname()[1]
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            return await asyncio.wait_for(seen, 30)
+        finally:
+            writer.close()
+            server.close()
+
+    assert asyncio.run(accepted_nodelay()) != 0

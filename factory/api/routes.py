@@ -23,6 +23,7 @@ from factory.api.catalog import load_catalog
 from factory.api.security import Principal, api_principal, api_role, services
 from factory.compliance import DocumentQuery, Permission, Role
 from factory.compliance import query as q
+from factory.compliance.roles import allows
 from factory.errors import InputError, NotFoundError, PermissionDeniedError
 from factory.jobs import JobSpec
 from factory.models import Period
@@ -65,7 +66,7 @@ def api_router() -> APIRouter:
         key = principal.key
         return {"key_id": key.key_id, "name": key.name, "role": key.role.value,
                 "permissions": sorted(p.value for p in Permission
-                                      if _allows(principal.role, p))}
+                                      if allows(principal.role, p))}
 
     @router.get("/openapi.json", include_in_schema=False)
     def openapi(request: Request, principal: Principal = api_role()) -> dict[str, Any]:
@@ -161,12 +162,6 @@ def api_router() -> APIRouter:
         raise NotFoundError("no such API route")
 
     return router
-
-
-def _allows(role: Role, permission: Permission) -> bool:
-    from factory.compliance.roles import allows
-
-    return allows(role, permission)
 
 
 # -- shared with the pages ---------------------------------------------------------------------

@@ -101,8 +101,6 @@ class RoleCheck:
     """A dependency that admits only principals whose role has every one of ``permissions``
     (none: any valid key). Denials are written to the audit log."""
 
-    source: Any = None
-
     def __init__(self, *permissions: Permission) -> None:
         self.permissions = permissions
 

@@ -1,4 +1,5 @@
-"""The command line: ``docfactory run | validate | preview | sample-data | status | runs``.
+"""The command line: ``docfactory run | validate | preview | sample-data | status | runs``,
+``archive ...``, ``keys ...``, ``audit ...`` and ``serve``.
 
 Takes argv and the environment; gives exit codes (see `app`).
 """

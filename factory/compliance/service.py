@@ -24,6 +24,7 @@ from factory.compliance import retention
 from factory.compliance.audit import Actor, AuditLog
 from factory.compliance.export import ExportSummary, export_bundle
 from factory.compliance.query import DocumentQuery
+from factory.compliance.rerender import RerenderResult, rerender
 from factory.compliance.verify import VerifyReport, verify_archive
 from factory.config import DEFAULT_EXPORT_MAX_BYTES
 from factory.errors import IntegrityError
@@ -86,9 +87,8 @@ class ComplianceService:
         return verify_archive(self.index, self.store, job)
 
     def rerender(self, actor: Actor, doc_id: str, workdir: Path, job: JobSpec | None = None
-                 ) -> object:
-        from factory.compliance.rerender import rerender  # imports WeasyPrint when rendering
-
+                 ) -> RerenderResult:
+        """Render again from the archive and compare (WeasyPrint is imported on first use)."""
         result = rerender(self.index, self.store, doc_id, workdir, job)
         self.audit.record(actor, "archive.rerender", document_id=result.document.document_id,
                           details={"matches": result.matches,

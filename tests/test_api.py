@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from factory.api import ApiConfig, create_app
 from factory.api.pages import PUBLIC
-from factory.api.security import ApiRole, PageRole, RoleCheck
+from factory.api.security import ApiRole, PageRole, RoleCheck, api_principal, page_principal
 from factory.archive.store import sha256_of
 from factory.compliance import AuditLog
 from factory.config import load_settings
@@ -333,6 +333,9 @@ def test_every_route_checks_the_role(tmp_path: Path) -> None:
             assert len(checks) == 1, f"{method} {route.path} has no role check"
             expected = ApiRole if route.path.startswith("/api/") else PageRole
             assert isinstance(checks[0], expected), route.path
+            principal = api_principal if route.path.startswith("/api/") else page_principal
+            assert any(d.call is principal for d in context.dependant.dependencies), \
+                f"{route.path}: its router does not authenticate"
             changes_state = route.name != "unknown"  # the catch-alls only answer 404
             if method == "POST" and not route.path.startswith("/api/") and changes_state:
                 names = {p.alias for p in route.dependant.body_params}

@@ -95,7 +95,7 @@ def status_of(exc: FactoryError) -> int:
 
 
 def create_app(config: ApiConfig) -> FastAPI:
-    from factory.api.pages import page_router, render_page
+    from factory.api.pages import page_router, public_router, render_page
     from factory.api.routes import api_router
     from factory.api.security import page_principal
 
@@ -113,7 +113,8 @@ def create_app(config: ApiConfig) -> FastAPI:
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.services = services
     app.include_router(api_router())
-    app.include_router(page_router())
+    app.include_router(public_router())
+    app.include_router(page_router())  # last: it ends with the catch-all
 
     @app.exception_handler(FactoryError)
     async def factory_error(request: Request, exc: FactoryError) -> Response:

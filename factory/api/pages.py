@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -23,11 +23,17 @@ from factory.api.routes import (
     start_run,
     visible_runs,
 )
-from factory.api.security import SESSION_COOKIE, Principal, page_role, services
+from factory.api.security import (
+    SESSION_COOKIE,
+    Principal,
+    page_principal,
+    page_role,
+    services,
+)
 from factory.compliance import DocumentQuery, Permission
 from factory.compliance.keys import authenticate
 from factory.compliance.roles import allows
-from factory.errors import AuthenticationError, NotFoundError
+from factory.errors import AuthenticationError, InputError, NotFoundError
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
@@ -50,7 +56,8 @@ def render_page(request: Request, template: str, context: dict[str, Any],
     return HTMLResponse(_env.get_template(template).render(values), status)
 
 
-def page_router() -> APIRouter:
+def public_router() -> APIRouter:
+    """The only routes without a key: the login form, logging in and out."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/login", response_class=HTMLResponse)
@@ -76,6 +83,13 @@ def page_router() -> APIRouter:
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
+
+    return router
+
+
+def page_router() -> APIRouter:
+    """Every other page: a valid session (router-wide), then the role of each route."""
+    router = APIRouter(include_in_schema=False, dependencies=[Depends(page_principal)])
 
     @router.get("/", response_class=HTMLResponse)
     def home(request: Request, principal: Principal = page_role()) -> HTMLResponse:
@@ -167,10 +181,13 @@ def page_router() -> APIRouter:
 
     @router.post("/runs")
     def create_run(request: Request, csrf: str = Form(""), job: str = Form("", max_length=200),
-                   period: str = Form("", max_length=200),
+                   period: str = Form("", max_length=200), limit: str = Form("", max_length=12),
                    principal: Principal = page_role(Permission.RUNS_START)) -> Response:
         services(request).sessions.check_csrf(request, csrf)
-        run_id = start_run(request, principal, job, period, None, False)
+        if limit.strip() and not (limit.strip().isdigit() and int(limit) >= 1):
+            raise InputError(f"limit {limit[:12]!r} is not a whole number of records")
+        run_id = start_run(request, principal, job, period,
+                           int(limit) if limit.strip() else None, False)
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
     @router.get("/runs/{run_id}", response_class=HTMLResponse)

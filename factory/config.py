@@ -9,6 +9,9 @@ Environment variables: ``FACTORY_HOME`` (project root), ``FACTORY_VAR`` (work fo
 ``FACTORY_ARCHIVE_URL``, ``FACTORY_INDEX_URL``, ``FACTORY_WORKERS``, ``FACTORY_CHUNK_SIZE``,
 ``FACTORY_EMAIL_URL`` and ``FACTORY_SMS_URL`` (delivery transports, credentials included: they
 override the job file's, which should hold none).
+``FACTORY_EXPORT_MAX_BYTES`` (largest compliance export, ``500M``, ``2G`` or bytes) and
+``FACTORY_FINANCE_DOCUMENT_TYPES`` (comma-separated document types whose jobs the finance role
+may start and watch).
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ DEFAULT_RETENTION = {
 }
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([ymd])\s*$")
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+#: The largest export bundle, by default: 2 GiB of documents.
+DEFAULT_EXPORT_MAX_BYTES = 2 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,8 @@ class Settings:
     workers: int = 1
     chunk_size: int = 8
     retention: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
+    export_max_bytes: int = DEFAULT_EXPORT_MAX_BYTES
+    finance_document_types: tuple[str, ...] = ("invoice",)
 
     @property
     def runs_dir(self) -> Path:
@@ -95,6 +104,30 @@ def parse_duration(text: str) -> tuple[int, str]:
     if not match:
         raise ConfigError(f"retention {text!r} is not a duration like '10y', '18m' or '90d'")
     return int(match.group(1)), match.group(2)
+
+
+def parse_size(value: Any) -> int:
+    """A size in bytes from ``1048576``, ``500M``, ``2G`` or ``2GiB`` (powers of 1024)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        count, unit = value, ""
+    else:
+        match = _SIZE.match(str(value))
+        if not match:
+            raise ConfigError(f"size {value!r} is not a number of bytes like 1048576, 500M or 2G")
+        count, unit = int(match.group(1)), match.group(2).lower()
+    size = count * 1024 ** " kmgt".index(unit or " ")
+    if size < 1:
+        raise ConfigError(f"size {value!r} must be at least one byte")
+    return size
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = tuple(sorted({str(item).strip() for item in items if str(item).strip()}))
+    for name in names:
+        if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", name):
+            raise ConfigError(f"finance document type {name!r} is not a lower-case slug")
+    return names
 
 
 def _days_in_month(year: int, month: int) -> int:
@@ -148,6 +181,10 @@ def load_settings(
         workers=workers,
         chunk_size=chunk_size,
         retention=retention,
+        export_max_bytes=parse_size(pick("export_max_bytes", "FACTORY_EXPORT_MAX_BYTES",
+                                         DEFAULT_EXPORT_MAX_BYTES)),
+        finance_document_types=_names(pick("finance_document_types",
+                                           "FACTORY_FINANCE_DOCUMENT_TYPES", ["invoice"])),
     )
 
 
@@ -160,7 +197,8 @@ def _read_project_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     section = data.get("factory", {})
     allowed = {"templates_dir", "assets_dir", "var_dir", "archive_url", "index_url", "workers",
-               "chunk_size", "retention", "email_url", "sms_url"}
+               "chunk_size", "retention", "email_url", "sms_url", "export_max_bytes",
+               "finance_document_types"}
     unknown = sorted(set(section) - allowed)
     if unknown:
         raise ConfigError(

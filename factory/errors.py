@@ -6,13 +6,20 @@ to do on our types only::
 
     FactoryError
     ├── ConfigError                  a job file, template set, brand or setting is wrong (exit 2)
+    │   └── InputError               an argument is malformed: an id, a date, a reversed range
+    │       └── LimitExceededError   a request would exceed a configured limit (export size)
+    ├── NotFoundError                an id (document, run, key) that the index does not know
+    ├── AccessError                  a caller may not do this
+    │   ├── AuthenticationError      no valid API key (HTTP 401)
+    │   └── PermissionDeniedError    a valid key whose role does not allow it (HTTP 403)
     ├── SourceError                  an input cannot be read at all (file missing, empty, no header)
     ├── RecordError                  one input record is unusable: it is rejected, the batch goes on
     ├── RenderError                  one record could not be rendered (permanent for that record)
     │   ├── TemplateError            the template raised, or referenced a missing field
     │   └── ResourceBlockedError     a template or a field tried to load a forbidden resource
     ├── ArchiveError                 the store or the index failed
-    │   └── IntegrityError           stored bytes do not match their recorded SHA-256
+    │   ├── IntegrityError           stored bytes do not match their recorded SHA-256
+    │   └── LegalHoldError           a document on legal hold cannot be deleted or replaced
     ├── DeliveryError                a transport refused or failed a send
     │   └── PermanentDeliveryError   the transport said no for good (SMTP 5xx, HTTP 4xx)
     └── ReconciliationError          a run's counts do not balance
@@ -50,6 +57,30 @@ class ConfigError(FactoryError):
         super().__init__(text)
 
 
+class InputError(ConfigError):
+    """An argument or query parameter is malformed: an id, a date, a reversed range."""
+
+
+class LimitExceededError(InputError):
+    """A request would exceed a configured limit (an export larger than allowed)."""
+
+
+class NotFoundError(FactoryError):
+    """An id (document, run, API key) that the index does not know."""
+
+
+class AccessError(FactoryError):
+    """The caller may not do this."""
+
+
+class AuthenticationError(AccessError):
+    """No API key, or one that is unknown, malformed or revoked."""
+
+
+class PermissionDeniedError(AccessError):
+    """A valid API key whose role does not allow the operation."""
+
+
 class SourceError(FactoryError):
     """An input source cannot be read at all (missing file, empty file, missing column)."""
 
@@ -79,6 +110,10 @@ class ArchiveError(FactoryError):
     """The store or the index failed."""
 
 
+class LegalHoldError(ArchiveError):
+    """A document on legal hold cannot be deleted or replaced until it is released."""
+
+
 class RetryableArchiveError(ArchiveError, RetryableError):
     """The store or the index failed in a way that may pass (timeout, lock, throttling)."""
 
@@ -104,12 +139,19 @@ class ReconciliationError(FactoryError):
 
 
 __all__ = [
+    "AccessError",
     "ArchiveError",
+    "AuthenticationError",
     "ConfigError",
     "DeliveryError",
     "FactoryError",
+    "InputError",
     "IntegrityError",
+    "LegalHoldError",
+    "LimitExceededError",
+    "NotFoundError",
     "PermanentDeliveryError",
+    "PermissionDeniedError",
     "ReconciliationError",
     "RecordError",
     "RenderError",

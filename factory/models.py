@@ -117,6 +117,7 @@ class ArchiveEntry:
     retention_until: datetime
     revision: int = 1
     record_storage_key: str | None = None
+    record_sha256: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -52,7 +52,7 @@ from factory.archive.tables import (
     sequences,
     template_versions,
 )
-from factory.errors import ArchiveError, ConfigError, RetryableArchiveError
+from factory.errors import ArchiveError, ConfigError, LegalHoldError, RetryableArchiveError
 from factory.models import ArchiveEntry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -81,6 +81,7 @@ class Claim:
     run_id: str
     token: str
     existing: ArchiveEntry | None
+    existing_held: bool = False
 
 
 class ClaimBusy(RetryableArchiveError):
@@ -223,7 +224,8 @@ class SqlIndex(DeliveryLog):
                 if taken != 1:
                     raise ClaimBusy(f"{slot.record_key}: taken by another worker just now")
             row = connection.execute(select(documents).where(slot.where(documents))).first()
-        return Claim(slot, run_id, token, _entry(row._mapping) if row else None)
+        return Claim(slot, run_id, token, _entry(row._mapping) if row else None,
+                     bool(row.legal_hold) if row else False)
 
     def complete(self, claim: Claim, entry: ArchiveEntry,
                  delivery: Mapping[str, Any] | None = None) -> ArchiveEntry | None:
@@ -252,6 +254,9 @@ class SqlIndex(DeliveryLog):
                           ) -> ArchiveEntry | None:
         """Document row in (replacing the slot's old one), claim out; return the old row."""
         old = connection.execute(select(documents).where(claim.slot.where(documents))).first()
+        if old is not None and old.legal_hold:
+            raise LegalHoldError(f"document {old.document_id} is on legal hold: it cannot be"
+                                 " replaced until it is released")
         if old is not None:
             connection.execute(delete(documents).where(claim.slot.where(documents)))
         connection.execute(insert(documents).values(**_row(entry)))

@@ -20,6 +20,11 @@ Takes nothing; gives ``metadata`` and its tables:
   idempotency key: written "sending" before the transport is called, "sent" (with the
   transport's message id) in the transaction that indexes the archived message, "failed" or
   "unknown" otherwise; print rows are "queued" for the print stream.
+- ``audit_log``: append-only trail of retrievals, exports, holds, purges, run starts; each entry
+  carries the hash of the one before it (``prev_hash``) and its own (``entry_hash``), so an
+  edited or deleted entry breaks the chain. ``audit_head`` is the chain's newest entry, updated
+  in the same transaction as every append: it serialises appenders and shows a cut-off tail.
+- ``api_keys``: API keys, hashed (HMAC-SHA256 with a per-key salt), each with one role.
 """
 
 from __future__ import annotations
@@ -88,6 +93,7 @@ documents = Table(
     Column("sha256", String(64), nullable=False),
     Column("storage_key", String(512), nullable=False, unique=True),
     Column("record_storage_key", String(512)),
+    Column("record_sha256", String(64)),
     Column("media_type", String(64), nullable=False),
     Column("revision", Integer, nullable=False, default=1),
     Column("created_at", UTCDateTime, nullable=False),
@@ -194,4 +200,39 @@ deliveries = Table(
     Column("sent_at", UTCDateTime),
     UniqueConstraint(*SLOT, name="uq_deliveries_slot"),
     Index("ix_deliveries_status", "job", "period", "channel", "status"),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("document_id", String(36)),
+    Column("run_id", String(40)),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False, unique=True),
+    Column("entry_hash", String(64), nullable=False, unique=True),
+    Index("ix_audit_log_document", "document_id", "seq"),
+)
+
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("salt", String(32), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("revoked_at", UTCDateTime),
 )

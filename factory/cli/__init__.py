@@ -1,5 +1,6 @@
 """The command line: ``docfactory run | validate | preview | sample-data | status | runs |
-proof | templates``.
+proof | templates | print | sample-invoices``, ``archive ...``, ``keys ...``, ``audit ...`` and
+``serve``.
 
 Takes argv and the environment; gives exit codes (see `app`).
 """

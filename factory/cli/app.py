@@ -99,6 +99,10 @@ COMMAND_MODULES = [
     "factory.cli.printing",
     "factory.cli.invoicing",
     "factory.cli.templates",
+    "factory.cli.archive",
+    "factory.cli.keys",
+    "factory.cli.audit",
+    "factory.cli.serve",
 ]
 
 

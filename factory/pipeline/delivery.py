@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +43,7 @@ from factory.archive import (
     record_snapshot_key,
 )
 from factory.archive.index import Claim, SqlIndex
-from factory.archive.store import Store
+from factory.archive.store import Store, sha256_of
 from factory.deliver import Transport
 from factory.errors import DeliveryError, FactoryError, PermanentDeliveryError
 from factory.models import (
@@ -120,8 +120,9 @@ class Deliverer:
         storage_key = document_key(self.job, self.period, record.key, doc_id,
                                    artifact.extension)
         snapshot_key = record_snapshot_key(storage_key)
-        entry = send.entry(doc_id, artifact, storage_key, snapshot_key, created)
         snapshot = send.snapshot(doc_id, created)
+        entry = replace(send.entry(doc_id, artifact, storage_key, snapshot_key, created),
+                        record_sha256=snapshot.sha256)
         self.store.put(snapshot_key, snapshot.data, media_type=snapshot.media_type,
                        sha256=snapshot.sha256, retain_until=entry.retention_until)
         self.store.put(storage_key, artifact.data, media_type=artifact.media_type,
@@ -173,8 +174,9 @@ class Deliverer:
         media_type = "message/rfc822" if storage_key.endswith(".eml") else "application/json"
         artifact = Artifact.of(send.channel, media_type, storage_key.rsplit(".", 1)[1], data)
         created = datetime.now(UTC)
-        entry = send.entry(doc_id, artifact, storage_key, record_snapshot_key(storage_key),
-                           created)
+        snapshot_key = record_snapshot_key(storage_key)
+        entry = replace(send.entry(doc_id, artifact, storage_key, snapshot_key, created),
+                        record_sha256=sha256_of(self.store.get(snapshot_key)))
         self.index.complete(claim, entry, {"key": key, "message_id": proof.message_id,
                                            "sent_at": proof.accepted_at})
         self._receipts.pop(key, None)

@@ -47,7 +47,7 @@ from factory.archive.index import Claim, SqlIndex
 from factory.archive.store import Store
 from factory.config import retention_until
 from factory.deliver import Transport, TransportOptions, open_transport
-from factory.errors import ConfigError, DeliveryError, FactoryError, RenderError
+from factory.errors import ConfigError, DeliveryError, FactoryError, LegalHoldError, RenderError
 from factory.jobs import load_job
 from factory.models import (
     ArchiveEntry,
@@ -240,6 +240,10 @@ class Worker:
             pdf["entry"] = claim.existing
             return ChannelOutcome(CHANNEL, ChannelStatus.SKIPPED,
                                   document_id=claim.existing.document_id)
+        if claim.existing is not None and claim.existing_held:
+            self.index.release(claim)
+            raise LegalHoldError(f"document {claim.existing.document_id} is on legal hold: it"
+                                 " cannot be replaced until it is released")
         series = self.documents.series(record)
         try:
             if series is None:
@@ -262,7 +266,8 @@ class Worker:
                               document_id=entry.document_id)
 
     def _entry(self, record: Record, channel: str, doc_id: str, artifact: Artifact, key: str,
-               snapshot_key: str, created: datetime, revision: int) -> ArchiveEntry:
+               snapshot_key: str, created: datetime, revision: int,
+               record_sha256: str | None = None) -> ArchiveEntry:
         retain = retention_until(self.config.settings, self.job.retention_class, created)
         return ArchiveEntry(
             document_id=doc_id, job=self.job.name, run_id=self.config.run_id,
@@ -271,7 +276,7 @@ class Worker:
             template_version=self.documents.version, page_count=artifact.page_count,
             byte_size=artifact.byte_size, sha256=artifact.sha256, storage_key=key,
             media_type=artifact.media_type, created_at=created, retention_until=retain,
-            revision=revision, record_storage_key=snapshot_key,
+            revision=revision, record_storage_key=snapshot_key, record_sha256=record_sha256,
         )
 
     def _render_and_store(self, record: Record, claim: Claim, number: int | None = None
@@ -284,10 +289,10 @@ class Worker:
                            artifact.extension)
         created = datetime.now(UTC)
         snapshot_key = record_snapshot_key(key)
-        entry = self._entry(record, CHANNEL, doc_id, artifact, key, snapshot_key, created,
-                            revision)
         snapshot = _record_snapshot(record, doc_id, self, created,
                                     self.documents.snapshot(typed))
+        entry = self._entry(record, CHANNEL, doc_id, artifact, key, snapshot_key, created,
+                            revision, snapshot.sha256)
         self.store.put(snapshot_key, snapshot.data, media_type=RECORD_MEDIA_TYPE,
                        sha256=snapshot.sha256, retain_until=entry.retention_until)
         self.store.put(key, artifact.data, media_type=artifact.media_type,
@@ -297,7 +302,13 @@ class Worker:
 
 def _record_snapshot(record: Record, doc_id: str, worker: Worker, created: datetime,
                      computed: dict[str, Any] | None = None) -> Artifact:
-    """The validated record and everything needed to render it again, as JSON."""
+    """The validated record and everything needed to render it again, as JSON.
+
+    ``job_spec`` keeps what rendering needs of the job file (schema, locales, render options), so a
+    job file edited since cannot change what a re-render proves; the source and archive
+    sections are left out: they may hold database or store URLs with credentials. ``computed``
+    holds what a document-type plugin derived (an invoice's number and totals).
+    """
     body: dict[str, Any] = {
         "document_id": doc_id,
         "job": worker.job.name,
@@ -314,6 +325,8 @@ def _record_snapshot(record: Record, doc_id: str, worker: Worker, created: datet
                    "line": record.position.line},
         "created_at": created.isoformat(),
         "record": record.data,
+        "job_spec": worker.job.model_dump(mode="json", by_alias=True,
+                                          exclude={"source", "archive", "path"}),
     }
     if computed is not None:
         body["computed"] = computed
@@ -328,6 +341,7 @@ def _reason(exc: FactoryError) -> str:
         "IntegrityError": "integrity error",
         "PermanentDeliveryError": "refused",
         "RetryableDeliveryError": "not delivered (retryable)",
+        "LegalHoldError": "legal hold",
     }.get(type(exc).__name__)
     if kind is None:
         kind = "render error" if isinstance(exc, RenderError) else type(exc).__name__

@@ -13,6 +13,7 @@ import hashlib
 import io
 import tomllib
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -141,11 +142,7 @@ class TemplateSet:
     @cached_property
     def version(self) -> str:
         """SHA-256 over every file's name and content: the template-set version."""
-        digest = hashlib.sha256()
-        for name, path in self.files():
-            digest.update(name.encode("utf-8") + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-        return digest.hexdigest()
+        return version_of((name, path.read_bytes()) for name, path in self.files())
 
     def snapshot(self) -> bytes:
         """A deterministic zip of every file; the same version always gives the same bytes."""
@@ -157,6 +154,26 @@ class TemplateSet:
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, path.read_bytes())
         return buffer.getvalue()
+
+
+def version_of(files: Iterable[tuple[str, bytes]]) -> str:
+    """The version of (archive name, content) pairs, given sorted by name."""
+    digest = hashlib.sha256()
+    for name, data in files:
+        digest.update(name.encode("utf-8") + b"\0")
+        digest.update(hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def snapshot_version(data: bytes) -> str:
+    """The version of a snapshot zip made by `TemplateSet.snapshot`, from its contents alone:
+    equal to the version it was made from unless a file in it was changed."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = sorted(info.filename for info in archive.infolist() if not info.is_dir())
+            return version_of((name, archive.read(name)) for name in names)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ConfigError(f"not a template-set snapshot: {exc}") from None
 
 
 def short_version(version: str) -> str:

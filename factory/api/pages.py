@@ -1,0 +1,206 @@
+"""The web pages: log in with a key, search the archive, download, see and start runs.
+
+Takes browser requests with a session cookie (set by logging in with an API key); gives HTML
+rendered on the server from ``templates/`` by Jinja2 with autoescaping (no JavaScript). Every
+page depends on `page_role(...)`, like the API; every form POST carries a CSRF token. The
+pages call the same functions as the JSON API, so they are audited the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from factory.api.routes import (
+    export_response,
+    permitted_jobs,
+    read_run,
+    start_run,
+    visible_runs,
+)
+from factory.api.security import (
+    SESSION_COOKIE,
+    Principal,
+    page_principal,
+    page_role,
+    services,
+)
+from factory.compliance import DocumentQuery, Permission
+from factory.compliance.keys import authenticate
+from factory.compliance.roles import allows
+from factory.errors import AuthenticationError, InputError, NotFoundError
+
+TEMPLATES = Path(__file__).parent / "templates"
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_env.filters["bytes"] = lambda n: f"{int(n or 0):,}"
+_env.filters["when"] = lambda d: f"{d:%Y-%m-%d %H:%M:%S} UTC" if hasattr(d, "strftime") else d
+
+#: The only routes anyone may call without a key.
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
+
+SEARCH_FIELDS = ("customer", "type", "job", "channel", "from", "to")
+
+
+def render_page(request: Request, template: str, context: dict[str, Any],
+                status: int = 200, principal: Principal | None = None) -> HTMLResponse:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    values = {"principal": principal, "csrf": services(request).sessions.csrf(cookie),
+              "can": (lambda p: principal is not None and allows(principal.role, p)),
+              "Permission": Permission, "message": None, **context}
+    return HTMLResponse(_env.get_template(template).render(values), status)
+
+
+def public_router() -> APIRouter:
+    """The only routes without a key: the login form, logging in and out."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request) -> HTMLResponse:
+        return render_page(request, "login.html", {})
+
+    @router.post("/login")
+    def login(request: Request, key: str = Form("", max_length=200)) -> Response:
+        try:
+            info = authenticate(services(request).index, key)
+        except AuthenticationError:
+            return render_page(request, "login.html",
+                               {"message": "That key is not valid (or has been revoked)."}, 401)
+        response = RedirectResponse("/", status_code=303)
+        config = services(request).config
+        response.set_cookie(SESSION_COOKIE, services(request).sessions.issue(info.key_id),
+                            max_age=int(config.session_hours * 3600), httponly=True,
+                            samesite="strict", secure=config.secure_cookies, path="/")
+        return response
+
+    @router.post("/logout")
+    def logout() -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    return router
+
+
+def page_router() -> APIRouter:
+    """Every other page: a valid session (router-wide), then the role of each route."""
+    router = APIRouter(include_in_schema=False, dependencies=[Depends(page_principal)])
+
+    @router.get("/", response_class=HTMLResponse)
+    def home(request: Request, principal: Principal = page_role()) -> HTMLResponse:
+        return render_page(request, "home.html", {}, principal=principal)
+
+    @router.get("/docs", response_class=HTMLResponse)
+    def docs(principal: Principal = page_role()) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="docfactory API")
+
+    @router.get("/openapi.json")
+    def openapi(request: Request, principal: Principal = page_role()) -> dict[str, Any]:
+        return request.app.openapi()
+
+    @router.get("/archive", response_class=HTMLResponse)
+    def archive(request: Request, customer: str = Query("", max_length=200),
+                document_type: str = Query("", alias="type", max_length=200),
+                job: str = Query("", max_length=200), channel: str = Query("", max_length=200),
+                date_from: str = Query("", alias="from", max_length=200),
+                date_to: str = Query("", alias="to", max_length=200),
+                principal: Principal = page_role(Permission.ARCHIVE_SEARCH)) -> HTMLResponse:
+        form = {"customer": customer, "type": document_type, "job": job, "channel": channel,
+                "from": date_from, "to": date_to}
+        found, more, searched = [], False, any(v.strip() for v in form.values())
+        if searched:
+            query = DocumentQuery.parse(customer=customer, document_type=document_type,
+                                        job=job, channel=channel, date_from=date_from,
+                                        date_to=date_to, limit=200)
+            found, more = services(request).compliance.search(principal.actor, query)
+        return render_page(request, "archive.html", {"form": form, "documents": found,
+                                                     "more": more, "searched": searched},
+                           principal=principal)
+
+    @router.get("/documents/{document_id}", response_class=HTMLResponse)
+    def document(request: Request, document_id: str,
+                 principal: Principal = page_role(Permission.ARCHIVE_SEARCH)) -> HTMLResponse:
+        found = services(request).compliance.document(document_id)
+        return render_page(request, "document.html", {"document": found},
+                           principal=principal)
+
+    @router.get("/documents/{document_id}/download")
+    def download(request: Request, document_id: str,
+                 principal: Principal = page_role(Permission.ARCHIVE_GET)) -> Response:
+        found, data = services(request).compliance.get(principal.actor, document_id)
+        return Response(data, media_type=found.entry.media_type, headers={
+            "Content-Disposition": f'attachment; filename="{found.file_name}"',
+            "X-Content-SHA256": found.entry.sha256})
+
+    @router.post("/documents/{document_id}/hold")
+    def hold(request: Request, document_id: str, csrf: str = Form(""),
+             reason: str = Form("", max_length=500),
+             principal: Principal = page_role(Permission.ARCHIVE_HOLD)) -> Response:
+        services(request).sessions.check_csrf(request, csrf)
+        found, _ = services(request).compliance.hold(principal.actor, document_id, reason)
+        return RedirectResponse(f"/documents/{found.document_id}", status_code=303)
+
+    @router.post("/documents/{document_id}/release")
+    def release(request: Request, document_id: str, csrf: str = Form(""),
+                reason: str = Form("", max_length=500),
+                principal: Principal = page_role(Permission.ARCHIVE_HOLD)) -> Response:
+        services(request).sessions.check_csrf(request, csrf)
+        found, _ = services(request).compliance.release(principal.actor, document_id, reason)
+        return RedirectResponse(f"/documents/{found.document_id}", status_code=303)
+
+    @router.post("/exports")
+    def export(request: Request, csrf: str = Form(""),
+               customer: str = Form("", max_length=200),
+               document_type: str = Form("", alias="type", max_length=200),
+               job: str = Form("", max_length=200), channel: str = Form("", max_length=200),
+               date_from: str = Form("", alias="from", max_length=200),
+               date_to: str = Form("", alias="to", max_length=200),
+               principal: Principal = page_role(Permission.ARCHIVE_EXPORT)) -> Response:
+        services(request).sessions.check_csrf(request, csrf)
+        return export_response(request, principal, {
+            "customer": customer, "document_type": document_type, "job": job,
+            "channel": channel, "date_from": date_from, "date_to": date_to})
+
+    @router.get("/runs", response_class=HTMLResponse)
+    def runs(request: Request,
+             principal: Principal = page_role(Permission.RUNS_READ)) -> HTMLResponse:
+        return render_page(request, "runs.html",
+                           {"runs": visible_runs(request, principal, None, 50)},
+                           principal=principal)
+
+    @router.get("/runs/new", response_class=HTMLResponse)
+    def new_run(request: Request,
+                principal: Principal = page_role(Permission.RUNS_START)) -> HTMLResponse:
+        return render_page(request, "run_new.html",
+                           {"jobs": permitted_jobs(request, principal)}, principal=principal)
+
+    @router.post("/runs")
+    def create_run(request: Request, csrf: str = Form(""), job: str = Form("", max_length=200),
+                   period: str = Form("", max_length=200), limit: str = Form("", max_length=12),
+                   principal: Principal = page_role(Permission.RUNS_START)) -> Response:
+        services(request).sessions.check_csrf(request, csrf)
+        if limit.strip() and not (limit.strip().isdigit() and int(limit) >= 1):
+            raise InputError(f"limit {limit[:12]!r} is not a whole number of records")
+        run_id = start_run(request, principal, job, period,
+                           int(limit) if limit.strip() else None, False)
+        return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+    @router.get("/runs/{run_id}", response_class=HTMLResponse)
+    def run(request: Request, run_id: str,
+            principal: Principal = page_role(Permission.RUNS_READ)) -> HTMLResponse:
+        found = read_run(request, principal, run_id)
+        return render_page(request, "run.html", {"run": found,
+                                                 "report": found.get("report") or {}},
+                           principal=principal)
+
+    @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def unknown(rest: str, principal: Principal = page_role()) -> None:
+        """Any other path: the login page without a session, 404 with one."""
+        raise NotFoundError("no such page")
+
+    return router

@@ -1,0 +1,275 @@
+"""The audit trail: an append-only, hash-chained log in the index database.
+
+Takes a `SqlIndex` and, per entry, who did what (an `Actor`, an action, an outcome, the
+document or run it concerned and JSON details); gives `AuditEntry` values and `verify`, which
+proves the chain intact or names every entry that was edited, deleted or inserted.
+
+Each entry stores ``prev_hash`` (the previous entry's hash; 64 zeros for the first) and
+``entry_hash = SHA-256(prev_hash + "\\n" + canonical JSON of the entry)``. Editing an entry
+breaks its own hash; deleting one breaks the next entry's link and the sequence; deleting the
+newest entries leaves ``audit_head`` (updated in the same transaction as every append) pointing
+past the end. Appends are serialised on the head row (``SELECT ... FOR UPDATE`` on PostgreSQL,
+``BEGIN IMMEDIATE`` on SQLite) and ``prev_hash`` is unique, so concurrent writers can never fork
+the chain. Someone who can rewrite the whole database can rewrite the whole chain: record the
+head that ``verify`` prints somewhere else and pass it back as an anchor to prove the past.
+API keys never enter the log: an actor is ``key:<key id>`` or ``cli:<user>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from factory.archive import SqlIndex
+from factory.archive.tables import audit_head, audit_log
+from factory.compliance.db import connection, transaction
+from factory.errors import ArchiveError, InputError
+
+GENESIS = "0" * 64
+HEAD_ID = 1
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: ``key:<key id>`` with the key's role, or ``cli:<user>`` with role shell."""
+
+    id: str
+    role: str
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    outcome: str
+    document_id: str | None
+    run_id: str | None
+    details: str
+    prev_hash: str
+    entry_hash: str
+
+    def body(self) -> str:
+        """The canonical JSON the hash covers: every field but the two hashes."""
+        return canonical({
+            "seq": self.seq, "at": self.at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "actor": self.actor, "role": self.role, "action": self.action,
+            "outcome": self.outcome, "document_id": self.document_id, "run_id": self.run_id,
+            "details": self.details,
+        })
+
+    def computed_hash(self) -> str:
+        return chain_hash(self.prev_hash, self.body())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq, "at": self.at.isoformat(), "actor": self.actor, "role": self.role,
+            "action": self.action, "outcome": self.outcome, "document_id": self.document_id,
+            "run_id": self.run_id, "details": json.loads(self.details),
+            "prev_hash": self.prev_hash, "entry_hash": self.entry_hash,
+        }
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+
+
+def chain_hash(prev_hash: str, body: str) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def _entry(row: Any) -> AuditEntry:
+    m = row._mapping
+    return AuditEntry(m["seq"], m["at"], m["actor"], m["role"], m["action"], m["outcome"],
+                      m["document_id"], m["run_id"], m["details"], m["prev_hash"],
+                      m["entry_hash"])
+
+
+@dataclass
+class AuditCheck:
+    """The result of `AuditLog.verify`."""
+
+    entries: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class AuditLog:
+    """The audit trail of one index database."""
+
+    def __init__(self, index: SqlIndex) -> None:
+        self.index = index
+
+    def record(self, actor: Actor, action: str, *, outcome: str = "ok",
+               document_id: str | None = None, run_id: str | None = None,
+               details: Mapping[str, Any] | None = None) -> AuditEntry:
+        """Append one entry in its own transaction (retried if another writer raced it)."""
+        for attempt in range(5):
+            try:
+                with transaction(self.index) as conn:
+                    return self.append(conn, actor, action, outcome=outcome,
+                                       document_id=document_id, run_id=run_id, details=details)
+            except ArchiveError as exc:
+                if not _raced(exc) or attempt == 4:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def append(self, conn: Connection, actor: Actor, action: str, *, outcome: str = "ok",
+               document_id: str | None = None, run_id: str | None = None,
+               details: Mapping[str, Any] | None = None) -> AuditEntry:
+        """Append one entry inside the caller's transaction (so it commits with the change)."""
+        if conn.dialect.name == "postgresql":
+            # Serialise appenders even before the head row exists (the very first entry).
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261005)")
+        head = conn.execute(select(audit_head).where(audit_head.c.id == HEAD_ID)
+                            .with_for_update()).first()
+        if head is None:
+            last = conn.execute(select(audit_log.c.seq).order_by(audit_log.c.seq.desc())
+                                .limit(1)).scalar_one_or_none()
+            if last is not None:
+                raise ArchiveError("the audit log has entries but its head record is gone: it"
+                                   " has been tampered with; run `docfactory audit verify`")
+            seq, prev = 0, GENESIS
+        else:
+            seq, prev = int(head.seq), head.entry_hash
+        entry = AuditEntry(
+            seq=seq + 1, at=datetime.now(UTC), actor=actor.id[:64], role=actor.role[:16],
+            action=action[:32], outcome=outcome[:16], document_id=document_id, run_id=run_id,
+            details=canonical(dict(details or {})), prev_hash=prev, entry_hash="")
+        entry = AuditEntry(**{**entry.__dict__, "entry_hash": entry.computed_hash()})
+        conn.execute(insert(audit_log).values(**entry.__dict__))
+        if head is None:
+            conn.execute(insert(audit_head).values(id=HEAD_ID, seq=entry.seq,
+                                                   entry_hash=entry.entry_hash))
+        else:
+            moved = conn.execute(update(audit_head).where(
+                audit_head.c.id == HEAD_ID, audit_head.c.seq == seq,
+                audit_head.c.entry_hash == prev).values(
+                seq=entry.seq, entry_hash=entry.entry_hash)).rowcount
+            if moved != 1:
+                raise ArchiveError("audit log head moved during an append (raced)")
+        return entry
+
+    def entries(self, *, document_ids: list[str] | None = None, after: int = 0,
+                limit: int | None = None, newest_first: bool = False) -> list[AuditEntry]:
+        """Entries in sequence order, optionally only those about ``document_ids``."""
+        statement = select(audit_log).where(audit_log.c.seq > after)
+        if document_ids is not None:
+            if not document_ids:
+                return []
+            found: list[AuditEntry] = []
+            for start in range(0, len(document_ids), 500):
+                chunk = document_ids[start:start + 500]
+                with connection(self.index) as conn:
+                    found.extend(_entry(row) for row in conn.execute(
+                        statement.where(audit_log.c.document_id.in_(chunk))))
+            found.sort(key=lambda e: e.seq, reverse=newest_first)
+            return found[:limit] if limit else found
+        order = audit_log.c.seq.desc() if newest_first else audit_log.c.seq
+        statement = statement.order_by(order)
+        if limit:
+            statement = statement.limit(limit)
+        with connection(self.index) as conn:
+            return [_entry(row) for row in conn.execute(statement)]
+
+    def head(self) -> tuple[int, str]:
+        with connection(self.index) as conn:
+            row = conn.execute(select(audit_head).where(audit_head.c.id == HEAD_ID)).first()
+        return (int(row.seq), row.entry_hash) if row else (0, GENESIS)
+
+    def _scan(self, page: int = 1000) -> Iterator[AuditEntry]:
+        after = 0
+        while True:
+            with connection(self.index) as conn:
+                rows = [_entry(row) for row in conn.execute(
+                    select(audit_log).where(audit_log.c.seq > after)
+                    .order_by(audit_log.c.seq).limit(page))]
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1].seq
+
+    def verify(self, anchor: str | None = None, max_problems: int = 50) -> AuditCheck:
+        """Walk the whole chain; name every break. ``anchor`` is ``SEQ:HASH`` from earlier."""
+        anchor_seq, anchor_hash = parse_anchor(anchor) if anchor else (None, None)
+        check = AuditCheck()
+        expected_seq, prev_hash = 1, GENESIS
+        anchor_seen = False
+
+        def problem(text: str) -> None:
+            if len(check.problems) < max_problems:
+                check.problems.append(text)
+
+        for entry in self._scan():
+            check.entries += 1
+            if entry.seq != expected_seq:
+                if entry.seq > expected_seq:
+                    gone = (f"entry {expected_seq}" if entry.seq == expected_seq + 1 else
+                            f"entries {expected_seq}-{entry.seq - 1}")
+                    problem(f"{gone} deleted (the log jumps from {expected_seq - 1} to"
+                            f" {entry.seq})")
+                else:
+                    problem(f"entry {entry.seq} out of order")
+            if entry.prev_hash != prev_hash:
+                problem(f"entry {entry.seq}: does not link to the entry before it (prev_hash"
+                        f" {entry.prev_hash[:12]}, expected {prev_hash[:12]}): an entry before"
+                        " it was deleted, edited or inserted")
+            if entry.computed_hash() != entry.entry_hash:
+                problem(f"entry {entry.seq} ({entry.action} by {entry.actor} at"
+                        f" {entry.at:%Y-%m-%d %H:%M:%S}): its content does not match its hash;"
+                        " it was edited")
+            if anchor_seq is not None and entry.seq == anchor_seq:
+                anchor_seen = True
+                if not entry.entry_hash.startswith(anchor_hash):
+                    problem(f"entry {entry.seq}: hash {entry.entry_hash[:12]} differs from the"
+                            f" anchor {anchor_hash}: the log was rewritten up to there")
+            expected_seq, prev_hash = entry.seq + 1, entry.entry_hash
+        last_seq = expected_seq - 1
+        check.head_seq, check.head_hash = last_seq, prev_hash
+        stored_seq, stored_hash = self.head()
+        if (stored_seq, stored_hash) != (last_seq, prev_hash):
+            if stored_seq > last_seq:
+                problem(f"the log ends at entry {last_seq} but its head records entry"
+                        f" {stored_seq}: the newest entries were deleted")
+            else:
+                problem(f"the head records entry {stored_seq} ({stored_hash[:12]}) but the log"
+                        f" ends at entry {last_seq} ({prev_hash[:12]})")
+        if anchor_seq is not None and not anchor_seen:
+            problem(f"anchor entry {anchor_seq} is not in the log (it ends at {last_seq})")
+        return check
+
+
+def parse_anchor(text: str) -> tuple[int, str]:
+    seq, _, digest = str(text).strip().partition(":")
+    digest = digest.lower()
+    if not seq.isdigit() or not 12 <= len(digest) <= 64 \
+            or not all(c in "0123456789abcdef" for c in digest):
+        raise InputError(f"anchor {text!r} is not SEQ:HASH as printed by `docfactory audit verify`")
+    return int(seq), digest
+
+
+def _raced(exc: ArchiveError) -> bool:
+    text = str(exc)
+    return exc.retryable or "raced" in text or "UNIQUE" in text.upper() \
+        or "duplicate key" in text
+
+
+__all__ = ["GENESIS", "Actor", "AuditCheck", "AuditEntry", "AuditLog", "chain_hash",
+           "parse_anchor"]

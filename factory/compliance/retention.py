@@ -1,0 +1,109 @@
+"""Legal hold and retention: hold or release a document, purge what is past retention.
+
+Takes the index, the store, the audit log and an `Actor`; gives the changed documents. Every
+change is written in the same transaction as its audit entry. A hold is also passed to the
+store when it supports one (`HoldableStore`: an S3 store maps it to Object Lock legal hold);
+the file store keeps every object read-only already. `purge_expired` deletes only documents
+whose retention has passed and that are not on hold, re-checking both in the deleting
+statement itself, so a hold placed a moment earlier always wins; it is a dry run unless told.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from sqlalchemy import delete, select, update
+
+from factory.archive import SqlIndex, Store
+from factory.archive.tables import documents
+from factory.compliance.audit import Actor, AuditLog
+from factory.compliance.db import transaction
+from factory.compliance.documents import Document, iter_documents, load
+from factory.errors import ArchiveError, NotFoundError
+
+
+@runtime_checkable
+class HoldableStore(Protocol):
+    """A store that can itself refuse to delete an object on legal hold."""
+
+    def set_legal_hold(self, key: str, hold: bool) -> None: ...
+
+
+def _keys(document: Document) -> list[str]:
+    return [k for k in (document.entry.storage_key, document.entry.record_storage_key) if k]
+
+
+def set_hold(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, doc_id: str,
+             hold: bool, reason: str = "") -> tuple[Document, bool]:
+    """Place (``hold``) or release a legal hold; return the document and whether it changed."""
+    document = load(index, doc_id)
+    if hold and isinstance(store, HoldableStore):
+        for key in _keys(document):  # store first: a failure leaves the index unchanged
+            store.set_legal_hold(key, True)
+    with transaction(index) as conn:
+        row = conn.execute(select(documents.c.legal_hold).where(
+            documents.c.document_id == document.document_id)).first()
+        if row is None:
+            raise NotFoundError(f"no document {document.document_id} in the index")
+        changed = bool(row.legal_hold) != hold
+        if changed:
+            conn.execute(update(documents).where(
+                documents.c.document_id == document.document_id).values(legal_hold=hold))
+        audit.append(conn, actor, "archive.hold" if hold else "archive.release",
+                     document_id=document.document_id,
+                     details={"reason": reason[:500], "changed": changed})
+    if not hold and isinstance(store, HoldableStore):
+        for key in _keys(document):  # index first: a failure leaves the store holding
+            store.set_legal_hold(key, False)
+    return load(index, document.document_id), changed
+
+
+@dataclass
+class PurgeResult:
+    dry_run: bool
+    expired: list[Document] = field(default_factory=list)
+    kept_on_hold: list[Document] = field(default_factory=list)
+    purged: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def bytes(self) -> int:
+        return sum(d.entry.byte_size for d in self.expired)
+
+
+def purge_expired(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, now: datetime,
+                  execute: bool = False) -> PurgeResult:
+    """Find (and with ``execute`` delete) documents past retention and not on hold."""
+    result = PurgeResult(dry_run=not execute)
+    for document in iter_documents(index):
+        if document.entry.retention_until >= now:
+            continue
+        (result.kept_on_hold if document.legal_hold else result.expired).append(document)
+    if not execute:
+        return result
+    for document in result.expired:
+        with transaction(index) as conn:
+            gone = conn.execute(delete(documents).where(
+                documents.c.document_id == document.document_id,
+                documents.c.legal_hold.is_(False),
+                documents.c.retention_until < now)).rowcount
+            if gone != 1:
+                result.warnings.append(f"{document.document_id}: kept (placed on hold or"
+                                       " changed while purging)")
+                continue
+            entry = document.entry
+            audit.append(conn, actor, "archive.purge", document_id=document.document_id,
+                         details={"job": entry.job, "period": entry.period,
+                                  "customer_id": entry.customer_id,
+                                  "storage_key": entry.storage_key, "sha256": entry.sha256,
+                                  "retention_until": entry.retention_until.isoformat()})
+        result.purged.append(document.document_id)
+        for key in _keys(document):
+            try:
+                store.delete(key)
+            except ArchiveError as exc:
+                result.warnings.append(f"{document.document_id}: index row purged, but {exc};"
+                                       " `archive verify` lists it as an orphan")
+    return result

@@ -1,0 +1,96 @@
+"""The compliance desk: every archive operation a person may ask for, each one audited.
+
+Takes the index, the store and the export size limit; gives `ComplianceService`, which the
+command line and the HTTP API both call with an `Actor`, so both leave the same audit trail:
+
+    search      archive.search   (the query and how many matched)
+    get         archive.get      (outcome ok, or integrity_error when the bytes were altered)
+    export      archive.export   (one entry per document plus one for the bundle)
+    hold        archive.hold / archive.release (with the reason)
+    purge       archive.purge    (one per document deleted; a dry run writes nothing)
+    rerender    archive.rerender (whether the text matched)
+
+Bytes are handed out only after their audit entry is committed: no audit, no document.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from factory.archive import SqlIndex, Store
+from factory.compliance import documents as docs
+from factory.compliance import retention
+from factory.compliance.audit import Actor, AuditLog
+from factory.compliance.export import ExportSummary, export_bundle
+from factory.compliance.query import DocumentQuery
+from factory.compliance.rerender import RerenderResult, rerender
+from factory.compliance.verify import VerifyReport, verify_archive
+from factory.config import DEFAULT_EXPORT_MAX_BYTES
+from factory.errors import IntegrityError
+from factory.jobs import JobSpec
+
+
+class ComplianceService:
+    """Search, retrieve, prove, export, hold and purge archived documents."""
+
+    def __init__(self, index: SqlIndex, store: Store,
+                 export_max_bytes: int = DEFAULT_EXPORT_MAX_BYTES) -> None:
+        self.index = index
+        self.store = store
+        self.audit = AuditLog(index)
+        self.export_max_bytes = export_max_bytes
+
+    def search(self, actor: Actor, query: DocumentQuery) -> tuple[list[docs.Document], bool]:
+        found, more = docs.search(self.index, query)
+        self.audit.record(actor, "archive.search", details={
+            "query": query.as_dict(), "matches": len(found), "more": more})
+        return found, more
+
+    def document(self, doc_id: str) -> docs.Document:
+        """Index fields only (no bytes, not audited)."""
+        return docs.load(self.index, doc_id)
+
+    def get(self, actor: Actor, doc_id: str) -> tuple[docs.Document, bytes]:
+        """The exact archived bytes, verified and audited before they are returned."""
+        try:
+            document, data = docs.fetch(self.index, self.store, doc_id)
+        except IntegrityError as exc:
+            self.audit.record(actor, "archive.get", outcome="integrity_error",
+                              document_id=docs.load(self.index, doc_id).document_id,
+                              details={"error": str(exc)[:500]})
+            raise
+        self.audit.record(actor, "archive.get", document_id=document.document_id,
+                          details={"sha256": document.entry.sha256,
+                                   "bytes": document.entry.byte_size})
+        return document, data
+
+    def export(self, actor: Actor, query: DocumentQuery, target: Path,
+               max_bytes: int | None = None) -> ExportSummary:
+        return export_bundle(self.index, self.store, self.audit, actor, query, target,
+                             max_bytes or self.export_max_bytes)
+
+    def hold(self, actor: Actor, doc_id: str, reason: str = "") -> tuple[docs.Document, bool]:
+        return retention.set_hold(self.index, self.store, self.audit, actor, doc_id, True,
+                                  reason)
+
+    def release(self, actor: Actor, doc_id: str, reason: str = ""
+                ) -> tuple[docs.Document, bool]:
+        return retention.set_hold(self.index, self.store, self.audit, actor, doc_id, False,
+                                  reason)
+
+    def purge_expired(self, actor: Actor, now: datetime, execute: bool = False
+                      ) -> retention.PurgeResult:
+        return retention.purge_expired(self.index, self.store, self.audit, actor, now, execute)
+
+    def verify(self, job: str | None = None) -> VerifyReport:
+        return verify_archive(self.index, self.store, job)
+
+    def rerender(self, actor: Actor, doc_id: str, workdir: Path, job: JobSpec | None = None
+                 ) -> RerenderResult:
+        """Render again from the archive and compare (WeasyPrint is imported on first use)."""
+        result = rerender(self.index, self.store, doc_id, workdir, job)
+        self.audit.record(actor, "archive.rerender", document_id=result.document.document_id,
+                          details={"matches": result.matches,
+                                   "byte_identical": result.byte_identical})
+        return result

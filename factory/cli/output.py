@@ -44,7 +44,8 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
     mark = "[green]✓[/]" if report.balanced else "[red]✗ DOES NOT BALANCE[/]"
     table.add_row("reconciliation", f"{mark} {c.reconciliation_line(report.pending_label)}")
     if report.by_locale:
-        table.add_row("by locale", ", ".join(f"{k} {v}" for k, v in report.by_locale.items()))
+        locales = sorted(report.by_locale.items())
+        table.add_row("by locale", ", ".join(f"{k} {v}" for k, v in locales))
     if report.by_document_type:
         table.add_row("by document type",
                       ", ".join(f"{k} {v}" for k, v in report.by_document_type.items()))

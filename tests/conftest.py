@@ -20,6 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 STATEMENT_JOB = REPO / "jobs" / "monthly_statements.toml"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
+pytest_plugins = ["tests.fixtures_cluster"]
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

@@ -96,6 +96,7 @@ def threading_main() -> bool:
 #: Modules that register commands on `cli` when imported (one per area).
 COMMAND_MODULES = [
     "factory.cli.commands",
+    "factory.cli.cluster",
 ]
 
 

@@ -4,8 +4,9 @@ Takes a `WorkerConfig` (once per process) and then `Record` values; gives one `O
 record. `Worker` loads the job, the templates, the brand fonts and stylesheets, opens the
 store and the index once, and then for each record:
 
-    skip if archived ─► claim ─► render HTML ─► render PDF ─► put record snapshot and PDF
-    ─► complete (index row in, claim out) ─► drop the replaced object on --force
+    skip if archived (by this run: count as archived) ─► claim ─► render HTML ─► render PDF
+    ─► put record snapshot and PDF ─► complete (index row in, claim out)
+    ─► drop the replaced object on --force
 
 Errors become outcomes, never exceptions: permanent ones (template, resource, bad data) fail
 the record at once; retryable ones (index locked, store timeout) are tried ``attempts`` times
@@ -58,15 +59,19 @@ class Worker:
     def close(self) -> None:
         self.index.close()
 
-    def process_chunk(self, records: list[Record]) -> list[Outcome]:
-        return [self.process(record) for record in records]
+    def process_chunk(self, records: list[Record], holder: str | None = None) -> list[Outcome]:
+        return [self.process(record, holder) for record in records]
 
-    def process(self, record: Record) -> Outcome:
-        """Process one record, retrying transient failures; never raises a FactoryError."""
+    def process(self, record: Record, holder: str | None = None) -> Outcome:
+        """Process one record, retrying transient failures; never raises a FactoryError.
+
+        ``holder`` names the unit of work (a Celery task id) in the record's claim, so that a
+        redelivery of the same unit takes over the claim of a worker that died holding it.
+        """
         delay = 0.2
         for attempt in range(1, self.config.attempts + 1):
             try:
-                return self._process_once(record)
+                return self._process_once(record, holder)
             except FactoryError as exc:
                 if exc.retryable and attempt < self.config.attempts:
                     time.sleep(delay)
@@ -80,11 +85,17 @@ class Worker:
         return Slot(self.job.name, self.period.code, record.key, CHANNEL,
                     self.job.document_type)
 
-    def _process_once(self, record: Record) -> Outcome:
+    def _process_once(self, record: Record, holder: str | None = None) -> Outcome:
         slot = self._slot(record)
-        if not self.config.force and self.index.find(slot) is not None:
+        found = self.index.find(slot)
+        if found is not None and found.run_id == self.config.run_id:
+            return _archived_before(record, found)  # a redelivered task: done by this run
+        if not self.config.force and found is not None:
             return Outcome(record.key, record.position, Status.SKIPPED)
-        claim = self.index.claim(slot, self.config.run_id)
+        claim = self.index.claim(slot, self.config.run_id, holder=holder)
+        if claim.existing is not None and claim.existing.run_id == self.config.run_id:
+            self.index.release(claim)
+            return _archived_before(record, claim.existing)
         if claim.existing is not None and not self.config.force:
             self.index.release(claim)
             return Outcome(record.key, record.position, Status.SKIPPED)
@@ -129,6 +140,13 @@ class Worker:
             revision=revision, record_storage_key=snapshot_key,
         )
         return entry, artifact
+
+
+def _archived_before(record: Record, entry: ArchiveEntry) -> Outcome:
+    """This run archived the record already (an at-least-once redelivery): count it once, as
+    archived, without rendering it again."""
+    return Outcome(record.key, record.position, Status.ARCHIVED, pages=entry.page_count or 0,
+                   byte_size=entry.byte_size, document_ids=(entry.document_id,))
 
 
 def _record_snapshot(record: Record, doc_id: str, worker: Worker, created: datetime) -> Artifact:

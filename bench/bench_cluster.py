@@ -19,6 +19,7 @@ round of each is reported, as in bench/bench.py (noise only ever slows a run dow
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import secrets
@@ -34,8 +35,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench import WORK, _job_for  # noqa: E402
 from factory.sample import generate  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("bench_reference", REPO / "bench" / "bench.py")
+assert _spec is not None and _spec.loader is not None
+_reference = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_reference)
+WORK, _job_for = _reference.WORK, _reference._job_for
 
 BROKER = os.environ.get("FACTORY_BROKER_URL", "redis://127.0.0.1:6379/0")
 
@@ -77,7 +83,8 @@ def start_worker(name: str, log: Path) -> subprocess.Popen:  # type: ignore[type
                 break
         except Exception:
             if time.monotonic() > deadline or process.poll() is not None:
-                raise SystemExit(f"the Celery worker did not start:\n{log.read_text()}")
+                raise SystemExit(f"the Celery worker did not start:\n{log.read_text()}") \
+                    from None
         time.sleep(0.5)
     executor.close()
     return process

@@ -2,10 +2,11 @@
 # Install the system libraries docfactory needs, only those missing (Debian/Ubuntu).
 #   Pango + HarfBuzz (WeasyPrint's text layout), libharfbuzz-subset0 (fast font subsetting:
 #   ~3x faster PDFs than the fontTools fallback), DejaVu fonts (Latin and Cyrillic fallback),
-#   poppler-utils (pdftoppm/pdftotext, used by proofs and tests).
+#   poppler-utils (pdftoppm/pdftotext, used by proofs and tests); redis-server and postgresql
+#   (the broker and the index of a cluster, which the tests run against on loopback).
 set -euo pipefail
 PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fontconfig
-          fonts-dejavu-core fonts-dejavu-extra poppler-utils)
+          fonts-dejavu-core fonts-dejavu-extra poppler-utils redis-server postgresql)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \

@@ -88,9 +88,9 @@ def process_chunk(task: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     config = decode_config(payload["config"], _LOCAL.get("settings"))
     records = [decode_record(item) for item in payload["records"]]
     done: list[dict[str, Any]] = list(payload.get("done", []))
-    worker = worker_for(config)
     outcomes: list[Outcome] = []
     try:
+        worker = worker_for(config)  # built once per process and run: counts in the limit
         for record in records:
             outcomes.append(worker.process(record, holder=task.request.id))
     except SoftTimeLimitExceeded:

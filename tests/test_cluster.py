@@ -224,6 +224,58 @@ def test_a_worker_process_killed_mid_batch(s3_server: S3Server, pg_url: str,
     check_archive(store_url, pg_url, {f"C{n:06d}" for n in range(1, 25)}, report.run_id)
 
 
+def test_the_cli_runs_a_job_on_the_cluster(celery_worker: CeleryWorker, sample_job: Any,
+                                           tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`docfactory run JOB --executor celery`: the same log lines, summary and exit code as
+    the local pool."""
+    for name, value in celery_worker.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FACTORY_VAR", str(tmp_path / "var"))
+    monkeypatch.setenv("FACTORY_HOME", str(REPO))
+    load_commands()
+    result = CliRunner().invoke(cli, ["run", str(sample_job.path), "--period", "2026-11",
+                                      "--executor", "celery", "--limit", "5",
+                                      "--chunk-size", "2"])
+    assert result.exit_code == 0, result.output
+    assert "monthly_statements 2026-11: started of 5 records" in result.output
+    assert "5/5 processed, 5 archived" in result.output
+    assert "(2 workers, celery)" in result.output
+    assert "reconciliation: ✓ input 5 = archived 5" in result.output
+    index = open_index(f"sqlite:///{tmp_path / 'var' / 'index.db'}", migrate=False)
+    assert index.count(JOB, "2026-11") == 5
+
+
+def test_a_chunk_over_its_time_limit_loses_nothing(cluster_name: str, sample_dir: Path,
+                                                   tmp_path: Path) -> None:
+    """Workers with a 1-second limit per chunk and a chunk that needs more: the records not
+    done in time fail as retryable and are retried; every record ends archived or failed
+    with the time limit as its reason, once, and no claim is left behind."""
+    settings = load_settings(REPO, {}, var_dir=str(tmp_path / "var"))
+    store_url = (tmp_path / "archive").as_uri()
+    index_url = f"sqlite:///{tmp_path / 'index.db'}"
+    job_path = cluster_job(tmp_path / "jobs", sample_dir, store_url, index_url)
+    worker = start_worker(f"{cluster_name}-limit", tmp_path / "limit-worker.log",
+                          concurrency=1, extra_env={"FACTORY_TASK_TIME_LIMIT": "1",
+                                                    "FACTORY_TASK_RETRIES": "2"})
+    try:
+        executor = make_executor("celery", cluster=worker.options())
+        executor.connect()
+        report = run_job(load_job(job_path), settings,
+                         RunOptions(period="2026-11", chunk_size=12), executor)
+    finally:
+        stop_worker(worker)
+    log = worker.log_text()
+    assert "SoftTimeLimitExceeded" in log or "retry: Retry in" in log, log
+    counts = report.counts
+    assert report.balanced and counts.archived + counts.failed == 12
+    assert counts.failed > 0 or "retry: Retry in" in log
+    assert all("time limit" in reason for reason in report.failure_reasons)
+    index = open_index(index_url, migrate=False)
+    assert index.count(JOB, "2026-11") == counts.archived
+    assert index.claims_held() == 0
+
+
 def test_no_worker_on_the_queue_is_a_clear_error(cluster_name: str, sample_job: Any,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FACTORY_BROKER_URL", REDIS_URL)

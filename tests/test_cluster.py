@@ -172,10 +172,45 @@ def test_retryable_failures_are_retried_by_celery_with_the_done_records_kept(
     check_archive(store_url, pg_url, {f"C{n:06d}" for n in range(1, 13)}, run_id)
 
 
+class Killer:
+    """After the first archived records, SIGKILL the worker process running the most recently
+    started task; the kill counts if that task still holds a claim afterwards (it died in the
+    middle of a record)."""
+
+    def __init__(self, worker: CeleryWorker, index_url: str) -> None:
+        self.worker = worker
+        self.control = CeleryExecutor(worker.options())  # type: ignore[arg-type]
+        self.control.connect()
+        self.nodes = list(self.control.app.control.inspect(timeout=2.0).ping() or {})
+        self.index = open_index(index_url)
+        self.killed: list[tuple[str, int]] = []
+
+    def __call__(self, counts: Counts) -> None:
+        if self.killed or counts.archived < 2:
+            return
+        inspect = self.control.app.control.inspect(destination=self.nodes, timeout=5.0)
+        tasks = sorted((task for found in (inspect.active() or {}).values() for task in found),
+                       key=lambda task: task["time_start"] or 0)
+        if not tasks:
+            return
+        task_id, pid = tasks[-1]["id"], tasks[-1]["worker_pid"]
+        assert pid in self.worker.children()
+        os.kill(pid, signal.SIGKILL)
+        with self.index.engine.connect() as connection:
+            holding = connection.execute(select(func.count()).select_from(claims).where(
+                claims.c.holder == task_id)).scalar_one()
+        if holding:
+            self.killed.append((task_id, pid))
+
+    def close(self) -> None:
+        self.control.close()
+        self.index.close()
+
+
 def test_a_worker_process_killed_mid_batch(s3_server: S3Server, pg_url: str,
                                            cluster_name: str, tmp_path: Path) -> None:
-    """kill -9 of a worker process while it renders a chunk: Celery puts the task back, the
-    redelivery takes the dead process's claims over at once (same task id), and the batch
+    """kill -9 of a worker process while it renders a chunk: Celery runs the task again under
+    the same task id, which takes the dead process's claims over at once, and the batch
     completes with exactly one archived document and one index row per record."""
     data = tmp_path / "data"
     generate(24, data, seed=11, period="2026-11", fmt="csv")
@@ -183,38 +218,14 @@ def test_a_worker_process_killed_mid_batch(s3_server: S3Server, pg_url: str,
     job_path = cluster_job(tmp_path / "jobs", data, store_url, pg_url)
     settings = load_settings(REPO, {}, var_dir=str(tmp_path / "var"))
     worker = start_worker(f"{cluster_name}-fault", tmp_path / "fault-worker.log")
-    control = CeleryExecutor(worker.options())  # type: ignore[arg-type]
-    control.connect()
-    nodes = list(control.app.control.inspect(timeout=2.0).ping() or {})
-    index = open_index(pg_url)
-    killed: list[tuple[str, int]] = []
-
-    def kill_a_busy_process(counts: Counts) -> None:
-        """SIGKILL the process running the most recently started task; the kill counts if
-        that task still holds a claim afterwards (it died mid-record)."""
-        if killed or counts.archived < 2:
-            return
-        active = control.app.control.inspect(destination=nodes, timeout=5.0).active() or {}
-        tasks = sorted((task for found in active.values() for task in found),
-                       key=lambda task: task["time_start"] or 0)
-        if not tasks:
-            return
-        task_id, pid = tasks[-1]["id"], tasks[-1]["worker_pid"]
-        assert pid in worker.children()
-        os.kill(pid, signal.SIGKILL)
-        with index.engine.connect() as connection:
-            holding = connection.execute(select(func.count()).select_from(claims).where(
-                claims.c.holder == task_id)).scalar_one()
-        if holding:
-            killed.append((task_id, pid))
-
+    killer = Killer(worker, pg_url)
     try:
-        report = celery_run(worker, job_path, settings, Hook(kill_a_busy_process))
+        report = celery_run(worker, job_path, settings, Hook(killer))
     finally:
-        control.close()
+        killer.close()
         stop_worker(worker)
-    assert killed, "no worker process was killed in the middle of a record"
-    (task_id, pid), log = killed[0], worker.log_text()
+    assert killer.killed, "no worker process was killed in the middle of a record"
+    (task_id, pid), log = killer.killed[0], worker.log_text()
     assert f"pid:{pid} exited with 'signal 9" in log, log
     assert log.count(f"Task docfactory.process_chunk[{task_id}] received") == 2
     assert f"Task docfactory.process_chunk[{task_id}] succeeded" in log
@@ -222,6 +233,36 @@ def test_a_worker_process_killed_mid_batch(s3_server: S3Server, pg_url: str,
     assert (counts.input, counts.archived, counts.failed, counts.skipped) == (24, 24, 0, 0)
     assert report.balanced and report.status == "completed"
     check_archive(store_url, pg_url, {f"C{n:06d}" for n in range(1, 25)}, report.run_id)
+
+
+def test_a_chunk_whose_worker_keeps_dying_fails_its_records_and_the_run_goes_on(
+        pg_url: str, cluster_name: str, sample_dir: Path, tmp_path: Path) -> None:
+    """With no retries left, a chunk whose process was killed fails its records with the
+    reason (a poison chunk cannot loop forever); the other chunks are archived, the report
+    balances, and running again archives the failed records."""
+    store_url = (tmp_path / "archive").as_uri()
+    job_path = cluster_job(tmp_path / "jobs", sample_dir, store_url, pg_url)
+    settings = load_settings(REPO, {}, var_dir=str(tmp_path / "var"))
+    worker = start_worker(f"{cluster_name}-poison", tmp_path / "poison-worker.log",
+                          extra_env={"FACTORY_TASK_RETRIES": "0"})
+    killer = Killer(worker, pg_url)
+    try:
+        report = celery_run(worker, job_path, settings, Hook(killer), chunk_size=2)
+        again = celery_run(worker, job_path, settings)
+    finally:
+        killer.close()
+        stop_worker(worker)
+    assert killer.killed, "no worker process was killed in the middle of a record"
+    counts = report.counts
+    assert counts.failed == 2 and counts.archived == 10 and report.balanced
+    (reason,) = report.failure_reasons
+    assert reason.startswith("a worker process died on this chunk, killed or out of memory")
+    failures = [json.loads(line) for line in Path(report.failures_file).read_text().splitlines()]
+    assert len(failures) == 2 and all(f["reason"].startswith("a worker process died")
+                                      for f in failures)
+    assert (again.counts.archived, again.counts.skipped, again.counts.failed) == (2, 10, 0)
+    index = open_index(pg_url, migrate=False)
+    assert index.count(JOB, "2026-11") == 12 and index.claims_held() == 0
 
 
 def test_the_cli_runs_a_job_on_the_cluster(celery_worker: CeleryWorker, sample_job: Any,

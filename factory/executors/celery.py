@@ -6,7 +6,8 @@ the cluster's queue and counts their processes; at most ``2 × processes`` chunk
 so the coordinator reads no further ahead than the workers and its memory stays flat. Each task
 carries the run's description and the chunk's records as JSON (no live objects; no passwords);
 the workers send back outcomes, which are counted into `LiveCounts` for ``docfactory status``.
-A task that fails for good (a worker's configuration error) stops the run with the worker's
+A chunk whose worker processes keep dying fails its records with that reason; a task that
+fails for good otherwise (a worker's configuration error) stops the run with the worker's
 message; an interrupted run revokes the tasks still queued.
 """
 
@@ -28,7 +29,7 @@ from factory.executors.payload import (
     encode_record,
     without_password,
 )
-from factory.models import Outcome, Record
+from factory.models import Outcome, Record, Status
 from factory.pipeline import WorkerConfig
 
 POLL_SECONDS = 0.05
@@ -142,9 +143,13 @@ class CeleryExecutor:
 
     def _outcomes(self, result: AsyncResult, chunk: list[Record]) -> list[Outcome]:
         value = result.get(propagate=False, disable_sync_subtasks=False)
-        failed = result.failed()
+        succeeded = result.successful()
         result.forget()
-        if failed:
+        if not succeeded and type(value).__name__ == "WorkerLostError":
+            reason = ("a worker process died on this chunk, killed or out of memory, on every"
+                      " attempt its retries allowed")
+            return [Outcome(r.key, r.position, Status.FAILED, reason=reason) for r in chunk]
+        if not succeeded:
             raise FactoryError(
                 f"a worker failed a chunk of {len(chunk)} record(s) starting at"
                 f" {chunk[0].key} ({type(value).__name__}: {value}); the run stopped."

@@ -7,9 +7,11 @@ Celery app with the ``docfactory.process_chunk`` task. The coordinator (`CeleryE
 
 Delivery is at least once, and every step downstream is idempotent and keyed:
 
-- ``acks_late`` with ``reject_on_worker_lost``: a task whose worker process dies (kill -9, out of
-  memory) is put back on the queue at once and runs again under the same task id. The task id is
-  the ``holder`` of the record claims it takes, so the redelivery takes over the dead worker's
+- ``acks_late`` with ``retry_on_worker_lost`` (and ``reject_on_worker_lost`` as its fallback): a
+  task whose worker process dies (kill -9, out of memory) runs again a second later under the
+  same task id, counted as a retry, so a chunk that kills every process it meets fails after
+  ``retries`` (its records then fail with the reason) instead of looping forever. The task id
+  is the ``holder`` of the record claims it takes, so the new run takes over the dead process's
   claims at once (`SqlIndex.claim`), and records this run already archived count as archived.
 - prefetch 1: a worker process holds one task at a time; the coordinator keeps a bounded window.
 - a soft time limit per chunk (the records not done fail as retryable) and a hard one; both stay
@@ -63,7 +65,7 @@ def make_app(options: ClusterOptions) -> Celery:
     app.conf.update(
         task_serializer="json", result_serializer="json", accept_content=["json"],
         task_default_queue=options.queue,
-        task_acks_late=True, task_reject_on_worker_lost=True,
+        task_acks_late=True, task_reject_on_worker_lost=True, task_retry_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_soft_time_limit=options.time_limit, task_time_limit=options.hard_time_limit,
         result_expires=options.result_expires, result_extended=False,
@@ -77,7 +79,8 @@ def make_app(options: ClusterOptions) -> Celery:
     )
     app.task(bind=True, name=TASK, autoretry_for=(RetryableError,), retry_backoff=True,
              retry_backoff_max=RETRY_BACKOFF_MAX, retry_jitter=True,
-             max_retries=options.retries, resultrepr_maxsize=160)(process_chunk)
+             max_retries=options.retries, default_retry_delay=1,
+             resultrepr_maxsize=160)(process_chunk)
     return app
 
 

@@ -6,7 +6,8 @@ the cluster's queue and counts their processes; at most ``2 × processes`` chunk
 so the coordinator reads no further ahead than the workers and its memory stays flat. Each task
 carries the run's description and the chunk's records as JSON (no live objects; no passwords);
 the workers send back outcomes, which are counted into `LiveCounts` for ``docfactory status``.
-A chunk whose worker processes keep dying fails its records with that reason; a task that
+A chunk whose worker processes keep dying fails its records with that reason (those archived
+before a process died count as archived, from the index); a task that
 fails for good otherwise (a worker's configuration error) stops the run with the worker's
 message; an interrupted run revokes the tasks still queued.
 """
@@ -15,10 +16,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from celery.result import AsyncResult
 
+from factory.archive import Slot, open_index
 from factory.errors import ConfigError, FactoryError
 from factory.executors.celery_app import TASK, make_app
 from factory.executors.cluster import ClusterOptions
@@ -29,8 +32,9 @@ from factory.executors.payload import (
     encode_record,
     without_password,
 )
+from factory.jobs import load_job
 from factory.models import Outcome, Record, Status
-from factory.pipeline import WorkerConfig
+from factory.pipeline import CHANNEL, WorkerConfig
 
 POLL_SECONDS = 0.05
 
@@ -107,7 +111,7 @@ class CeleryExecutor:
                     return
                 for task_id in self._wait():
                     result, chunk = self._pending.pop(task_id)
-                    outcomes = self._outcomes(result, chunk)
+                    outcomes = self._outcomes(result, chunk, config)
                     self.live.returned(outcomes)
                     self.live.write()
                     yield outcomes
@@ -141,14 +145,13 @@ class CeleryExecutor:
                 quiet_since = time.monotonic()
             time.sleep(POLL_SECONDS)
 
-    def _outcomes(self, result: AsyncResult, chunk: list[Record]) -> list[Outcome]:
+    def _outcomes(self, result: AsyncResult, chunk: list[Record], config: WorkerConfig
+                  ) -> list[Outcome]:
         value = result.get(propagate=False, disable_sync_subtasks=False)
         succeeded = result.successful()
         result.forget()
         if not succeeded and type(value).__name__ == "WorkerLostError":
-            reason = ("a worker process died on this chunk, killed or out of memory, on every"
-                      " attempt its retries allowed")
-            return [Outcome(r.key, r.position, Status.FAILED, reason=reason) for r in chunk]
+            return _settle_lost_chunk(chunk, config)
         if not succeeded:
             raise FactoryError(
                 f"a worker failed a chunk of {len(chunk)} record(s) starting at"
@@ -176,6 +179,30 @@ class CeleryExecutor:
         if self.app is not None and cancel:
             self.app.close()
             self.app = None
+
+
+def _settle_lost_chunk(chunk: list[Record], config: WorkerConfig) -> list[Outcome]:
+    """Outcomes of a chunk whose worker processes died on every attempt: the records this run
+    archived before a process died are archived (the index says so), the others failed."""
+    job = load_job(Path(config.job_path))
+    reason = ("a worker process died on this chunk, killed or out of memory, on every attempt"
+              " its retries allowed")
+    index = open_index(config.index_url, migrate=False)
+    try:
+        outcomes = []
+        for record in chunk:
+            entry = index.find(Slot(job.name, config.period, record.key, CHANNEL,
+                                    job.document_type))
+            if entry is not None and entry.run_id == config.run_id:
+                outcomes.append(Outcome(record.key, record.position, Status.ARCHIVED,
+                                        pages=entry.page_count or 0, byte_size=entry.byte_size,
+                                        document_ids=(entry.document_id,), rendered=True))
+            else:
+                outcomes.append(Outcome(record.key, record.position, Status.FAILED,
+                                        reason=reason))
+        return outcomes
+    finally:
+        index.close()
 
 
 __all__ = ["CeleryExecutor", "ClusterOptions"]

@@ -5,10 +5,12 @@
 #   poppler-utils (pdftoppm/pdftotext, used by proofs and tests), libdmtx0b (DataMatrix
 #   encoding for the inserter marks on print streams, through pylibdmtx), git (proofs against a
 #   git revision: `docfactory proof JOB --against HEAD~1`), chromium (the web pages are tested
-#   in a real headless browser, driven by Playwright at /usr/bin/chromium).
+#   in a real headless browser, driven by Playwright at /usr/bin/chromium); redis-server and
+#   postgresql (the broker and the index of a cluster, which the tests run against on loopback).
 set -euo pipefail
 PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fontconfig
-          fonts-dejavu-core fonts-dejavu-extra poppler-utils libdmtx0b git chromium)
+          fonts-dejavu-core fonts-dejavu-extra poppler-utils libdmtx0b git chromium
+          redis-server postgresql)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \

@@ -20,8 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 STATEMENT_JOB = REPO / "jobs" / "monthly_statements.toml"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
-#: The archive, PostgreSQL and server fixtures of the compliance and API tests.
-pytest_plugins = ["tests.archive_fixtures"]
+#: The archive, PostgreSQL and server fixtures of the compliance, API and cluster tests.
+pytest_plugins = ["tests.archive_fixtures", "tests.fixtures_cluster"]
 
 
 @pytest.fixture

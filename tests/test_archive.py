@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import stat
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -89,15 +91,15 @@ def entry(slot: Slot, doc_id: str, run_id: str = "run1", revision: int = 1) -> A
 SLOT = Slot("job", "2026-11", "C1", "pdf", "statement")
 
 
-def test_migrations_match_the_table_definitions(tmp_path: Path) -> None:
-    index = open_index(f"sqlite:///{tmp_path / 'i.db'}")
+def test_migrations_match_the_table_definitions(index_url: str) -> None:
+    index = open_index(index_url)
     with index.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), metadata)
     assert diff == []
 
 
-def test_claim_complete_and_skip(tmp_path: Path) -> None:
-    index = open_index(f"sqlite:///{tmp_path / 'i.db'}")
+def test_claim_complete_and_skip(index_url: str) -> None:
+    index = open_index(index_url)
     claim = index.claim(SLOT, "run1")
     assert claim.existing is None
     assert index.complete(claim, entry(SLOT, "d1")) is None
@@ -110,8 +112,8 @@ def test_claim_complete_and_skip(tmp_path: Path) -> None:
     assert [e.document_id for e in index.entries(job="job")] == ["d2"]
 
 
-def test_claims_block_live_workers_and_yield_to_stale_or_other_runs(tmp_path: Path) -> None:
-    index = open_index(f"sqlite:///{tmp_path / 'i.db'}")
+def test_claims_block_live_workers_and_yield_to_stale_or_other_runs(index_url: str) -> None:
+    index = open_index(index_url)
     first = index.claim(SLOT, "run1")
     with pytest.raises(ClaimBusy):
         index.claim(SLOT, "run1")
@@ -125,15 +127,15 @@ def test_claims_block_live_workers_and_yield_to_stale_or_other_runs(tmp_path: Pa
     assert index.find(SLOT).run_id == "run2"
 
 
-def test_release_gives_the_slot_back(tmp_path: Path) -> None:
-    index = open_index(f"sqlite:///{tmp_path / 'i.db'}")
+def test_release_gives_the_slot_back(index_url: str) -> None:
+    index = open_index(index_url)
     index.release(index.claim(SLOT, "run1"))
     assert index.claims_held() == 0
     index.claim(SLOT, "run1")
 
 
-def test_concurrent_claims_have_one_winner(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'i.db'}"
+def test_concurrent_claims_have_one_winner(index_url: str) -> None:
+    url = index_url
     open_index(url)
     results: list[str] = []
 
@@ -153,8 +155,8 @@ def test_concurrent_claims_have_one_winner(tmp_path: Path) -> None:
     assert sorted(results) == ["busy"] * 5 + ["won"]
 
 
-def test_runs_are_exclusive_per_job_and_period(tmp_path: Path) -> None:
-    index = open_index(f"sqlite:///{tmp_path / 'i.db'}")
+def test_runs_are_exclusive_per_job_and_period(index_url: str) -> None:
+    index = open_index(index_url)
     index.start_run("r1", "job", "2026-11", executor="pool", workers=2,
                     template_version="v", dry_run=False)
     with pytest.raises(RunConflict, match="r1 of job for 2026-11 is still running"):
@@ -171,18 +173,97 @@ def test_runs_are_exclusive_per_job_and_period(tmp_path: Path) -> None:
     assert [r["run_id"] for r in index.list_runs("job")][:1] in (["r4"], ["r3"])
 
 
-def test_schema_check_without_migration(tmp_path: Path) -> None:
+def test_schema_check_without_migration(index_url: str) -> None:
     with pytest.raises(ArchiveError, match="docfactory index upgrade"):
-        open_index(f"sqlite:///{tmp_path / 'fresh.db'}", migrate=False)
+        open_index(index_url, migrate=False)
 
 
-def test_a_killed_coordinator_does_not_block_the_next_run(tmp_path: Path) -> None:
+def test_a_redelivered_task_takes_over_its_own_claim_at_once(index_url: str) -> None:
+    """A Celery task redelivered after its worker died holds the same task id: it takes the
+    dead worker's claim over without waiting for the lease; any other worker of the run
+    still waits, and the dead worker's late completion is refused."""
+    index = open_index(index_url)
+    dead = index.claim(SLOT, "run1", holder="task-1")
+    with pytest.raises(ClaimBusy):
+        index.claim(SLOT, "run1", holder="task-2")
+    with pytest.raises(ClaimBusy):
+        index.claim(SLOT, "run1")
+    again = index.claim(SLOT, "run1", holder="task-1")
+    with pytest.raises(ArchiveError, match="taken over"):
+        index.complete(dead, entry(SLOT, "d1"))
+    index.complete(again, entry(SLOT, "d1"))
+    assert index.find(SLOT).document_id == "d1" and index.claims_held() == 0
+
+
+def test_bare_postgresql_urls_use_psycopg_3(pg_url: str) -> None:
+    assert pg_url.startswith("postgresql://")
+    index = open_index(pg_url)
+    assert index.engine.dialect.driver == "psycopg"
+    assert index.safe_url.startswith("postgresql+psycopg://postgres@127.0.0.1:5432/")
+
+
+def test_index_errors_never_show_the_password() -> None:
+    with pytest.raises(ArchiveError) as caught:
+        open_index("postgresql://bob:s3cret-pw@127.0.0.1:1/nowhere")
+    assert "s3cret-pw" not in str(caught.value) and "127.0.0.1:1" in str(caught.value)
+
+
+def _race(url: str, number: int, same_run: bool, barrier: Any, results: Any) -> None:
+    index = open_index(url, migrate=False)
+    run_id = "run-same" if same_run else f"run-{number}"
+    barrier.wait()
+    try:  # the worker's protocol: skip if archived, claim, skip if archived meanwhile, complete
+        if index.find(SLOT) is not None:
+            results.put(("skipped", number))
+            return
+        claim = index.claim(SLOT, run_id, holder=f"task-{number}")
+        if claim.existing is not None:
+            index.release(claim)
+            results.put(("skipped", number))
+            return
+        index.complete(claim, entry(SLOT, f"doc-{number}", run_id))
+        results.put(("won", number))
+    except ClaimBusy:
+        results.put(("busy", number))
+    except ArchiveError as exc:
+        results.put(("lost" if "taken over" in str(exc) else f"error: {exc}", number))
+    finally:
+        index.close()
+
+
+@pytest.mark.parametrize("same_run", [True, False], ids=["same-run", "other-runs"])
+def test_processes_racing_on_one_slot_leave_exactly_one_row(index_url: str,
+                                                            same_run: bool) -> None:
+    """Six processes of one run, or of six runs, archive the same slot at the same moment:
+    exactly one succeeds, and there is exactly one document row, the winner's."""
+    open_index(index_url).close()
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(6), context.Queue()
+    processes = [context.Process(target=_race, args=(index_url, n, same_run, barrier, results))
+                 for n in range(6)]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(60)
+    assert not [o for o in outcomes if o[0].startswith("error")], outcomes
+    winners = {number for status, number in outcomes if status == "won"}
+    index = open_index(index_url, migrate=False)
+    rows = list(index.entries(job=SLOT.job, period=SLOT.period, record_key=SLOT.record_key))
+    assert len(rows) == 1
+    assert rows[0].document_id in {f"doc-{n}" for n in winners}
+    assert len(outcomes) == 6
+    assert index.claims_held() == 0
+    assert len(winners) == 1, outcomes
+
+
+def test_a_killed_coordinator_does_not_block_the_next_run(index_url: str) -> None:
     import subprocess
     import sys
 
     from factory.archive.index import run_owner
 
-    index = open_index(f"sqlite:///{tmp_path / 'i.db'}")
+    index = open_index(index_url)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
     host = run_owner().rpartition(":")[0]

@@ -5,12 +5,17 @@ cluster); gives `SqlIndex`, which records documents and runs and answers lookups
 idempotency protocol for one record is::
 
     existing = index.find(slot)          # archived already? then skip (unless --force)
-    claim = index.claim(slot, run_id)    # before any work: take the slot
+    claim = index.claim(slot, run_id, holder=task_id)   # before any work: take the slot
     ... render, store.put(...) ...       # deterministic storage key: a retry overwrites
     index.complete(claim, entry)         # one transaction: document row in, claim out
 
 A crash anywhere leaves either nothing, or a claim that the next attempt takes over; never two
-documents. Database errors are translated to `ArchiveError` (retryable when transient).
+documents. A claim held by a live worker of the same run makes `claim` raise `ClaimBusy`
+(retryable) for ``lease`` (`DEFAULT_LEASE`); a claim of another run, a stale claim, or one whose
+``holder`` is the same unit of work (a Celery task redelivered after its worker died: same task
+id) is taken over at once. Executors keep a task's time limit under the lease, so a live
+worker's claim never goes stale. Database errors are translated to `ArchiveError` (retryable
+when transient). ``postgresql://`` URLs use the psycopg 3 driver.
 
 Numbered documents (invoices) use ``complete_numbered`` instead of the render-then-complete
 pair: the next number of the series is read with the series row locked, the document is
@@ -56,6 +61,12 @@ from factory.errors import ArchiveError, ConfigError, LegalHoldError, RetryableA
 from factory.models import ArchiveEntry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+#: How long a claim of a live worker blocks other workers of the same run.
+DEFAULT_LEASE = timedelta(minutes=15)
+
+#: Bare dialect names mapped to the driver installed with the `postgres` extra.
+_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +114,8 @@ class SqlIndex(DeliveryLog):
         self.url = url
         try:
             parsed = make_url(url)
+            if parsed.drivername in _DRIVERS:
+                parsed = parsed.set(drivername=_DRIVERS[parsed.drivername])
         except ArgumentError:
             raise ConfigError(f"index URL {url!r} is not a database URL") from None
         self.safe_url = parsed.render_as_string(hide_password=True)
@@ -199,28 +212,38 @@ class SqlIndex(DeliveryLog):
                 select(func.count()).select_from(documents).where(
                     documents.c.job == job, documents.c.period == period)).scalar_one())
 
-    def claim(self, slot: Slot, run_id: str, lease: timedelta = timedelta(minutes=15)) -> Claim:
-        """Take ``slot`` for ``run_id``; raise `ClaimBusy` if a live worker of it holds it."""
+    def claim(self, slot: Slot, run_id: str, lease: timedelta = DEFAULT_LEASE,
+              holder: str | None = None) -> Claim:
+        """Take ``slot`` for ``run_id``; raise `ClaimBusy` if a live worker of it holds it.
+
+        ``holder`` names the unit of work (a Celery task id): a claim left by the same holder
+        is taken over at once, because the only way to meet it is a redelivery of that unit
+        after its worker died (or a duplicate delivery, which the claim token then defeats).
+        """
         token = secrets.token_hex(16)
         moment = now()
         with self._begin() as connection:
-            held = connection.execute(select(claims).where(slot.where(claims))).first()
+            held = connection.execute(
+                select(claims).where(slot.where(claims)).with_for_update()).first()
             if held is None:
                 try:
                     with connection.begin_nested():
                         connection.execute(insert(claims).values(
-                            **slot.values(), run_id=run_id, token=token, claimed_at=moment))
+                            **slot.values(), run_id=run_id, token=token, claimed_at=moment,
+                            holder=holder))
                 except IntegrityError:
                     raise ClaimBusy(f"{slot.record_key}: taken by another worker just now") \
                         from None
             else:
                 stale = held.claimed_at + lease < moment
-                if held.run_id == run_id and not stale:
+                same_work = holder is not None and held.holder == holder
+                if held.run_id == run_id and not stale and not same_work:
                     raise ClaimBusy(f"{slot.record_key}: being processed by another worker"
                                     f" since {held.claimed_at:%H:%M:%S}")
                 taken = connection.execute(
                     update(claims).where(slot.where(claims), claims.c.token == held.token)
-                    .values(run_id=run_id, token=token, claimed_at=moment)).rowcount
+                    .values(run_id=run_id, token=token, claimed_at=moment, holder=holder)
+                ).rowcount
                 if taken != 1:
                     raise ClaimBusy(f"{slot.record_key}: taken by another worker just now")
             row = connection.execute(select(documents).where(slot.where(documents))).first()
@@ -244,7 +267,7 @@ class SqlIndex(DeliveryLog):
     @staticmethod
     def _check_claim(connection: Connection, claim: Claim) -> None:
         held = connection.execute(select(claims.c.token).where(
-            claim.slot.where(claims))).scalar_one_or_none()
+            claim.slot.where(claims)).with_for_update()).scalar_one_or_none()
         if held != claim.token:
             raise ArchiveError(f"{claim.slot.record_key}: the claim was taken over by"
                                " another worker; this attempt's result is discarded")

@@ -7,7 +7,8 @@ Takes nothing; gives ``metadata`` and its tables:
   double-archive.
 - ``claims``: a record being processed right now; written before the work, deleted in the same
   transaction that inserts the document row, so a crash in between leaves a claim that the next
-  attempt takes over instead of a duplicate.
+  attempt takes over instead of a duplicate. ``holder`` names the unit of work (a Celery task
+  id), so a task redelivered after its worker died takes its own claim over at once.
 - ``runs``: every run, its status, heartbeat and report.
 - ``template_versions``: every template-set version used (or approved), and where its snapshot
   is stored.
@@ -115,6 +116,7 @@ claims = Table(
     Column("run_id", String(40), nullable=False),
     Column("token", String(32), nullable=False),
     Column("claimed_at", UTCDateTime, nullable=False),
+    Column("holder", String(64)),
     PrimaryKeyConstraint(*SLOT, name="pk_claims"),
 )
 

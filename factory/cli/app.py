@@ -103,6 +103,7 @@ COMMAND_MODULES = [
     "factory.cli.keys",
     "factory.cli.audit",
     "factory.cli.serve",
+    "factory.cli.cluster",
 ]
 
 

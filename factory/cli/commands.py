@@ -6,6 +6,7 @@ Takes parsed options; calls the runner, the pipeline or the archive and prints t
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -55,14 +56,18 @@ def _period(value: str | None) -> str:
               help="Stream, validate and plan the whole input; render and archive nothing.")
 @click.option("--force", is_flag=True,
               help="Render again records that are already archived (new revision).")
-@click.option("--executor", type=click.Choice(["pool", "inline"]), default="pool",
-              show_default=True, help="Where records are rendered.")
+@click.option("--executor", type=click.Choice(["pool", "inline", "celery"]), default="pool",
+              show_default=True,
+              help="Where records are rendered: local processes, this process, or Celery"
+                   " workers ($FACTORY_BROKER_URL).")
 @click.option("--chunk-size", type=click.IntRange(1, 1000), default=None,
               help="Records sent to a worker at a time (default 4).")
 @click.option("--archive", "archive_url", default=None, metavar="URL",
-              help="Archive store URL (file:///path). Default: var/archive.")
+              help="Archive store URL (file:///path, s3://bucket/prefix?...)."
+                   " Default: var/archive.")
 @click.option("--index", "index_url", default=None, metavar="URL",
-              help="Index database URL (sqlite:///path). Default: var/index.db.")
+              help="Index database URL (sqlite:///path, postgresql://...)."
+                   " Default: var/index.db.")
 @click.option("--issued", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Issue date printed on documents (default: day after the period).")
 @click.option("--email-transport", "email_url", default=None, metavar="URL",
@@ -81,7 +86,14 @@ def run(app: App, job: Path, period: str | None, workers: int | None, limit: int
     settings = app.settings(archive_url=archive_url, index_url=index_url, workers=workers,
                             email_url=email_url, sms_url=sms_url)
     spec = load_job(job)
-    runner = make_executor(executor, settings.workers)
+    cluster = None
+    if executor == "celery":
+        from factory.cli.cluster import cluster_options
+
+        cluster = cluster_options(os.environ)
+    runner = make_executor(executor, settings.workers, cluster)
+    if cluster is not None and not dry_run:
+        runner.connect()  # no worker on the queue: nothing runs (exit 2)
     options = RunOptions(
         period=_period(period), limit=limit, force=force, dry_run=dry_run,
         issued=issued.date() if issued else None,  # type: ignore[attr-defined]
@@ -203,8 +215,13 @@ def status(app: App, run_id: str, index_url: str | None, as_json: bool) -> None:
     if found is None:
         raise ConfigError(f"no run {run_id!r} in {index.safe_url}")
     report = found.get("report") or {}
+    live = None
+    if found.get("executor") == "celery" and found["status"] == "running":
+        from factory.cli.cluster import live_counts, print_live
+
+        live = live_counts(run_id, os.environ)
     if as_json:
-        app.out.print_json(json.dumps({**found, "report": report}, default=str))
+        app.out.print_json(json.dumps({**found, "report": report, "live": live}, default=str))
         return
     counts = report.get("counts", {})
     app.out.print(f"run {run_id}: {found['job']} {found['period']} [bold]{found['status']}[/]"
@@ -215,6 +232,8 @@ def status(app: App, run_id: str, index_url: str | None, as_json: bool) -> None:
         line = report.get("reconciliation", {}).get("line")
         if line:
             app.out.print(f"  {line}")
+    if found.get("executor") == "celery" and found["status"] == "running":
+        print_live(app, run_id, live)
 
 
 @cli.command()

@@ -72,6 +72,8 @@ class Send:
     snapshot: Callable[[str, datetime], Artifact]
     entry: Callable[[str, Artifact, str, str, datetime], ArchiveEntry]
     meta: Callable[[str], DocumentMeta]
+    #: The unit of work (a Celery task id) holding the claim; see `SqlIndex.claim`.
+    holder: str | None = None
 
 
 class Deliverer:
@@ -96,7 +98,7 @@ class Deliverer:
         if self.index.find(slot) is not None:
             return ChannelOutcome(channel, ChannelStatus.SKIPPED)
         key = delivery_key(self.job, self.period, record.key, self.document_type, channel)
-        claim = self.index.claim(slot, self.run_id)
+        claim = self.index.claim(slot, self.run_id, holder=send.holder)
         try:
             if claim.existing is not None:
                 self.index.release(claim)

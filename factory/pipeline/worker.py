@@ -6,8 +6,9 @@ brand fonts and stylesheets, opens the store and the index once (and each transp
 use, kept open: one SMTP connection per process), and then for each record:
 
     route (factory.routing) ─► for each routed channel, in the order pdf, print, email, sms:
-      pdf:   skip if archived ─► claim ─► render HTML ─► render PDF ─► put record snapshot and
-             PDF ─► complete (index row in, claim out) ─► drop the replaced object on --force
+      pdf:   skip if archived (by this run: done) ─► claim ─► render HTML ─► render PDF ─► put
+             record snapshot and PDF ─► complete (index row in, claim out) ─► drop the replaced
+             object on --force
       print: the PDF handed to the print stream once (a "queued" delivery row)
       email, sms: see `factory.pipeline.delivery` (archive, record "sending", send, "sent")
 
@@ -113,11 +114,15 @@ class Worker:
         self.transports.clear()
         self.index.close()
 
-    def process_chunk(self, records: list[Record]) -> list[Outcome]:
-        return [self.process(record) for record in records]
+    def process_chunk(self, records: list[Record], holder: str | None = None) -> list[Outcome]:
+        return [self.process(record, holder) for record in records]
 
-    def process(self, record: Record) -> Outcome:
-        """Process one record on every channel routing gives it; never raises a FactoryError."""
+    def process(self, record: Record, holder: str | None = None) -> Outcome:
+        """Process one record on every channel routing gives it; never raises a FactoryError.
+
+        ``holder`` names the unit of work (a Celery task id) in the record's claims, so that a
+        redelivery of the same unit takes over the claims of a worker that died holding them.
+        """
         route = route_record(self.job, record)
         suppressed = tuple(ChannelOutcome(channel, ChannelStatus.SUPPRESSED, reason=why)
                            for channel, why in route.suppressed)
@@ -128,7 +133,7 @@ class Worker:
         pdf: dict[str, Any] = {}
         for channel in route.channels:
             result = self._with_retries(channel, lambda c=channel: self._channel(
-                record, route, c, pdf))
+                record, route, c, pdf, holder))
             results.append(result)
             if result.status is ChannelStatus.FAILED:
                 break
@@ -161,19 +166,17 @@ class Worker:
                            retryable=failed.retryable, rendered=rendered, channels=channels)
         if all(r.status is ChannelStatus.SKIPPED for r in results):
             return Outcome(record.key, record.position, Status.SKIPPED, channels=channels)
-        artifact = pdf.get("artifact")
         return Outcome(record.key, record.position, Status.ARCHIVED,
-                       pages=(artifact.page_count or 0) if artifact else 0,
-                       byte_size=artifact.byte_size if artifact else 0,
+                       pages=pdf.get("pages", 0), byte_size=pdf.get("byte_size", 0),
                        document_ids=tuple(r.document_id for r in results if r.document_id
                                           and r.status is ChannelStatus.DONE
                                           and r.channel != Channel.PRINT),
                        rendered=rendered, channels=channels)
 
-    def _channel(self, record: Record, route: Route, channel: str, pdf: dict[str, Any]
-                 ) -> ChannelOutcome:
+    def _channel(self, record: Record, route: Route, channel: str, pdf: dict[str, Any],
+                 holder: str | None = None) -> ChannelOutcome:
         if channel == Channel.PDF:
-            return self._pdf_once(record, pdf)
+            return self._pdf_once(record, pdf, holder)
         if channel == Channel.PRINT:
             return self._print_once(record, pdf)
         recipient = route.email if channel == Channel.EMAIL else route.phone
@@ -200,7 +203,7 @@ class Worker:
             snapshot=lambda doc_id, created: _record_snapshot(record, doc_id, self, created),
             entry=lambda doc_id, artifact, key, snapshot_key, created: self._entry(
                 record, channel, doc_id, artifact, key, snapshot_key, created, 1),
-            meta=self.documents.meta))
+            meta=self.documents.meta, holder=holder))
 
     def _slot(self, record: Record, channel: str = CHANNEL) -> Slot:
         return Slot(self.job.name, self.period.code, record.key, channel,
@@ -226,15 +229,19 @@ class Worker:
                               ChannelStatus.DONE if queued else ChannelStatus.SKIPPED,
                               document_id=entry.document_id)
 
-    def _pdf_once(self, record: Record, pdf: dict[str, Any]) -> ChannelOutcome:
+    def _pdf_once(self, record: Record, pdf: dict[str, Any], holder: str | None = None
+                  ) -> ChannelOutcome:
         slot = self._slot(record)
-        if not self.config.force:
-            existing = self.index.find(slot)
-            if existing is not None:
-                pdf["entry"] = existing
-                return ChannelOutcome(CHANNEL, ChannelStatus.SKIPPED,
-                                      document_id=existing.document_id)
-        claim = self.index.claim(slot, self.config.run_id)
+        found = self.index.find(slot)
+        if found is not None and found.run_id == self.config.run_id:
+            return _archived_before(pdf, found)  # a redelivered task: done by this run
+        if not self.config.force and found is not None:
+            pdf["entry"] = found
+            return ChannelOutcome(CHANNEL, ChannelStatus.SKIPPED, document_id=found.document_id)
+        claim = self.index.claim(slot, self.config.run_id, holder=holder)
+        if claim.existing is not None and claim.existing.run_id == self.config.run_id:
+            self.index.release(claim)
+            return _archived_before(pdf, claim.existing)
         if claim.existing is not None and not self.config.force:
             self.index.release(claim)
             pdf["entry"] = claim.existing
@@ -261,7 +268,7 @@ class Worker:
             for key in (replaced.storage_key, replaced.record_storage_key):
                 if key:
                     _quietly(self.store.delete, key)
-        pdf.update(entry=entry, artifact=artifact)
+        pdf.update(entry=entry, pages=artifact.page_count or 0, byte_size=artifact.byte_size)
         return ChannelOutcome(CHANNEL, ChannelStatus.DONE, rendered=True,
                               document_id=entry.document_id)
 
@@ -298,6 +305,13 @@ class Worker:
         self.store.put(key, artifact.data, media_type=artifact.media_type,
                        sha256=artifact.sha256, retain_until=entry.retention_until)
         return entry, artifact
+
+
+def _archived_before(pdf: dict[str, Any], entry: ArchiveEntry) -> ChannelOutcome:
+    """This run archived the PDF already (an at-least-once redelivery of a task): count it once,
+    as done, without rendering it again."""
+    pdf.update(entry=entry, pages=entry.page_count or 0, byte_size=entry.byte_size)
+    return ChannelOutcome(CHANNEL, ChannelStatus.DONE, document_id=entry.document_id)
 
 
 def _record_snapshot(record: Record, doc_id: str, worker: Worker, created: datetime,

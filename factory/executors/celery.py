@@ -1,0 +1,208 @@
+"""The Celery executor: chunks of records dispatched to Celery workers over Redis.
+
+Takes `ClusterOptions` and then, from the runner, a `WorkerConfig` and a lazy iterator of
+chunks; gives each chunk's outcomes as its task finishes. ``start`` checks that workers consume
+the cluster's queue and counts their processes; at most ``2 × processes`` chunks are in flight,
+so the coordinator reads no further ahead than the workers and its memory stays flat. Each task
+carries the run's description and the chunk's records as JSON (no live objects; no passwords);
+the workers send back outcomes, which are counted into `LiveCounts` for ``docfactory status``.
+A chunk whose worker processes keep dying fails its records with that reason (those archived
+before a process died count as archived, from the index); a task that
+fails for good otherwise (a worker's configuration error) stops the run with the worker's
+message; an interrupted run revokes the tasks still queued.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from celery.result import AsyncResult
+
+from factory.archive import Slot, open_index
+from factory.errors import ConfigError, FactoryError
+from factory.executors.celery_app import TASK, make_app
+from factory.executors.cluster import ClusterOptions
+from factory.executors.live import LiveCounts
+from factory.executors.payload import (
+    decode_outcome,
+    encode_config,
+    encode_record,
+    without_password,
+)
+from factory.jobs import load_job
+from factory.models import Outcome, Record, Status
+from factory.pipeline import CHANNEL, WorkerConfig
+
+POLL_SECONDS = 0.05
+
+
+class CeleryExecutor:
+    """Runs chunks on Celery workers consuming ``options.queue``."""
+
+    name = "celery"
+
+    def __init__(self, options: ClusterOptions, in_flight_per_worker: int = 2,
+                 stall_seconds: float | None = None) -> None:
+        self.options = options.check()
+        self.workers = 1
+        self.in_flight_per_worker = in_flight_per_worker
+        self.stall_seconds = stall_seconds or options.hard_time_limit + 60
+        self.app: Any = None
+        self.live: LiveCounts | None = None
+        self._pending: dict[str, tuple[AsyncResult, list[Record]]] = {}
+
+    @property
+    def where(self) -> str:
+        return f"queue {self.options.queue!r} on {without_password(self.options.broker_url)}"
+
+    def connect(self) -> int:
+        """Check that workers consume the queue; return how many processes they have."""
+        if self.app is None:
+            self.app = make_app(self.options)
+        try:
+            self.workers = self._processes()
+        except OSError as exc:
+            raise ConfigError(f"cannot reach the broker for {self.where}: {exc}") from None
+        if not self.workers:
+            raise ConfigError(f"no Celery worker consumes {self.where}; start workers with"
+                              " `docfactory worker` (same FACTORY_BROKER_URL and"
+                              " FACTORY_CLUSTER)")
+        return self.workers
+
+    def _processes(self) -> int:
+        inspect = self.app.control.inspect(timeout=2.0)
+        queues = inspect.active_queues() or {}
+        nodes = [node for node, found in queues.items()
+                 if any(q.get("name") == self.options.queue for q in found)]
+        if not nodes:
+            return 0
+        stats = self.app.control.inspect(destination=nodes, timeout=2.0).stats() or {}
+        return sum(int(s.get("pool", {}).get("max-concurrency", 1)) for s in stats.values()) \
+            or len(nodes)
+
+    def start(self, config: WorkerConfig) -> None:
+        if self.app is None:
+            self.connect()
+        if self.live is None:
+            self.live = LiveCounts(self.options.broker_url, self.options.name, config.run_id,
+                                   self.workers)
+            self.live.write()
+
+    def map(self, config: WorkerConfig, chunks: Iterator[list[Record]]
+            ) -> Iterator[list[Outcome]]:
+        self.start(config)
+        assert self.live is not None
+        described = encode_config(config)
+        window = max(2, self.in_flight_per_worker * self.workers)
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(self._pending) < window:
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        exhausted = True
+                        break
+                    self._send(described, chunk)
+                if not self._pending:
+                    self.live.write("finished")
+                    return
+                for task_id in self._wait():
+                    result, chunk = self._pending.pop(task_id)
+                    outcomes = self._outcomes(result, chunk, config)
+                    self.live.returned(outcomes)
+                    self.live.write()
+                    yield outcomes
+        finally:
+            self.close(cancel=True)
+
+    def _send(self, described: dict[str, Any], chunk: list[Record]) -> None:
+        payload = {"config": described, "records": [encode_record(r) for r in chunk]}
+        summary = f"run {described['run_id']}: {len(chunk)} record(s) {chunk[0].key}.."
+        result = self.app.send_task(TASK, kwargs={"payload": payload},
+                                    queue=self.options.queue, argsrepr="()",
+                                    kwargsrepr=summary)
+        self._pending[result.id] = (result, chunk)
+        assert self.live is not None
+        self.live.sent(len(chunk))
+
+    def _wait(self) -> list[str]:
+        """Ids of finished tasks (at least one), polling the result backend."""
+        quiet_since = time.monotonic()
+        while True:
+            ready = [task_id for task_id, (result, _chunk) in self._pending.items()
+                     if result.ready()]
+            if ready:
+                return ready
+            if time.monotonic() - quiet_since > self.stall_seconds:
+                if not self._processes():
+                    raise FactoryError(
+                        f"no Celery worker has consumed {self.where} for"
+                        f" {self.stall_seconds:.0f} s; the run stopped. Start workers and run"
+                        " the same command again: archived records are skipped")
+                quiet_since = time.monotonic()
+            time.sleep(POLL_SECONDS)
+
+    def _outcomes(self, result: AsyncResult, chunk: list[Record], config: WorkerConfig
+                  ) -> list[Outcome]:
+        value = result.get(propagate=False, disable_sync_subtasks=False)
+        succeeded = result.successful()
+        result.forget()
+        if not succeeded and type(value).__name__ == "WorkerLostError":
+            return _settle_lost_chunk(chunk, config)
+        if not succeeded:
+            raise FactoryError(
+                f"a worker failed a chunk of {len(chunk)} record(s) starting at"
+                f" {chunk[0].key} ({type(value).__name__}: {value}); the run stopped."
+                " Fix the worker and run the same command again: archived records are skipped")
+        outcomes = [decode_outcome(item) for item in value]
+        if sorted(o.key for o in outcomes) != sorted(r.key for r in chunk):
+            raise FactoryError(f"a worker returned outcomes for other records than it was sent"
+                               f" (chunk starting at {chunk[0].key})")
+        return outcomes
+
+    def close(self, cancel: bool = False) -> None:
+        if self._pending and self.app is not None:
+            ids = list(self._pending)
+            if cancel:
+                self.app.control.revoke(ids)
+            for result, _chunk in self._pending.values():
+                result.forget()
+            self._pending.clear()
+        if self.live is not None:
+            self.live.write("stopped" if cancel and self.live.values["state"] == "running"
+                            else None)
+            self.live.close()
+            self.live = None
+        if self.app is not None and cancel:
+            self.app.close()
+            self.app = None
+
+
+def _settle_lost_chunk(chunk: list[Record], config: WorkerConfig) -> list[Outcome]:
+    """Outcomes of a chunk whose worker processes died on every attempt: the records this run
+    archived before a process died are archived (the index says so), the others failed."""
+    job = load_job(Path(config.job_path))
+    reason = ("a worker process died on this chunk, killed or out of memory, on every attempt"
+              " its retries allowed")
+    index = open_index(config.index_url, migrate=False)
+    try:
+        outcomes = []
+        for record in chunk:
+            entry = index.find(Slot(job.name, config.period, record.key, CHANNEL,
+                                    job.document_type))
+            if entry is not None and entry.run_id == config.run_id:
+                outcomes.append(Outcome(record.key, record.position, Status.ARCHIVED,
+                                        pages=entry.page_count or 0, byte_size=entry.byte_size,
+                                        document_ids=(entry.document_id,), rendered=True))
+            else:
+                outcomes.append(Outcome(record.key, record.position, Status.FAILED,
+                                        reason=reason))
+        return outcomes
+    finally:
+        index.close()
+
+
+__all__ = ["CeleryExecutor", "ClusterOptions"]

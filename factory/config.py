@@ -56,7 +56,7 @@ class Settings:
     email_url: str | None = None
     sms_url: str | None = None
     workers: int = 1
-    chunk_size: int = 8
+    chunk_size: int = 4
     retention: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
     export_max_bytes: int = DEFAULT_EXPORT_MAX_BYTES
     finance_document_types: tuple[str, ...] = ("invoice",)
@@ -163,7 +163,7 @@ def load_settings(
 
     try:
         workers = int(pick("workers", "FACTORY_WORKERS", os.cpu_count() or 1))
-        chunk_size = int(pick("chunk_size", "FACTORY_CHUNK_SIZE", 8))
+        chunk_size = int(pick("chunk_size", "FACTORY_CHUNK_SIZE", 4))
     except ValueError as exc:
         raise ConfigError(f"workers and chunk size must be whole numbers: {exc}") from None
     if workers < 1 or chunk_size < 1:

@@ -169,3 +169,17 @@ def _archived(index: Path) -> int:
             return db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
     except sqlite3.OperationalError:
         return 0
+
+
+def test_index_upgrade_makes_a_behind_index_usable_by_workers(tmp_path: Path,
+                                                             env: dict[str, str]) -> None:
+    from factory.archive import open_index
+    from factory.errors import ArchiveError
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with pytest.raises(ArchiveError, match="run `docfactory index upgrade`"):
+        open_index(url, migrate=False)
+    result = invoke(env, "index", "upgrade", "--index", url)
+    assert result.exit_code == 0, result.output
+    assert "schema at " in result.output
+    open_index(url, migrate=False).close()

@@ -156,13 +156,17 @@ class SqlIndex(DeliveryLog):
         except SQLAlchemyError as exc:
             raise ArchiveError(f"index {self.safe_url}: migration failed: {_short(exc)}") from None
 
-    def check_schema(self) -> None:
-        head = ScriptDirectory.from_config(self._alembic(None)).get_current_head()  # type: ignore[arg-type]
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at (None: not created yet)."""
         try:
             with self.engine.connect() as connection:
-                current = MigrationContext.configure(connection).get_current_revision()
+                return MigrationContext.configure(connection).get_current_revision()
         except SQLAlchemyError as exc:
             raise _translate(exc, self.safe_url) from None
+
+    def check_schema(self) -> None:
+        head = ScriptDirectory.from_config(self._alembic(None)).get_current_head()  # type: ignore[arg-type]
+        current = self.schema_revision()
         if current != head:
             raise ArchiveError(
                 f"index {self.safe_url} is at schema revision {current}, this code needs {head};"

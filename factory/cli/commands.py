@@ -61,7 +61,7 @@ def _period(value: str | None) -> str:
               help="Where records are rendered: local processes, this process, or Celery"
                    " workers ($FACTORY_BROKER_URL).")
 @click.option("--chunk-size", type=click.IntRange(1, 1000), default=None,
-              help="Records sent to a worker at a time (default 4).")
+              help="Records sent to a worker at a time (default 4; env FACTORY_CHUNK_SIZE).")
 @click.option("--archive", "archive_url", default=None, metavar="URL",
               help="Archive store URL (file:///path, s3://bucket/prefix?...)."
                    " Default: var/archive.")
@@ -84,7 +84,7 @@ def run(app: App, job: Path, period: str | None, workers: int | None, limit: int
         email_url: str | None, sms_url: str | None, resend_unknown: bool) -> None:
     """Run JOB for a period: render, archive, deliver and index every record."""
     settings = app.settings(archive_url=archive_url, index_url=index_url, workers=workers,
-                            email_url=email_url, sms_url=sms_url)
+                            email_url=email_url, sms_url=sms_url, chunk_size=chunk_size)
     spec = load_job(job)
     cluster = None
     if executor == "celery":
@@ -97,7 +97,7 @@ def run(app: App, job: Path, period: str | None, workers: int | None, limit: int
     options = RunOptions(
         period=_period(period), limit=limit, force=force, dry_run=dry_run,
         issued=issued.date() if issued else None,  # type: ignore[attr-defined]
-        chunk_size=chunk_size or 4, resend_unknown=resend_unknown)
+        chunk_size=settings.chunk_size, resend_unknown=resend_unknown)
     report = run_job(spec, settings, options, runner, make_progress(app.err, app.quiet))
     print_summary(app.out, report, str(settings.runs_dir / report.run_id))
     if report.interrupted:
@@ -257,3 +257,23 @@ def runs(app: App, job: str | None, limit: int) -> None:
     app.out.print(table)
 
 
+
+
+@cli.group("index")
+def index_group() -> None:
+    """The index database: its schema."""
+
+
+@index_group.command("upgrade")
+@click.option("--index", "index_url", default=None, metavar="URL",
+              help="Index database URL (default: FACTORY_INDEX_URL, then var/index.db).")
+@click.pass_obj
+@handle_errors
+def index_upgrade(app: App, index_url: str | None) -> None:
+    """Bring the index schema to the version this code needs (Alembic migrations).
+
+    Runs also happen to do it; workers never do, and refuse an index that is behind."""
+    settings = app.settings(index_url=index_url)
+    index = open_index(settings.index_url or settings.default_index_url)
+    app.out.print(f"[green]✓[/] {index.safe_url}: schema at {index.schema_revision()}")
+    index.close()

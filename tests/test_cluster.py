@@ -295,7 +295,7 @@ def test_the_cli_runs_a_job_on_the_cluster(celery_worker: CeleryWorker, sample_j
                                       "--executor", "celery", "--limit", "5",
                                       "--chunk-size", "2"])
     assert result.exit_code == 0, result.output
-    assert "monthly_statements 2026-11: started of 5 records" in result.output
+    assert "monthly_statements 2026-11: started, 5 records" in result.output
     assert "5/5 processed, 5 archived" in result.output
     assert "(2 workers, celery)" in result.output
     assert "reconciliation: ✓ input 5 = archived 5" in result.output
@@ -325,12 +325,61 @@ def test_a_chunk_over_its_time_limit_loses_nothing(cluster_name: str, sample_dir
     log = worker.log_text()
     assert "SoftTimeLimitExceeded" in log or "retry: Retry in" in log, log
     counts = report.counts
-    assert report.balanced and counts.archived + counts.failed == 12
-    assert counts.failed > 0 or "retry: Retry in" in log
-    assert all("time limit" in reason for reason in report.failure_reasons)
+    assert report.balanced and counts.archived + counts.failed == 12, counts
+    assert counts.failed > 0 or "retry: Retry in" in log, log
+    assert all("time limit" in reason for reason in report.failure_reasons), \
+        (report.failure_reasons, log)
     index = open_index(index_url, migrate=False)
     assert index.count(JOB, "2026-11") == counts.archived
-    assert index.claims_held() == 0
+    assert index.claims_held() == 0, log
+
+
+def test_a_record_cut_off_by_the_time_limit_is_settled_from_the_index(
+        sample_job: Any, tmp_path: Path) -> None:
+    """The soft time limit can cut a record off anywhere: just after its claim was taken, or
+    just after its document was indexed. Settling it drops the claims of that unit of work
+    and counts a record whose document this run indexed as archived, not failed; a record
+    cut off before its index write fails, retryable, and the next attempt starts clean."""
+    from datetime import date
+
+    from factory.jobs import RecordSchema
+    from factory.models import Period
+    from factory.pipeline.document import DocumentRenderer
+    from factory.pipeline.worker import Worker
+    from factory.runner.plan import plan_records
+    from factory.sources import SeenKeys, open_source
+
+    settings = load_settings(REPO, {}, var_dir=str(tmp_path / "var"))
+    index_url = f"sqlite:///{tmp_path / 'index.db'}"
+    open_index(index_url).close()
+    version = DocumentRenderer(sample_job, settings, Period.parse("2026-11"),
+                               date(2026, 12, 1)).templates.version
+    config = WorkerConfig(
+        job_path=str(sample_job.path), settings=settings, run_id="run-limit", period="2026-11",
+        issued=date(2026, 12, 1), store_url=(tmp_path / "archive").as_uri(),
+        index_url=index_url, template_version=version)
+    with SeenKeys(tmp_path / "seen") as seen:
+        records = list(plan_records(open_source(sample_job, settings), RecordSchema(sample_job),
+                                    seen))[:2]
+    worker = Worker(config)
+    try:
+        done = worker.process(records[0], holder="task-1")
+        assert done.status is Status.ARCHIVED, done
+        settled = worker.settle_interrupted(records[0], "task-1", "time limit: 1 s")
+        assert settled.status is Status.ARCHIVED
+        assert settled.document_ids == done.document_ids and settled.pages == done.pages
+
+        slot = Slot(sample_job.name, "2026-11", records[1].key, "pdf", sample_job.document_type)
+        worker.index.claim(slot, "run-limit", holder="task-1")
+        assert worker.index.claims_held("run-limit") == 1
+        settled = worker.settle_interrupted(records[1], "task-1", "time limit: 1 s")
+        assert settled.status is Status.FAILED and settled.retryable
+        assert settled.reason == "time limit: 1 s"
+        assert worker.index.claims_held("run-limit") == 0
+        again = worker.process(records[1], holder="task-2")
+        assert again.status is Status.ARCHIVED, again
+    finally:
+        worker.close()
 
 
 def test_no_worker_on_the_queue_is_a_clear_error(cluster_name: str, sample_job: Any,

@@ -376,6 +376,14 @@ class SqlIndex(DeliveryLog):
             connection.execute(delete(claims).where(claim.slot.where(claims),
                                                     claims.c.token == claim.token))
 
+    def release_held_by(self, run_id: str, holder: str) -> int:
+        """Drop every claim ``holder`` (a unit of work cut off mid-record) holds for ``run_id``;
+        return how many. Only its own unit of work may call this: a claim is only a lock, so
+        dropping it never loses a document, it lets the next attempt start clean."""
+        with self._begin() as connection:
+            return int(connection.execute(delete(claims).where(
+                claims.c.run_id == run_id, claims.c.holder == holder)).rowcount or 0)
+
     def claims_held(self, run_id: str | None = None) -> int:
         query = select(func.count()).select_from(claims)
         if run_id:

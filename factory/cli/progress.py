@@ -97,7 +97,7 @@ class LogProgress:
         self.total = total
         self.description = description
         self.started = self.last = time.monotonic()
-        of = f" of {total} records" if total is not None else ""
+        of = f", {total} records" if total is not None else ""
         self.console.print(f"{datetime.now():%H:%M:%S} {description}: started{of}",
                            highlight=False)
 

@@ -92,15 +92,21 @@ def process_chunk(task: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     records = [decode_record(item) for item in payload["records"]]
     done: list[dict[str, Any]] = list(payload.get("done", []))
     outcomes: list[Outcome] = []
+    worker = None
     try:
         worker = worker_for(config)  # built once per process and run: counts in the limit
         for record in records:
             outcomes.append(worker.process(record, holder=task.request.id))
     except SoftTimeLimitExceeded:
         limit = task.soft_time_limit or task.app.conf.task_soft_time_limit
-        outcomes += [Outcome(r.key, r.position, Status.FAILED, retryable=True,
-                             reason=f"time limit: the chunk took longer than {limit} s")
-                     for r in records[len(outcomes):]]
+        reason = f"time limit: the chunk took longer than {limit} s"
+        rest = records[len(outcomes):]
+        if rest and worker is not None:
+            # The record in progress was cut off anywhere, even just after its index write.
+            outcomes.append(worker.settle_interrupted(rest[0], task.request.id, reason))
+            rest = rest[1:]
+        outcomes += [Outcome(r.key, r.position, Status.FAILED, retryable=True, reason=reason)
+                     for r in rest]
     retry = [outcome.status is Status.FAILED and outcome.retryable for outcome in outcomes]
     final = [encode_outcome(o) for o, again in zip(outcomes, retry, strict=True) if not again]
     if any(retry) and task.request.retries < task.max_retries:

@@ -139,6 +139,28 @@ class Worker:
                 break
         return self._outcome(record, results, suppressed, pdf)
 
+    def settle_interrupted(self, record: Record, holder: str | None, reason: str) -> Outcome:
+        """The outcome of ``record`` when its processing was cut off at an arbitrary point (a
+        Celery soft time limit): the claims of ``holder`` are dropped, and the record counts
+        as archived if the archive is its only channel and the index holds its document from
+        this run (the cut came after the index write); otherwise it failed, retryable, with
+        ``reason``, and the next attempt picks it up where it stopped."""
+        if holder:
+            _quietly(self.index.release_held_by, self.config.run_id, holder)
+        failed = Outcome(record.key, record.position, Status.FAILED, retryable=True,
+                         reason=reason)
+        route = route_record(self.job, record)
+        if route.failure or tuple(route.channels) != (CHANNEL,):
+            return failed
+        try:
+            entry = self.index.find(self._slot(record))
+        except FactoryError:
+            return failed
+        if entry is None or entry.run_id != self.config.run_id:
+            return failed
+        pdf: dict[str, Any] = {}
+        return self._outcome(record, [_archived_before(pdf, entry)], (), pdf)
+
     def _with_retries(self, channel: str, work: Any) -> ChannelOutcome:
         delay = 0.2
         for attempt in range(1, self.config.attempts + 1):

@@ -67,7 +67,7 @@ def invoices(count: int, seed: int, period: Period) -> list[dict]:
             "type_code": "381" if credit else "380",
             "name": customer["name"] if not business else f"{customer['name']} s.r.o.",
             "email": customer["email"],
-            "locale": customer["locale"] if customer["locale"] in ("cs", "sk", "en") else "en",
+            "locale": customer["locale"],
             "currency": currency,
             "exchange_rate": rng.choice(_EUR_CZK) if currency != "CZK" else "",
             "address_line1": customer["address_line1"],

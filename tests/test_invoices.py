@@ -191,6 +191,37 @@ def test_sample_invoices_run_and_validate(tmp_path: Path, settings: Settings) ->
     assert report.counts.archived == 6 and report.balanced
 
 
+def test_invoices_read_in_the_customers_language_with_cyrillic_fonts(tmp_path: Path,
+                                                                    settings: Settings) -> None:
+    """Every language of the factory has its invoice texts: a Ukrainian and a Bulgarian
+    invoice are rendered in their language, with the brand's fonts embedded."""
+    from tests.conftest import pdf_fonts
+
+    rows = [base("I000011", locale="uk", name="Олена Коваленко", lines=[line("1", "100")]),
+            base("I000012", locale="bg", name="Иван Петров", type_code="381",
+                 preceding_invoice="FV2026000001", lines=[line("1", "50")])]
+    data = write_invoices(tmp_path / "data" / "invoices.jsonl", rows)
+    job = load_job(invoice_job(tmp_path / "jobs", data))
+    report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
+    assert report.counts.archived == 2 and report.balanced, report.failure_reasons
+    store = open_store(settings.default_archive_url)
+    entries = {e.record_key: e for e in open_index(settings.default_index_url)
+               .entries(job="invoice_run")}
+    ukrainian = store.get(entries["I000011"].storage_key)
+    text = pdf_text(ukrainian)
+    assert "Рахунок-фактура" in text and "Олена Коваленко" in text and "Разом з ПДВ" in text
+    bulgarian = pdf_text(store.get(entries["I000012"].storage_key))
+    assert "Кредитно известие" in bulgarian and "Коригира документ" in bulgarian
+    assert entries["I000011"].locale == "uk" and entries["I000012"].locale == "bg"
+    assert pdf_fonts(ukrainian), "no embedded font program"
+
+
+def test_sample_invoices_cover_every_language(tmp_path: Path) -> None:
+    summary = generate_invoices(60, tmp_path / "data", seed=5)
+    rows = [json.loads(x) for x in summary.files[0].read_text(encoding="utf-8").splitlines()]
+    assert {r["locale"] for r in rows} == {"en", "cs", "sk", "uk", "bg"}
+
+
 def test_invoice_job_needs_its_fields(tmp_path: Path) -> None:
     from factory.errors import ConfigError
     from factory.invoicing.plugin import check_job

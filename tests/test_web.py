@@ -156,3 +156,32 @@ def test_finance_starts_a_run_and_reads_its_report(web, page: Page) -> None:
     assert "monthly_statements" not in page.locator("#runs").inner_text()
     response = page.goto(f"{url}/runs/new")
     assert response is not None and response.status == 200
+
+
+def test_the_api_docs_page_works_with_no_internet(web, page: Page) -> None:
+    """Swagger UI at /docs: its files come from the server itself (nothing from a CDN; every
+    other host is refused here), it needs a session, and it lists the API's routes."""
+    _built, server, keys = web
+    url = server.url
+    foreign: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if route.request.url.startswith(url):
+            route.continue_()
+        else:
+            foreign.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    response = page.goto(f"{url}/docs")
+    assert response is not None and response.status == 401
+    log_in(page, url, keys["compliance"])
+    response = page.goto(f"{url}/docs")
+    assert response is not None and response.status == 200
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    title = page.locator(".swagger-ui .info .title")
+    title.wait_for()
+    assert title.inner_text().startswith("docfactory") and "OAS 3.1" in title.inner_text()
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert any(p.startswith("/api/documents") for p in paths), paths
+    assert foreign == []

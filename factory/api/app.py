@@ -140,7 +140,14 @@ def create_app(config: ApiConfig) -> FastAPI:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Cache-Control", "no-store")
         html = response.headers.get("content-type", "").startswith("text/html")
-        if html and request.url.path != "/docs":
+        if html and request.url.path in ("/docs", "/api/docs"):
+            # Swagger UI: its own files and the one inline script that starts it.
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'none'; script-src 'self' 'unsafe-inline';"
+                " style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self';"
+                " frame-ancestors 'none'; base-uri 'none'")
+        elif html:
             response.headers.setdefault(
                 "Content-Security-Policy",
                 "default-src 'none'; style-src 'unsafe-inline'; img-src 'self';"

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from factory.api.routes import (
@@ -21,6 +20,8 @@ from factory.api.routes import (
     permitted_jobs,
     read_run,
     start_run,
+    swagger_asset,
+    swagger_page,
     visible_runs,
 )
 from factory.api.security import (
@@ -97,7 +98,11 @@ def page_router() -> APIRouter:
 
     @router.get("/docs", response_class=HTMLResponse)
     def docs(principal: Principal = page_role()) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="docfactory API")
+        return swagger_page("")
+
+    @router.get("/docs/assets/{name}")
+    def docs_asset(name: str, principal: Principal = page_role()) -> FileResponse:
+        return swagger_asset(name)
 
     @router.get("/openapi.json")
     def openapi(request: Request, principal: Principal = page_role()) -> dict[str, Any]:

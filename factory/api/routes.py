@@ -9,6 +9,7 @@ Every route depends on `api_role(...)`, which authenticates the key (401) and ch
 from __future__ import annotations
 
 import tempfile
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,30 @@ class RunBody(BaseModel):
     force: bool = False
 
 
+SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+                  "favicon.png": "image/png"}
+
+
+def swagger_page(prefix: str) -> HTMLResponse:
+    """Swagger UI for the OpenAPI document under ``prefix``, its files served by us (from the
+    pinned fastapi-offline package), so the page works with no internet and no CDN."""
+    assets = f"{prefix}/docs/assets"
+    return get_swagger_ui_html(openapi_url=f"{prefix}/openapi.json", title="docfactory API",
+                               swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+                               swagger_css_url=f"{assets}/swagger-ui.css",
+                               swagger_favicon_url=f"{assets}/favicon.png")
+
+
+def swagger_asset(name: str) -> FileResponse:
+    """One of the Swagger UI files; any other name is not found."""
+    media_type = SWAGGER_ASSETS.get(name)
+    if media_type is None:
+        raise NotFoundError(f"no such file: {name}")
+    path = Path(str(files("fastapi_offline") / "static" / name))
+    return FileResponse(path, media_type=media_type,
+                        headers={"Cache-Control": "private, max-age=86400"})
+
+
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api", dependencies=[Depends(api_principal)])
 
@@ -74,7 +99,11 @@ def api_router() -> APIRouter:
 
     @router.get("/docs", include_in_schema=False)
     def docs(principal: Principal = api_role()) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="docfactory API")
+        return swagger_page("/api")
+
+    @router.get("/docs/assets/{name}", include_in_schema=False)
+    def docs_asset(name: str, principal: Principal = api_role()) -> FileResponse:
+        return swagger_asset(name)
 
     @router.get("/documents", summary="Search archived documents")
     def search(request: Request,

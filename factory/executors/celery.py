@@ -35,6 +35,7 @@ from factory.executors.payload import (
 from factory.jobs import load_job
 from factory.models import Outcome, Record, Status
 from factory.pipeline import CHANNEL, WorkerConfig
+from factory.pipeline.settle import archived_by_run
 
 POLL_SECONDS = 0.05
 
@@ -183,7 +184,8 @@ class CeleryExecutor:
 
 def _settle_lost_chunk(chunk: list[Record], config: WorkerConfig) -> list[Outcome]:
     """Outcomes of a chunk whose worker processes died on every attempt: the records this run
-    archived before a process died are archived (the index says so), the others failed."""
+    archived before a process died are archived (the index says so: `archived_by_run`), the
+    others failed."""
     job = load_job(Path(config.job_path))
     reason = ("a worker process died on this chunk, killed or out of memory, on every attempt"
               " its retries allowed")
@@ -193,13 +195,8 @@ def _settle_lost_chunk(chunk: list[Record], config: WorkerConfig) -> list[Outcom
         for record in chunk:
             entry = index.find(Slot(job.name, config.period, record.key, CHANNEL,
                                     job.document_type))
-            if entry is not None and entry.run_id == config.run_id:
-                outcomes.append(Outcome(record.key, record.position, Status.ARCHIVED,
-                                        pages=entry.page_count or 0, byte_size=entry.byte_size,
-                                        document_ids=(entry.document_id,), rendered=True))
-            else:
-                outcomes.append(Outcome(record.key, record.position, Status.FAILED,
-                                        reason=reason))
+            outcomes.append(archived_by_run(job, record, entry, config.run_id) or Outcome(
+                record.key, record.position, Status.FAILED, reason=reason))
         return outcomes
     finally:
         index.close()

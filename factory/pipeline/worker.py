@@ -65,6 +65,7 @@ from factory.models import (
 from factory.pipeline.config import CHANNEL, WorkerConfig
 from factory.pipeline.delivery import Deliverer, Send
 from factory.pipeline.document import DocumentRenderer
+from factory.pipeline.settle import archived_by_run
 from factory.routing import route_record
 
 RECORD_MEDIA_TYPE = "application/json"
@@ -142,24 +143,16 @@ class Worker:
     def settle_interrupted(self, record: Record, holder: str | None, reason: str) -> Outcome:
         """The outcome of ``record`` when its processing was cut off at an arbitrary point (a
         Celery soft time limit): the claims of ``holder`` are dropped, and the record counts
-        as archived if the archive is its only channel and the index holds its document from
-        this run (the cut came after the index write); otherwise it failed, retryable, with
-        ``reason``, and the next attempt picks it up where it stopped."""
+        as archived if the index shows this run archived it (`archived_by_run`); otherwise it
+        failed, retryable, with ``reason``, and the next attempt picks it up where it stopped."""
         if holder:
             _quietly(self.index.release_held_by, self.config.run_id, holder)
-        failed = Outcome(record.key, record.position, Status.FAILED, retryable=True,
-                         reason=reason)
-        route = route_record(self.job, record)
-        if route.failure or tuple(route.channels) != (CHANNEL,):
-            return failed
         try:
             entry = self.index.find(self._slot(record))
         except FactoryError:
-            return failed
-        if entry is None or entry.run_id != self.config.run_id:
-            return failed
-        pdf: dict[str, Any] = {}
-        return self._outcome(record, [_archived_before(pdf, entry)], (), pdf)
+            entry = None
+        return archived_by_run(self.job, record, entry, self.config.run_id) or Outcome(
+            record.key, record.position, Status.FAILED, retryable=True, reason=reason)
 
     def _with_retries(self, channel: str, work: Any) -> ChannelOutcome:
         delay = 0.2

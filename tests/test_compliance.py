@@ -328,7 +328,7 @@ def test_a_hold_placed_after_listing_still_wins(archive: Built,
 
     (held,) = [d for d in retention.iter_documents(index) if d.document_id == entry.document_id]
     stale = docs.Document(held.entry, legal_hold=False)  # what the listing saw a moment before
-    monkeypatch.setattr(retention, "iter_documents", lambda _index: iter([stale]))
+    monkeypatch.setattr(retention, "iter_documents", lambda _index, **_where: iter([stale]))
     result = svc.purge_expired(ACTOR, datetime.now(UTC), execute=True)
     assert result.purged == [] and "kept" in result.warnings[0]
     assert (archive.archive_dir / entry.storage_key).exists()

@@ -40,7 +40,7 @@ class DeliveryLog:
     def _connect(self) -> Any: ...  # provided by SqlIndex
 
     def delivery(self, key: str) -> dict[str, Any] | None:
-        with self._connect() as connection:
+        with self.connect() as connection:
             row = connection.execute(
                 select(deliveries).where(deliveries.c.delivery_key == key)).first()
         return dict(row._mapping) if row else None
@@ -50,7 +50,7 @@ class DeliveryLog:
         for name, value in filters.items():
             if value is not None:
                 query = query.where(deliveries.c[name] == value)
-        with self._connect() as connection:
+        with self.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
     def begin_delivery(self, claim: Any, key: str, *, document_id: str, storage_key: str,
@@ -58,7 +58,7 @@ class DeliveryLog:
         """Record "sending" for ``key`` under ``claim``; return the attempt number."""
         moment = _now()
         slot = claim.slot
-        with self._begin() as connection:
+        with self.begin() as connection:
             held = connection.execute(select(claims.c.token).where(
                 slot.where(claims))).scalar_one_or_none()
             if held != claim.token:
@@ -85,7 +85,7 @@ class DeliveryLog:
                                   "updated_at": _now()}
         if message_id is not None:
             values["message_id"] = message_id
-        with self._begin() as connection:
+        with self.begin() as connection:
             connection.execute(update(deliveries).where(deliveries.c.delivery_key == key)
                                .values(**values))
 
@@ -93,7 +93,7 @@ class DeliveryLog:
                     storage_key: str, recipient: str) -> bool:
         """Hand the PDF over to the print stream once; True if it was queued now."""
         moment = _now()
-        with self._begin() as connection:
+        with self.begin() as connection:
             if connection.execute(select(deliveries.c.delivery_key).where(
                     deliveries.c.delivery_key == key)).first() is not None:
                 return False
@@ -112,7 +112,7 @@ class DeliveryLog:
                             keys: list[str], statuses: tuple[str, ...]) -> set[str]:
         if not keys:
             return set()
-        with self._connect() as connection:
+        with self.connect() as connection:
             rows = connection.execute(select(deliveries.c.record_key).where(
                 deliveries.c.job == job, deliveries.c.period == period,
                 deliveries.c.channel == channel, deliveries.c.document_type == document_type,

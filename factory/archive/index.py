@@ -178,15 +178,15 @@ class SqlIndex(DeliveryLog):
     # -- documents -------------------------------------------------------------------------
 
     def find(self, slot: Slot) -> ArchiveEntry | None:
-        with self._connect() as connection:
+        with self.connect() as connection:
             row = connection.execute(select(documents).where(slot.where(documents))).first()
-        return _entry(row._mapping) if row else None
+        return entry_from_row(row._mapping) if row else None
 
     def get(self, document_id: str) -> ArchiveEntry | None:
-        with self._connect() as connection:
+        with self.connect() as connection:
             row = connection.execute(
                 select(documents).where(documents.c.document_id == document_id)).first()
-        return _entry(row._mapping) if row else None
+        return entry_from_row(row._mapping) if row else None
 
     def entries(self, **filters: Any) -> Iterator[ArchiveEntry]:
         """Archived entries matching column equality filters, oldest first."""
@@ -194,16 +194,16 @@ class SqlIndex(DeliveryLog):
         for name, value in filters.items():
             if value is not None:
                 query = query.where(documents.c[name] == value)
-        with self._connect() as connection:
+        with self.connect() as connection:
             for row in connection.execute(query):
-                yield _entry(row._mapping)
+                yield entry_from_row(row._mapping)
 
     def existing_keys(self, job: str, period: str, channel: str, document_type: str,
                       keys: list[str]) -> set[str]:
         """Which of ``keys`` already have an archived document in this slot family."""
         if not keys:
             return set()
-        with self._connect() as connection:
+        with self.connect() as connection:
             rows = connection.execute(select(documents.c.record_key).where(
                 documents.c.job == job, documents.c.period == period,
                 documents.c.channel == channel, documents.c.document_type == document_type,
@@ -211,7 +211,7 @@ class SqlIndex(DeliveryLog):
             return {row[0] for row in rows}
 
     def count(self, job: str, period: str) -> int:
-        with self._connect() as connection:
+        with self.connect() as connection:
             return int(connection.execute(
                 select(func.count()).select_from(documents).where(
                     documents.c.job == job, documents.c.period == period)).scalar_one())
@@ -226,7 +226,7 @@ class SqlIndex(DeliveryLog):
         """
         token = secrets.token_hex(16)
         moment = now()
-        with self._begin() as connection:
+        with self.begin() as connection:
             held = connection.execute(
                 select(claims).where(slot.where(claims)).with_for_update()).first()
             if held is None:
@@ -251,7 +251,7 @@ class SqlIndex(DeliveryLog):
                 if taken != 1:
                     raise ClaimBusy(f"{slot.record_key}: taken by another worker just now")
             row = connection.execute(select(documents).where(slot.where(documents))).first()
-        return Claim(slot, run_id, token, _entry(row._mapping) if row else None,
+        return Claim(slot, run_id, token, entry_from_row(row._mapping) if row else None,
                      bool(row.legal_hold) if row else False)
 
     def complete(self, claim: Claim, entry: ArchiveEntry,
@@ -260,7 +260,7 @@ class SqlIndex(DeliveryLog):
 
         With ``delivery`` (``key`` and the transport's ``message_id``), the same transaction
         marks that send "sent"."""
-        with self._begin() as connection:
+        with self.begin() as connection:
             self._check_claim(connection, claim)
             old = self._replace_document(connection, claim, entry)
             if delivery is not None:
@@ -289,7 +289,7 @@ class SqlIndex(DeliveryLog):
         connection.execute(insert(documents).values(**_row(entry)))
         connection.execute(delete(claims).where(claim.slot.where(claims),
                                                 claims.c.token == claim.token))
-        return _entry(old._mapping) if old is not None else None
+        return entry_from_row(old._mapping) if old is not None else None
 
     def complete_numbered(self, claim: Claim, series: str,
                           build: Callable[[int], tuple[ArchiveEntry, Any]]
@@ -305,7 +305,7 @@ class SqlIndex(DeliveryLog):
                            document_numbers.c.period == slot.period,
                            document_numbers.c.record_key == slot.record_key,
                            document_numbers.c.document_type == slot.document_type)
-        with self._begin() as connection:
+        with self.begin() as connection:
             self._check_claim(connection, claim)
             kept = connection.execute(select(document_numbers.c.series,
                                              document_numbers.c.number)
@@ -349,7 +349,7 @@ class SqlIndex(DeliveryLog):
 
     def numbers(self, series: str) -> list[tuple[int, str, str]]:
         """(number, record key, document id) of every number assigned in ``series``."""
-        with self._connect() as connection:
+        with self.connect() as connection:
             rows = connection.execute(select(
                 document_numbers.c.number, document_numbers.c.record_key,
                 document_numbers.c.document_id).where(document_numbers.c.series == series)
@@ -357,22 +357,22 @@ class SqlIndex(DeliveryLog):
             return [(int(r.number), r.record_key, r.document_id) for r in rows]
 
     def next_number(self, series: str) -> int:
-        with self._connect() as connection:
+        with self.connect() as connection:
             found = connection.execute(select(sequences.c.next_number).where(
                 sequences.c.series == series)).scalar_one_or_none()
         return int(found) if found is not None else 1
 
     def forget(self, slot: Slot) -> ArchiveEntry | None:
         """Remove the index row of ``slot`` (a superseded print file); return it."""
-        with self._begin() as connection:
+        with self.begin() as connection:
             row = connection.execute(select(documents).where(slot.where(documents))).first()
             if row is not None:
                 connection.execute(delete(documents).where(slot.where(documents)))
-        return _entry(row._mapping) if row is not None else None
+        return entry_from_row(row._mapping) if row is not None else None
 
     def release(self, claim: Claim) -> None:
         """Give a slot back after a failure, so a later attempt starts clean."""
-        with self._begin() as connection:
+        with self.begin() as connection:
             connection.execute(delete(claims).where(claim.slot.where(claims),
                                                     claims.c.token == claim.token))
 
@@ -380,7 +380,7 @@ class SqlIndex(DeliveryLog):
         """Drop every claim ``holder`` (a unit of work cut off mid-record) holds for ``run_id``;
         return how many. Only its own unit of work may call this: a claim is only a lock, so
         dropping it never loses a document, it lets the next attempt start clean."""
-        with self._begin() as connection:
+        with self.begin() as connection:
             return int(connection.execute(delete(claims).where(
                 claims.c.run_id == run_id, claims.c.holder == holder)).rowcount or 0)
 
@@ -388,7 +388,7 @@ class SqlIndex(DeliveryLog):
         query = select(func.count()).select_from(claims)
         if run_id:
             query = query.where(claims.c.run_id == run_id)
-        with self._connect() as connection:
+        with self.connect() as connection:
             return int(connection.execute(query).scalar_one())
 
     # -- template versions -----------------------------------------------------------------
@@ -396,7 +396,7 @@ class SqlIndex(DeliveryLog):
     def remember_template_version(self, version: str, template_set: str, brand: str,
                                   storage_key: str) -> bool:
         """Record a template-set version; True if it is new."""
-        with self._begin() as connection:
+        with self.begin() as connection:
             known = connection.execute(select(template_versions.c.version).where(
                 template_versions.c.version == version)).first()
             if known:
@@ -411,7 +411,7 @@ class SqlIndex(DeliveryLog):
         return True
 
     def template_version(self, version: str) -> Mapping[str, Any] | None:
-        with self._connect() as connection:
+        with self.connect() as connection:
             row = connection.execute(select(template_versions).where(
                 template_versions.c.version == version)).first()
         return dict(row._mapping) if row else None
@@ -428,7 +428,7 @@ class SqlIndex(DeliveryLog):
         takes over at once instead of waiting for the heartbeat to go stale.
         """
         moment = now()
-        with self._begin() as connection:
+        with self.begin() as connection:
             if not dry_run:
                 live = connection.execute(select(runs).where(
                     runs.c.job == job, runs.c.period == period, runs.c.status == "running",
@@ -450,17 +450,17 @@ class SqlIndex(DeliveryLog):
         values: dict[str, Any] = {"heartbeat_at": now()}
         if report is not None:
             values["report"] = json.dumps(report, ensure_ascii=False)
-        with self._begin() as connection:
+        with self.begin() as connection:
             connection.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
 
     def finish_run(self, run_id: str, status: str, report: Mapping[str, Any]) -> None:
-        with self._begin() as connection:
+        with self.begin() as connection:
             connection.execute(update(runs).where(runs.c.run_id == run_id).values(
                 status=status, finished_at=now(), heartbeat_at=now(),
                 report=json.dumps(report, ensure_ascii=False)))
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        with self._connect() as connection:
+        with self.connect() as connection:
             row = connection.execute(select(runs).where(runs.c.run_id == run_id)).first()
         return _run(row._mapping) if row else None
 
@@ -468,15 +468,18 @@ class SqlIndex(DeliveryLog):
         query = select(runs).order_by(runs.c.started_at.desc()).limit(limit)
         if job:
             query = query.where(runs.c.job == job)
-        with self._connect() as connection:
+        with self.connect() as connection:
             return [_run(row._mapping) for row in connection.execute(query)]
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _connect(self) -> Any:
+    def connect(self) -> Any:
+        """A connection for reads; SQLAlchemy errors come out as `ArchiveError`."""
         return _Translated(self.engine.connect(), self.safe_url)
 
-    def _begin(self) -> Any:
+    def begin(self) -> Any:
+        """A connection in a transaction (committed at the end, rolled back on an error);
+        SQLAlchemy errors come out as `ArchiveError` (retryable when transient)."""
         return _Translated(self.engine.begin(), self.safe_url)
 
 
@@ -549,7 +552,8 @@ def _sqlite_begin(connection: Connection) -> None:
 _ENTRY_FIELDS = tuple(ArchiveEntry.__dataclass_fields__)
 
 
-def _entry(row: Mapping[str, Any]) -> ArchiveEntry:
+def entry_from_row(row: Mapping[str, Any]) -> ArchiveEntry:
+    """The `ArchiveEntry` of a row of the documents table."""
     return ArchiveEntry(**{name: row[name] for name in _ENTRY_FIELDS})
 
 

@@ -79,7 +79,7 @@ def approve(index: SqlIndex, template_set: str, version: str, approved_by: str,
     if not approved_by.strip():
         raise ConfigError("an approval needs the name of who approves (--by NAME)")
     moment = at or datetime.now(UTC)
-    with index._begin() as connection:
+    with index.begin() as connection:
         known = connection.execute(select(approvals).where(
             approvals.c.template_set == template_set, approvals.c.version == version)).first()
         if known is not None:
@@ -98,7 +98,7 @@ def approve(index: SqlIndex, template_set: str, version: str, approved_by: str,
 
 
 def approval_of(index: SqlIndex, template_set: str, version: str) -> Approval | None:
-    with index._connect() as connection:
+    with index.connect() as connection:
         row = connection.execute(select(approvals).where(
             approvals.c.template_set == template_set, approvals.c.version == version)).first()
     return _approval(row._mapping) if row else None
@@ -113,7 +113,7 @@ def last_approval(index: SqlIndex, template_set: str, brand: str | None = None
         query = query.join(template_versions,
                            template_versions.c.version == approvals.c.version).where(
             template_versions.c.brand == brand)
-    with index._connect() as connection:
+    with index.connect() as connection:
         row = connection.execute(query).first()
     return _approval(row._mapping) if row else None
 
@@ -129,7 +129,7 @@ def list_versions(index: SqlIndex, template_set: str | None = None) -> list[Vers
     if template_set is not None:
         versions = versions.where(template_versions.c.template_set == template_set)
         granted = granted.where(approvals.c.template_set == template_set)
-    with index._connect() as connection:
+    with index.connect() as connection:
         rows = [dict(row._mapping) for row in connection.execute(versions)]
         by_version = {row.version: _approval(row._mapping)
                       for row in connection.execute(granted)}
@@ -152,7 +152,7 @@ def match_versions(index: SqlIndex, prefix: str) -> list[dict[str, Any]]:
     prefix = prefix.lower()
     if not re.fullmatch(r"[0-9a-f]{1,64}", prefix):
         return []
-    with index._connect() as connection:
+    with index.connect() as connection:
         rows = connection.execute(select(template_versions).where(
             template_versions.c.version.like(f"{prefix}%"))
             .order_by(template_versions.c.version).limit(20))

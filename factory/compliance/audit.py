@@ -30,7 +30,6 @@ from sqlalchemy.engine import Connection
 
 from factory.archive import SqlIndex
 from factory.archive.tables import audit_head, audit_log
-from factory.compliance.db import connection, transaction
 from factory.errors import ArchiveError, InputError
 
 GENESIS = "0" * 64
@@ -122,7 +121,7 @@ class AuditLog:
         """Append one entry in its own transaction (retried if another writer raced it)."""
         for attempt in range(5):
             try:
-                with transaction(self.index) as conn:
+                with self.index.begin() as conn:
                     return self.append(conn, actor, action, outcome=outcome,
                                        document_id=document_id, run_id=run_id, details=details)
             except ArchiveError as exc:
@@ -177,7 +176,7 @@ class AuditLog:
             found: list[AuditEntry] = []
             for start in range(0, len(document_ids), 500):
                 chunk = document_ids[start:start + 500]
-                with connection(self.index) as conn:
+                with self.index.connect() as conn:
                     found.extend(_entry(row) for row in conn.execute(
                         statement.where(audit_log.c.document_id.in_(chunk))))
             found.sort(key=lambda e: e.seq, reverse=newest_first)
@@ -186,18 +185,18 @@ class AuditLog:
         statement = statement.order_by(order)
         if limit:
             statement = statement.limit(limit)
-        with connection(self.index) as conn:
+        with self.index.connect() as conn:
             return [_entry(row) for row in conn.execute(statement)]
 
     def head(self) -> tuple[int, str]:
-        with connection(self.index) as conn:
+        with self.index.connect() as conn:
             row = conn.execute(select(audit_head).where(audit_head.c.id == HEAD_ID)).first()
         return (int(row.seq), row.entry_hash) if row else (0, GENESIS)
 
     def _scan(self, page: int = 1000) -> Iterator[AuditEntry]:
         after = 0
         while True:
-            with connection(self.index) as conn:
+            with self.index.connect() as conn:
                 rows = [_entry(row) for row in conn.execute(
                     select(audit_log).where(audit_log.c.seq > after)
                     .order_by(audit_log.c.seq).limit(page))]

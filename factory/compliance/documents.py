@@ -17,14 +17,12 @@ from sqlalchemy import case, func, select
 from sqlalchemy.sql import Select
 
 from factory.archive import SqlIndex, Store
+from factory.archive.index import entry_from_row
 from factory.archive.store import sha256_of
 from factory.archive.tables import documents
 from factory.compliance import query as q
-from factory.compliance.db import connection
 from factory.errors import ArchiveError, IntegrityError, NotFoundError
 from factory.models import ArchiveEntry
-
-_ENTRY_FIELDS = tuple(ArchiveEntry.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -53,9 +51,7 @@ class Document:
 
 
 def _document(row: Any) -> Document:
-    mapping = row._mapping
-    return Document(ArchiveEntry(**{name: mapping[name] for name in _ENTRY_FIELDS}),
-                    bool(mapping["legal_hold"]))
+    return Document(entry_from_row(row._mapping), bool(row._mapping["legal_hold"]))
 
 
 def _period_start() -> Any:
@@ -82,20 +78,21 @@ def search(index: SqlIndex, query: q.DocumentQuery) -> tuple[list[Document], boo
     """Matching documents, oldest first, at most ``query.limit``; and whether more match."""
     statement = _select(query).order_by(documents.c.created_at, documents.c.document_id) \
         .limit(query.limit + 1)
-    with connection(index) as conn:
+    with index.connect() as conn:
         found = [_document(row) for row in conn.execute(statement)]
     return found[:query.limit], len(found) > query.limit
 
 
 def iter_documents(index: SqlIndex, query: q.DocumentQuery | None = None,
-                   page: int = 500) -> Iterator[Document]:
-    """Every matching document (no limit), read a page at a time in document-id order."""
-    base = _select(query or q.DocumentQuery())
+                   page: int = 500, *, where: tuple[Any, ...] = ()) -> Iterator[Document]:
+    """Every matching document (no limit), read a page at a time in document-id order;
+    ``where``: more SQL conditions on the documents table."""
+    base = _select(query or q.DocumentQuery()).where(*where)
     after = ""
     while True:
         statement = base.where(documents.c.document_id > after) \
             .order_by(documents.c.document_id).limit(page)
-        with connection(index) as conn:
+        with index.connect() as conn:
             rows = [_document(row) for row in conn.execute(statement)]
         yield from rows
         if len(rows) < page:
@@ -106,7 +103,7 @@ def iter_documents(index: SqlIndex, query: q.DocumentQuery | None = None,
 def totals(index: SqlIndex, query: q.DocumentQuery) -> tuple[int, int]:
     """(count, total bytes) of every matching document, from the index alone."""
     inner = _select(query).subquery()
-    with connection(index) as conn:
+    with index.connect() as conn:
         count, size = conn.execute(
             select(func.count(), func.coalesce(func.sum(inner.c.byte_size), 0))).one()
     return int(count), int(size)
@@ -115,7 +112,7 @@ def totals(index: SqlIndex, query: q.DocumentQuery) -> tuple[int, int]:
 def load(index: SqlIndex, doc_id: str) -> Document:
     """The document ``doc_id``; `InputError` if it is not an id, `NotFoundError` if unknown."""
     doc_id = q.document_id(doc_id)
-    with connection(index) as conn:
+    with index.connect() as conn:
         row = conn.execute(select(documents).where(documents.c.document_id == doc_id)).first()
     if row is None:
         raise NotFoundError(f"no document {doc_id} in the index")

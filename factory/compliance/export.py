@@ -30,7 +30,6 @@ from pathlib import Path
 
 from factory.archive import SqlIndex, Store
 from factory.compliance.audit import Actor, AuditLog
-from factory.compliance.db import transaction
 from factory.compliance.documents import Document, iter_documents, read_verified, totals
 from factory.compliance.query import DocumentQuery
 from factory.errors import InputError, LimitExceededError, NotFoundError
@@ -97,7 +96,7 @@ def export_bundle(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor,
                              max_bytes)
         digest = _sha256_file(tmp)
         bundle_bytes = tmp.stat().st_size
-        with transaction(index) as conn:
+        with index.begin() as conn:
             for document in found:
                 audit.append(conn, actor, "archive.export", document_id=document.document_id,
                              details={"bundle": target.name, "bundle_sha256": digest})

@@ -21,7 +21,6 @@ from sqlalchemy import insert, select, update
 
 from factory.archive import SqlIndex
 from factory.archive.tables import api_keys
-from factory.compliance.db import connection, transaction
 from factory.compliance.roles import Role
 from factory.errors import AuthenticationError, InputError, NotFoundError
 
@@ -64,7 +63,7 @@ def create_key(index: SqlIndex, role: Role, name: str, created_by: str) -> tuple
     secret = secrets.token_urlsafe(32)
     salt = secrets.token_hex(16)
     info = KeyInfo(key_id, name, role, datetime.now(UTC), created_by[:64])
-    with transaction(index) as conn:
+    with index.begin() as conn:
         conn.execute(insert(api_keys).values(
             key_id=key_id, name=info.name, role=role.value, salt=salt,
             key_hash=_digest(salt, secret), created_at=info.created_at,
@@ -78,7 +77,7 @@ def authenticate(index: SqlIndex, token: str | None) -> KeyInfo:
     if not match:
         raise AuthenticationError("a valid API key is required")
     key_id, secret = match.groups()
-    with connection(index) as conn:
+    with index.connect() as conn:
         row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
     # Hash even when the id is unknown, so timing does not tell which ids exist.
     salt = row.salt if row is not None else "00" * 16
@@ -91,7 +90,7 @@ def authenticate(index: SqlIndex, token: str | None) -> KeyInfo:
 
 def active_key(index: SqlIndex, key_id: str) -> KeyInfo:
     """The key ``key_id`` if it exists and is not revoked (for sessions made from it)."""
-    with connection(index) as conn:
+    with index.connect() as conn:
         row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
     if row is None or row.revoked_at is not None:
         raise AuthenticationError("a valid API key is required")
@@ -99,7 +98,7 @@ def active_key(index: SqlIndex, key_id: str) -> KeyInfo:
 
 
 def list_keys(index: SqlIndex) -> list[KeyInfo]:
-    with connection(index) as conn:
+    with index.connect() as conn:
         rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at))
         return [_info(row) for row in rows]
 
@@ -108,7 +107,7 @@ def revoke_key(index: SqlIndex, key_id: str) -> KeyInfo:
     key_id = key_id.strip().lower()
     if not _KEY_ID.match(key_id):
         raise InputError(f"{key_id[:40]!r} is not a key id (12 hex digits, as `keys list` shows)")
-    with transaction(index) as conn:
+    with index.begin() as conn:
         row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
         if row is None:
             raise NotFoundError(f"no API key {key_id}")

@@ -19,7 +19,6 @@ from sqlalchemy import delete, select, update
 from factory.archive import SqlIndex, Store
 from factory.archive.tables import documents
 from factory.compliance.audit import Actor, AuditLog
-from factory.compliance.db import transaction
 from factory.compliance.documents import Document, iter_documents, load
 from factory.errors import ArchiveError, NotFoundError
 
@@ -42,7 +41,7 @@ def set_hold(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, doc_i
     if hold and isinstance(store, HoldableStore):
         for key in _keys(document):  # store first: a failure leaves the index unchanged
             store.set_legal_hold(key, True)
-    with transaction(index) as conn:
+    with index.begin() as conn:
         row = conn.execute(select(documents.c.legal_hold).where(
             documents.c.document_id == document.document_id)).first()
         if row is None:
@@ -77,14 +76,12 @@ def purge_expired(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, 
                   execute: bool = False) -> PurgeResult:
     """Find (and with ``execute`` delete) documents past retention and not on hold."""
     result = PurgeResult(dry_run=not execute)
-    for document in iter_documents(index):
-        if document.entry.retention_until >= now:
-            continue
+    for document in iter_documents(index, where=(documents.c.retention_until < now,)):
         (result.kept_on_hold if document.legal_hold else result.expired).append(document)
     if not execute:
         return result
     for document in result.expired:
-        with transaction(index) as conn:
+        with index.begin() as conn:
             gone = conn.execute(delete(documents).where(
                 documents.c.document_id == document.document_id,
                 documents.c.legal_hold.is_(False),

@@ -18,12 +18,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from factory.archive import SqlIndex, Store, template_snapshot_key
-from factory.archive.store import sha256_of
 from factory.archive.tables import documents, template_versions
-from factory.compliance.db import connection
-from factory.compliance.documents import iter_documents
+from factory.compliance.documents import iter_documents, read_verified
 from factory.compliance.query import DocumentQuery
-from factory.errors import ArchiveError, ConfigError
+from factory.errors import ArchiveError, ConfigError, IntegrityError
 from factory.templates.templateset import snapshot_version
 
 TEMPLATE_PREFIX = "_template-sets/"
@@ -70,18 +68,13 @@ class VerifyReport:
 def _check_object(store: Store, report: VerifyReport, key: str, expected: str | None,
                   doc_id: str | None, what: str) -> bytes | None:
     try:
-        data = store.get(key)
+        return read_verified(store, key, expected, what)
+    except IntegrityError as exc:  # ours, or the store's own check (S3 metadata)
+        report.findings.append(Finding("altered", key, doc_id, str(exc)))
     except ArchiveError as exc:
         kind = "missing" if not _exists(store, key) else "unreadable"
-        report.findings.append(Finding(kind, key, doc_id, f"{what}: {exc}"))
-        return None
-    if expected is not None:
-        actual = sha256_of(data)
-        if actual != expected:
-            report.findings.append(Finding("altered", key, doc_id,
-                                           f"{what}: SHA-256 is {actual}, recorded {expected}"))
-            return None
-    return data
+        report.findings.append(Finding(kind, key, doc_id, str(exc)))
+    return None
 
 
 def _exists(store: Store, key: str) -> bool:
@@ -154,7 +147,7 @@ def _find_orphans(index: SqlIndex, store: Store, prefix: str, report: VerifyRepo
 
 
 def _orphans_in(index: SqlIndex, keys: list[str], report: VerifyReport) -> None:
-    with connection(index) as conn:
+    with index.connect() as conn:
         known = {row[0] for row in conn.execute(select(documents.c.storage_key).where(
             documents.c.storage_key.in_(keys)))}
         known |= {row[0] for row in conn.execute(select(documents.c.record_storage_key).where(

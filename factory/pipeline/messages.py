@@ -46,15 +46,15 @@ class MessageRenderer:
                 for name in names:
                     templates.env.get_template(self.names[name])
 
-    def _render(self, name: str, record: Record, meta: DocumentMeta) -> str:
-        typed = self.schema.typed(record.data)
+    def _render(self, name: str, typed: Any, record: Record, meta: DocumentMeta) -> str:
         return self.templates.render(self.names[name], typed, record.locale, meta)
 
     def email(self, record: Record, meta: DocumentMeta, recipient: str, key: str,
               pdf: bytes | None = None) -> tuple[Artifact, Message]:
         spec = self.job.email
         assert spec is not None and self.inliner is not None
-        html = self.inliner.inline(self._render("html", record, meta))
+        typed = self.schema.typed(record.data)  # once for the three templates
+        html = self.inliner.inline(self._render("html", typed, record, meta))
         attachments: tuple[Attachment, ...] = ()
         if pdf is not None:
             name = f"{self.job.document_type}-{meta.period.code}-{record.key}.pdf"
@@ -65,8 +65,8 @@ class MessageRenderer:
                 target.replace("{customer_id}", quote(record.customer_id, safe=""))
                 .replace("{key}", quote(record.key, safe="")) for target in spec.unsubscribe)
         parts = EmailParts(
-            subject=self._render("subject", record, meta),
-            html=html, text=self._render("text", record, meta), sender=spec.sender,
+            subject=self._render("subject", typed, record, meta),
+            html=html, text=self._render("text", typed, record, meta), sender=spec.sender,
             recipient=recipient, key=key, date=datetime.now(UTC), reply_to=spec.reply_to,
             unsubscribe=unsubscribe, attachments=attachments)
         data, message_id = build_email(parts)
@@ -83,7 +83,8 @@ class MessageRenderer:
         spec = self.job.sms
         assert spec is not None
         text = " ".join(_SPACES.sub(" ", line).strip() for line in
-                        self._render("sms", record, meta).splitlines() if line.strip())
+                        self._render("sms", self.schema.typed(record.data), record, meta)
+                        .splitlines() if line.strip())
         if spec.transliterate:
             text = to_gsm7(text, record.locale)
         facts = analyse(text)

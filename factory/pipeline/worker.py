@@ -77,6 +77,9 @@ class Worker:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
         self.job = load_job(Path(config.job_path))
+        # What record snapshots keep of the job (see `_record_snapshot`): the same for every one.
+        self.job_spec = self.job.model_dump(mode="json", by_alias=True,
+                                            exclude={"source", "archive", "path"})
         self.period = Period.parse(config.period)
         self.documents = DocumentRenderer(self.job, config.settings, self.period, config.issued,
                                           expected_version=config.template_version)
@@ -202,8 +205,9 @@ class Worker:
             attach = self.job.email is not None and self.job.email.attach_pdf
 
             def render(meta: Any) -> tuple[Artifact, Any]:
-                data = self.store.get(self._pdf_entry(record, pdf).storage_key) \
-                    if attach else None
+                # The PDF this record just archived, or (archived by an earlier run) the store's.
+                data = (pdf.get("data") or self.store.get(
+                    self._pdf_entry(record, pdf).storage_key)) if attach else None
                 return messages.email(record, meta, recipient, meta_key(meta), data)
         else:
             def render(meta: Any) -> tuple[Artifact, Any]:
@@ -283,7 +287,8 @@ class Worker:
             for key in (replaced.storage_key, replaced.record_storage_key):
                 if key:
                     _quietly(self.store.delete, key)
-        pdf.update(entry=entry, pages=artifact.page_count or 0, byte_size=artifact.byte_size)
+        pdf.update(entry=entry, pages=artifact.page_count or 0, byte_size=artifact.byte_size,
+                   data=artifact.data)
         return ChannelOutcome(CHANNEL, ChannelStatus.DONE, rendered=True,
                               document_id=entry.document_id)
 
@@ -354,8 +359,7 @@ def _record_snapshot(record: Record, doc_id: str, worker: Worker, created: datet
                    "line": record.position.line},
         "created_at": created.isoformat(),
         "record": record.data,
-        "job_spec": worker.job.model_dump(mode="json", by_alias=True,
-                                          exclude={"source", "archive", "path"}),
+        "job_spec": worker.job_spec,
     }
     if computed is not None:
         body["computed"] = computed

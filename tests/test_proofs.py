@@ -1,5 +1,5 @@
 """Proofs with real components: templates changed in a real git repository, both versions
-rendered by WeasyPrint, read back with PDFium and pypdf, diffed with Pillow; the layout checks
+rendered by WeasyPrint, read back with PDFium, diffed with Pillow; the layout checks
 on what is really drawn; versions resolved from git and from the archive store."""
 
 from __future__ import annotations

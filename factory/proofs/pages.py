@@ -7,22 +7,19 @@ Takes PDF bytes and a resolution; gives one `PageContent` per page with
   points (origin bottom-left, PDFium's tight glyph box), the font that drew it (the PDF font
   name without its subset prefix) and whether PDFium generated it (line breaks and spaces it
   inferred, which nobody drew);
-- ``text``: the page text as pypdf extracts it (what the text diff compares).
+- ``text``: the page text as PDFium extracts it (what the text diff compares).
 
-PDFium and pypdf errors become `RenderError`.
+PDFium errors become `RenderError`.
 """
 
 from __future__ import annotations
 
 import ctypes
-import io
 from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
 
 from factory.errors import RenderError
 
@@ -64,11 +61,7 @@ class PageContent:
 
 
 def read_pdf(data: bytes, dpi: float = 96) -> list[PageContent]:
-    """Every page of ``data``: image, glyphs and text."""
-    try:
-        texts = [page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages]
-    except (PyPdfError, ValueError, KeyError) as exc:
-        raise RenderError(f"pypdf cannot read the PDF: {exc}") from None
+    """Every page of ``data``: image, glyphs and text, all read by PDFium in one pass."""
     try:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
@@ -83,11 +76,11 @@ def read_pdf(data: bytes, dpi: float = 96) -> list[PageContent]:
                 textpage = page.get_textpage()
                 try:
                     glyphs = _glyphs(textpage)
+                    text = textpage.get_text_range().replace("\r\n", "\n")
                 finally:
                     textpage.close()
             finally:
                 page.close()
-            text = texts[number] if number < len(texts) else ""
             pages.append(PageContent(number + 1, width, height, image, glyphs, text))
     finally:
         document.close()

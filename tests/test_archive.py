@@ -162,6 +162,10 @@ def test_runs_are_exclusive_per_job_and_period(index_url: str) -> None:
     with pytest.raises(RunConflict, match="r1 of job for 2026-11 is still running"):
         index.start_run("r2", "job", "2026-11", executor="pool", workers=2,
                         template_version="v", dry_run=False)
+    # live_run (the HTTP launcher's early check) applies the same rule as start_run.
+    assert index.live_run("job", "2026-11")["run_id"] == "r1"
+    assert index.live_run("job", "2026-12") is None
+    assert index.live_run("job", "2026-11", stale_after=timedelta(seconds=-1)) is None
     index.start_run("r3", "job", "2026-12", executor="pool", workers=2,
                     template_version="v", dry_run=False)
     index.start_run("r4", "job", "2026-11", executor="pool", workers=2,

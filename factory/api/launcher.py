@@ -14,14 +14,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from factory.archive import RunConflict, SqlIndex
 from factory.config import Settings
 from factory.errors import FactoryError, LimitExceededError
 from factory.executors import make_executor
 from factory.jobs import JobSpec
-from factory.runner import NoProgress, RunOptions, new_run_id, prepare, run_job
+from factory.runner import NoProgress, Prepared, RunOptions, new_run_id, prepare, run_job
 
 
 @dataclass
@@ -64,7 +63,7 @@ class RunLauncher:
             assert options.run_id is not None
             if on_start is not None:
                 on_start(options.run_id)
-            thread = threading.Thread(target=self._run, args=(job, options),
+            thread = threading.Thread(target=self._run, args=(job, options, prepared),
                                       name=f"docfactory-run-{options.run_id}")
             self._launches[options.run_id] = Launch(options.run_id, job.name,
                                                     prepared.period.code, thread)
@@ -73,18 +72,16 @@ class RunLauncher:
 
     def _check_index(self, job: str, period: str) -> None:
         """Refuse early what `SqlIndex.start_run` would refuse in the background thread."""
-        fresh = datetime.now(UTC) - timedelta(minutes=5)
-        for run in self.index.list_runs(job, limit=5):
-            if run["period"] == period and run["status"] == "running" and not run["dry_run"] \
-                    and run["heartbeat_at"] > fresh:
-                raise RunConflict(f"run {run['run_id']} of {job} for {period} is still"
-                                  " running; wait for it")
+        run = self.index.live_run(job, period)
+        if run is not None:
+            raise RunConflict(f"run {run['run_id']} of {job} for {period} is still running;"
+                              " wait for it")
 
-    def _run(self, job: JobSpec, options: RunOptions) -> None:
+    def _run(self, job: JobSpec, options: RunOptions, prepared: Prepared) -> None:
         assert options.run_id is not None
         try:
             run_job(job, self.settings, options, make_executor(self.executor, self.workers),
-                    NoProgress())
+                    NoProgress(), prepared)
         except FactoryError as exc:
             self._launches[options.run_id].error = str(exc)
         except Exception as exc:  # a thread must not die silently

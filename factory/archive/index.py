@@ -430,11 +430,8 @@ class SqlIndex(DeliveryLog):
         moment = now()
         with self.begin() as connection:
             if not dry_run:
-                live = connection.execute(select(runs).where(
-                    runs.c.job == job, runs.c.period == period, runs.c.status == "running",
-                    runs.c.dry_run.is_(False))).all()
-                for other in live:
-                    if other.heartbeat_at + stale_after > moment and _owner_alive(other.owner):
+                for other in self._running(connection, job, period):
+                    if _live(other, stale_after, moment):
                         raise RunConflict(
                             f"run {other.run_id} of {job} for {period} is still running"
                             f" (last heartbeat {other.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC);"
@@ -445,6 +442,22 @@ class SqlIndex(DeliveryLog):
                 run_id=run_id, job=job, period=period, status="running", dry_run=dry_run,
                 executor=executor, workers=workers, template_version=template_version,
                 started_at=moment, heartbeat_at=moment, owner=owner))
+
+    def live_run(self, job: str, period: str,
+                 stale_after: timedelta = timedelta(minutes=5)) -> dict[str, Any] | None:
+        """The live run of ``job`` for ``period`` that `start_run` would refuse to start
+        beside, or None."""
+        moment = now()
+        with self.connect() as connection:
+            live = [r for r in self._running(connection, job, period)
+                    if _live(r, stale_after, moment)]
+        return _run(live[0]._mapping) if live else None
+
+    @staticmethod
+    def _running(connection: Connection, job: str, period: str) -> list[Any]:
+        return list(connection.execute(select(runs).where(
+            runs.c.job == job, runs.c.period == period, runs.c.status == "running",
+            runs.c.dry_run.is_(False))).all())
 
     def heartbeat(self, run_id: str, report: Mapping[str, Any] | None = None) -> None:
         values: dict[str, Any] = {"heartbeat_at": now()}
@@ -509,6 +522,11 @@ class _Translated:
 def run_owner() -> str:
     """``host:pid`` of this process, recorded with the runs it coordinates."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _live(run: Any, stale_after: timedelta, moment: datetime) -> bool:
+    """A running run is live while its heartbeat is recent and its coordinator may exist."""
+    return bool(run.heartbeat_at + stale_after > moment and _owner_alive(run.owner))
 
 
 def _owner_alive(owner: str) -> bool:

@@ -5,7 +5,7 @@ Takes a job, settings, options, an executor and a progress sink; gives a `RunRep
 """
 
 from factory.runner.progress import NoProgress, Progress
-from factory.runner.run import Executor, RunOptions, new_run_id, prepare, run_job
+from factory.runner.run import Executor, Prepared, RunOptions, new_run_id, prepare, run_job
 
-__all__ = ["Executor", "NoProgress", "Progress", "RunOptions", "new_run_id", "prepare",
+__all__ = ["Executor", "NoProgress", "Prepared", "Progress", "RunOptions", "new_run_id", "prepare",
            "run_job"]

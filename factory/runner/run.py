@@ -300,10 +300,11 @@ class RunState:
 
 
 def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Executor,
-            progress: Progress | None = None) -> RunReport:
-    """Run ``job`` for ``options.period``; always returns a report, even when interrupted."""
+            progress: Progress | None = None, prepared: Prepared | None = None) -> RunReport:
+    """Run ``job`` for ``options.period``; always returns a report, even when interrupted.
+    ``prepared``: what `prepare` gave for the same job, settings and options, if at hand."""
     progress = progress or NoProgress()
-    prepared = prepare(job, settings, options)
+    prepared = prepared or prepare(job, settings, options)
     index = open_index(prepared.index_url)
     unapproved = approval_problem(job, prepared.templates.version, index)
     if unapproved and not options.dry_run:
@@ -467,5 +468,5 @@ def _orphan_warning(source: Source, report: RunReport) -> None:
             f" (keys such as {keys})")
 
 
-__all__ = ["Executor", "RunOptions", "archive_urls", "default_issued", "new_run_id", "prepare",
-           "run_job", "safe_url"]
+__all__ = ["Executor", "Prepared", "RunOptions", "archive_urls", "default_issued", "new_run_id",
+           "prepare", "run_job", "safe_url"]

@@ -10,9 +10,6 @@ backend by URL scheme; backends with optional dependencies register lazily.
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from factory.archive.keys import check_key
 from factory.errors import ArchiveError, ConfigError, IntegrityError
+from factory.files import write_atomic
 
 
 class Store(Protocol):
@@ -77,17 +75,9 @@ class FileStore:
             retain_until: datetime | None = None) -> None:
         verify(key, data, sha256)
         path = self._path(key)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tmp.open("wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-            tmp.replace(path)
+            write_atomic(path, data, read_only=True)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise ArchiveError(f"{self.url}: cannot write {key}: {exc.strerror}") from None
 
     def get(self, key: str) -> bytes:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import sys
 import tempfile
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from factory.cli.app import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, App, cli, handl
 from factory.compliance import Actor, ComplianceService, DocumentQuery
 from factory.config import parse_size
 from factory.errors import IntegrityError
+from factory.files import write_atomic
 
 ARCHIVE = click.option("--archive", "archive_url", default=None, metavar="URL",
                        help="Archive store URL. Default: var/archive.")
@@ -132,20 +131,6 @@ def get(app: App, document_id: str, output: Path | None, archive_url: str | None
     write_atomic(target, data)
     app.out.print(f"[green]✓[/] {target}: {len(data):,} bytes, SHA-256 {document.entry.sha256}"
                   " (verified)", soft_wrap=True)
-
-
-def write_atomic(target: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``target`` and rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @archive.command()

@@ -11,14 +11,13 @@ replaces the file with the same content (``resend_is_safe``), and an existing fi
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from factory.deliver.transport import TransportOptions, register_transport
 from factory.errors import ConfigError, RetryableDeliveryError
+from factory.files import write_atomic
 from factory.models import Message, Receipt
 
 _EXTENSIONS = {"email": "eml", "sms": "json"}
@@ -52,16 +51,9 @@ class OutboxTransport:
                 "key": message.key, "to": message.recipient, "from": message.sender,
                 "text": message.body.decode("utf-8"), **dict(message.meta),
             }, ensure_ascii=False, indent=1).encode("utf-8")
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tmp.open("wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(path)
+            write_atomic(path, data)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise RetryableDeliveryError(f"outbox {self.folder}: {exc.strerror}") from None
         return Receipt(message.key, self.url, path.name, datetime.now(UTC), str(path))
 

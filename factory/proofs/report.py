@@ -10,14 +10,13 @@ images are linked relatively (``records/<key>/...png``), so the folder can be mo
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 from urllib.parse import quote
 
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from factory.files import write_atomic
 from factory.proofs.result import ProofReport, RecordProof
 
 TEMPLATE = "report.html.j2"
@@ -51,19 +50,10 @@ def render_html(report: ProofReport) -> str:
     return _environment().get_template(TEMPLATE).render(r=report)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
-
-
 def write_report(report: ProofReport) -> Path:
     """Write ``report.json`` and ``report.html``; return the HTML's path."""
     report.out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(report.out_dir / "report.json",
+    write_atomic(report.out_dir / "report.json",
                   json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
-    _write_atomic(report.html_path, render_html(report))
+    write_atomic(report.html_path, render_html(report))
     return report.html_path

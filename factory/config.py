@@ -42,6 +42,9 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 #: The largest export bundle, by default: 2 GiB of documents.
 DEFAULT_EXPORT_MAX_BYTES = 2 * 1024**3
 
+# A name that becomes part of paths, keys and URLs: jobs, brands, template sets, classes.
+SLUG = r"^[a-z][a-z0-9_-]{0,62}$"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -125,7 +128,7 @@ def _names(value: Any) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else list(value)
     names = tuple(sorted({str(item).strip() for item in items if str(item).strip()}))
     for name in names:
-        if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", name):
+        if not re.match(SLUG, name):
             raise ConfigError(f"finance document type {name!r} is not a lower-case slug")
     return names
 

@@ -45,7 +45,6 @@ _env.filters["when"] = lambda d: f"{d:%Y-%m-%d %H:%M:%S} UTC" if hasattr(d, "str
 #: The only routes anyone may call without a key.
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
 
-SEARCH_FIELDS = ("customer", "type", "job", "channel", "from", "to")
 
 
 def render_page(request: Request, template: str, context: dict[str, Any],

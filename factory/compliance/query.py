@@ -16,11 +16,12 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
+from factory import config
 from factory.errors import InputError
 from factory.models import Period
 
 DOCUMENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-SLUG = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+SLUG = re.compile(config.SLUG)
 CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 #: Customer ids are free text in the source, but never control characters or huge.

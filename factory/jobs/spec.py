@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from factory.config import SLUG
 from factory.errors import ConfigError
 from factory.jobs.channels import (
     ChannelName,
@@ -25,7 +26,6 @@ from factory.jobs.channels import (
     channel_problems,
 )
 
-SLUG = r"^[a-z][a-z0-9_-]{0,62}$"
 FieldType = Literal["string", "integer", "decimal", "date", "boolean", "email", "phone"]
 PdfVariant = Literal["none", "pdf/a-3b", "pdf/a-3a", "pdf/ua-1"]
 

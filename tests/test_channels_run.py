@@ -210,6 +210,11 @@ def test_bad_input_ends_in_named_reasons_and_the_rest_goes_on(
                       sms__gateway={"timeout_seconds": 0.5})
     sms_gateway.script = [("sleep", 2), ("sleep", 2), ("sleep", 2)]
     settings = settings.with_overrides(email_url=smtp_server.url(), sms_url=sms_gateway.url())
+    planned = run(job, settings, dry_run=True)  # routing failures are known before sending
+    planned_failures = {f["key"]: f for f in lines(planned.failures_file)}
+    assert set(planned_failures) == {"C000204", "C000205"}
+    assert planned_failures["C000205"]["channel"] == "routing"
+    assert sum(planned.failure_reasons.values()) == 2 and planned.counts.failed == 2
     report = run(job, settings)
     c = report.counts
     assert c.input == 5 and report.balanced

@@ -41,6 +41,7 @@ from factory.errors import ConfigError, FactoryError, SourceError
 from factory.jobs import JobSpec, RecordSchema
 from factory.models import (
     ChannelCounts,
+    ChannelOutcome,
     ChannelStatus,
     Counts,
     Outcome,
@@ -419,18 +420,18 @@ def _dry_run(prepared: Prepared, state: RunState, index: SqlIndex,
                                                     job.document_type, keys)
         for record in batch:
             route = route_record(job, record)
-            for channel, reason in route.suppressed:
-                state.suppressed(record.key, channel, reason, record.position)
-            if route.failure:
-                state.counts.failed += 1
+            if route.failure:  # counted, written and summed as a real run does
                 state.report.routing["no channel"] = state.report.routing.get(
                     "no channel", 0) + 1
-                state.failures.write({
-                    "source": record.position.source, "line": record.position.line,
-                    "record": record.position.index, "key": record.key,
-                    "reason": f"routing: {route.failure}", "retryable": False,
-                    "channel": "routing"})
+                state.outcome(Outcome(
+                    record.key, record.position, Status.FAILED,
+                    reason=f"routing: {route.failure}",
+                    channels=tuple(ChannelOutcome(channel, ChannelStatus.SUPPRESSED,
+                                                  reason=why)
+                                   for channel, why in route.suppressed)))
                 continue
+            for channel, reason in route.suppressed:
+                state.suppressed(record.key, channel, reason, record.position)
             for channel in route.channels:
                 state.report.routing[channel] = state.report.routing.get(channel, 0) + 1
             if route.channels and all(record.key in done.get(c, set())

@@ -40,15 +40,8 @@ def parse_rule(rule: str) -> Callable[[Mapping[str, Any]], bool]:
     return lambda record: not equal(record)
 
 
-def select_items(items: Iterable[Any], rule: str,
-                 routed: Callable[[], set[str]] | None = None) -> list[Any]:
-    """The items (anything with ``attributes`` and ``record_key``) that ``rule`` selects.
-
-    For ``routed``, ``routed()`` gives the record keys routing handed to print."""
-    if rule.strip() == "routed":
-        if routed is None:
-            raise ConfigError("print.select: 'routed' needs the records routed to print")
-        keys = routed()
-        return [item for item in items if item.record_key in keys]
+def select_items(items: Iterable[Any], rule: str) -> list[Any]:
+    """The items (anything with ``attributes``) that the field ``rule`` selects. ``routed`` is
+    not a field rule: the print step resolves it from the deliveries table."""
     predicate = parse_rule(rule)
     return [item for item in items if predicate(item.attributes)]

@@ -63,12 +63,15 @@ class PrintSummary:
 
 
 def collect_items(job: JobSpec, period: str, store: Store, index: SqlIndex,
-                  summary: PrintSummary) -> list[PrintItem]:
-    """Every archived document of the job's period as a print item (address from snapshot)."""
+                  summary: PrintSummary, only: set[str] | None = None) -> list[PrintItem]:
+    """Every archived document of the job's period (or of the record keys ``only``) as a
+    print item, its address from the record snapshot (read only for those)."""
     items = []
     for entry in index.entries(job=job.name, period=period, channel=CHANNEL,
                                document_type=job.document_type):
         summary.archived_documents += 1
+        if only is not None and entry.record_key not in only:
+            continue
         if not entry.record_storage_key:
             summary.warnings.append(f"{entry.record_key}: no record snapshot; not printed")
             continue
@@ -98,7 +101,10 @@ def build_print(job: JobSpec, settings: Settings, period: str, store: Store, ind
         return {row["record_key"] for row in index.deliveries_of(
             job=job.name, period=period, channel="print", document_type=job.document_type)}
 
-    items = select_items(collect_items(job, period, store, index, summary), rule, routed)
+    if rule.strip() == "routed":  # read the snapshots of the routed records only
+        items = collect_items(job, period, store, index, summary, only=routed())
+    else:
+        items = select_items(collect_items(job, period, store, index, summary), rule)
     summary.selected = len(items)
     window = load_brand(settings.assets_dir / job.brand).address_window
 

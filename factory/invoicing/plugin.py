@@ -27,7 +27,13 @@ from typing import Any
 
 from factory.errors import ConfigError, RenderError
 from factory.invoicing.einvoice import Invoice, InvoiceLine, Party, embed_xml, invoice_xml
-from factory.invoicing.totals import CREDIT_NOTE, TotalsError, compute_totals, lines_from
+from factory.invoicing.totals import (
+    CREDIT_NOTE,
+    REASON_REQUIRED,
+    TotalsError,
+    compute_totals,
+    lines_from,
+)
 from factory.jobs.spec import InvoiceSpec, JobSpec
 from factory.models import Artifact, Period, Record
 
@@ -90,11 +96,12 @@ class InvoicePlugin:
         items = list(typed.get(self.items_field) or [])
         reason = typed.get("vat_exemption_reason")
         try:
+            parsed = lines_from(items)
             totals = compute_totals(
-                lines_from(items), currency, paid=_decimal(typed.get("paid_amount")),
+                parsed, currency, paid=_decimal(typed.get("paid_amount")),
                 accounting_currency=self.spec.accounting_currency,
                 exchange_rate=_optional_decimal(typed.get("exchange_rate")),
-                exemption_reasons={code: str(reason) for code in ("E", "AE", "K", "G")}
+                exemption_reasons=dict.fromkeys(REASON_REQUIRED, str(reason))
                 if reason else None)
         except TotalsError as exc:
             field = f"{self.items_field}.{exc.field}" if exc.field and exc.field in LINE_FIELDS \
@@ -103,8 +110,8 @@ class InvoicePlugin:
         series = self.series(record)
         formatted = DRAFT if number is None else format_number(self.spec, series, number,
                                                                self.issued)
-        lines = [{**item, "net_amount": amount}
-                 for item, amount in zip(items, totals.line_amounts, strict=True)]
+        lines = [{**item, "net_amount": amount, "parsed": line}  # parsed: for the e-invoice
+                 for item, line, amount in zip(items, parsed, totals.line_amounts, strict=True)]
         seller = self.spec.seller
         invoice = {
             "number": formatted,
@@ -149,11 +156,11 @@ class InvoicePlugin:
                         address_line2=typed.get("address_line2") or None,
                         vat_id=typed.get("buyer_vat_id") or None),
             iban=seller.iban,
-            lines=[InvoiceLine(str(line["description"]), Decimal(str(line["quantity"])),
-                               str(line["unit"]), Decimal(str(line["unit_price"])),
-                               _decimal(line.get("base_quantity")) or Decimal(1),
-                               str(line["vat_category"]), Decimal(str(line["vat_rate"])),
-                               line["net_amount"]) for line in data["lines"]],
+            lines=[InvoiceLine(str(line["description"]), line["parsed"].quantity,
+                               str(line["unit"]), line["parsed"].unit_price,
+                               line["parsed"].base_quantity, line["parsed"].vat_category,
+                               line["parsed"].vat_rate, line["net_amount"])
+                   for line in data["lines"]],
             totals=data["totals"],
             buyer_reference=str(typed.get(self.job.customer_field) or "") or None,
             preceding=preceding)

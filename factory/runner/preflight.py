@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from factory.archive import document_id
 from factory.config import Settings
@@ -81,13 +82,14 @@ def _check_data(job: JobSpec, settings: Settings, renderer: DocumentRenderer, sa
         check_columns(source, job)
         schema = RecordSchema(job)
         rendered_pdf = False
+        built: dict[str, Any] = {}  # the MessageRenderer, built for the first record needing it
         with SeenKeys(settings.var_dir / "tmp") as seen:
             for item in plan_records(source, schema, seen, limit=sample):
                 result.records_checked += 1
                 if isinstance(item, Reject):
                     result.notes.append(f"sample record rejected: {item.describe()}")
                     continue
-                _render_check(renderer, item, job, not rendered_pdf, result)
+                _render_check(renderer, item, job, not rendered_pdf, result, built)
                 rendered_pdf = True
                 if result.problems:
                     return
@@ -96,28 +98,30 @@ def _check_data(job: JobSpec, settings: Settings, renderer: DocumentRenderer, sa
 
 
 def _render_check(renderer: DocumentRenderer, record: Record, job: JobSpec, pdf: bool,
-                  result: Checked) -> None:
+                  result: Checked, built: dict[str, Any]) -> None:
     doc_id = document_id(job.name, renderer.period.code, record.key, job.document_type, "pdf", 0)
     try:
         if pdf:
             renderer.render(record, doc_id)
         else:
             renderer.render_html(record, doc_id)
-        _message_check(renderer, record, job, doc_id)
+        _message_check(renderer, record, job, doc_id, built)
     except FactoryError as exc:
         result.problems.append(f"{job.template_set} template with record {record.key}"
                                f" ({record.position}): {exc}")
 
 
 def _message_check(renderer: DocumentRenderer, record: Record, job: JobSpec,
-                   doc_id: str) -> None:
+                   doc_id: str, built: dict[str, Any]) -> None:
     route = route_record(job, record)
     wanted = [c for c in route.channels if c in ("email", "sms")]
     if not wanted:
         return
     from factory.pipeline.messages import MessageRenderer
 
-    messages = MessageRenderer(job, renderer.templates, renderer.schema)
+    messages = built.get("messages")
+    if messages is None:
+        messages = built["messages"] = MessageRenderer(job, renderer.templates, renderer.schema)
     meta = renderer.meta(doc_id)
     if "email" in wanted and route.email:
         messages.email(record, meta, route.email, doc_id, b"%PDF" if job.email and

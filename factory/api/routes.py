@@ -242,8 +242,7 @@ def visible_runs(request: Request, principal: Principal, job: str | None, limit:
     if job is not None:
         policy.check_job(principal.role, job, types.get(job))
         names = [job]
-    found = [run for name in names for run in index.list_runs(name, limit)]
-    return sorted(found, key=lambda run: run["started_at"], reverse=True)[:limit]
+    return index.list_runs(names, limit) if names else []
 
 
 def read_run(request: Request, principal: Principal, run_id: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -477,10 +477,14 @@ class SqlIndex(DeliveryLog):
             row = connection.execute(select(runs).where(runs.c.run_id == run_id)).first()
         return _run(row._mapping) if row else None
 
-    def list_runs(self, job: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    def list_runs(self, job: str | Sequence[str] | None = None,
+                  limit: int = 20) -> list[dict[str, Any]]:
+        """The newest runs, of one job or of any of several (``job``), or of all."""
         query = select(runs).order_by(runs.c.started_at.desc()).limit(limit)
-        if job:
+        if isinstance(job, str) and job:
             query = query.where(runs.c.job == job)
+        elif job is not None and not isinstance(job, str):
+            query = query.where(runs.c.job.in_(list(job)))
         with self.connect() as connection:
             return [_run(row._mapping) for row in connection.execute(query)]
 

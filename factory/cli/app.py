@@ -48,6 +48,14 @@ class App:
             self._settings = load_settings(self.home, os.environ, **overrides)
         return self._settings
 
+    def open_index(self, index_url: str | None = None) -> Any:
+        """The archive index (`SqlIndex`): ``index_url``, else FACTORY_INDEX_URL, else the
+        project's var/index.db; migrated to this code's schema."""
+        from factory.archive import open_index
+
+        settings = self.settings(index_url=index_url)
+        return open_index(settings.index_url or settings.default_index_url)
+
 
 def handle_errors(function: F) -> F:
     """Turn our errors into a message and exit code 2; let bugs show their traceback."""

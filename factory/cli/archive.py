@@ -20,7 +20,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from factory.archive import open_index, open_store
+from factory.archive import open_store
 from factory.cli.app import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, App, cli, handle_errors
 from factory.compliance import Actor, ComplianceService, DocumentQuery
 from factory.config import parse_size
@@ -43,8 +43,8 @@ def shell_actor() -> Actor:
 
 def open_service(app: App, archive_url: str | None, index_url: str | None
                  ) -> ComplianceService:
+    index = app.open_index(index_url)
     settings = app.settings(archive_url=archive_url, index_url=index_url)
-    index = open_index(settings.index_url or settings.default_index_url)
     store = open_store(settings.archive_url or settings.default_archive_url)
     return ComplianceService(index, store, settings.export_max_bytes)
 

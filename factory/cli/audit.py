@@ -12,7 +12,6 @@ import sys
 import click
 from rich.table import Table
 
-from factory.archive import open_index
 from factory.cli.app import EXIT_OK, EXIT_PROBLEMS, App, cli, handle_errors
 from factory.cli.archive import INDEX
 from factory.compliance import AuditLog
@@ -25,8 +24,7 @@ def audit() -> None:
 
 
 def _log(app: App, index_url: str | None) -> AuditLog:
-    settings = app.settings(index_url=index_url)
-    return AuditLog(open_index(settings.index_url or settings.default_index_url))
+    return AuditLog(app.open_index(index_url))
 
 
 @audit.command()

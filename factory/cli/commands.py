@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from factory.archive import document_id, open_index
+from factory.archive import document_id
 from factory.cli.app import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -209,8 +209,7 @@ def sample_data(app: App, customers: int, out: Path, seed: int, period: str | No
 @handle_errors
 def status(app: App, run_id: str, index_url: str | None, as_json: bool) -> None:
     """Show a run's status and counts, from the index (works from any machine)."""
-    settings = app.settings(index_url=index_url)
-    index = open_index(settings.index_url or settings.default_index_url)
+    index = app.open_index(index_url)
     found = index.get_run(run_id)
     if found is None:
         raise ConfigError(f"no run {run_id!r} in {index.safe_url}")
@@ -245,8 +244,7 @@ def runs(app: App, job: str | None, limit: int) -> None:
     """List recent runs."""
     from rich.table import Table
 
-    settings = app.settings()
-    index = open_index(settings.index_url or settings.default_index_url)
+    index = app.open_index()
     table = Table("run", "job", "period", "status", "started (UTC)", "archived", "rejected",
                   "failed")
     for found in index.list_runs(job, limit):
@@ -273,7 +271,6 @@ def index_upgrade(app: App, index_url: str | None) -> None:
     """Bring the index schema to the version this code needs (Alembic migrations).
 
     Runs also happen to do it; workers never do, and refuse an index that is behind."""
-    settings = app.settings(index_url=index_url)
-    index = open_index(settings.index_url or settings.default_index_url)
+    index = app.open_index(index_url)
     app.out.print(f"[green]✓[/] {index.safe_url}: schema at {index.schema_revision()}")
     index.close()

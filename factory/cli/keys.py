@@ -10,7 +10,6 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from factory.archive import open_index
 from factory.cli.app import App, cli, handle_errors
 from factory.cli.archive import INDEX, shell_actor
 from factory.compliance import AuditLog, Role
@@ -23,8 +22,7 @@ def keys() -> None:
 
 
 def _index(app: App, index_url: str | None):  # type: ignore[no-untyped-def]
-    settings = app.settings(index_url=index_url)
-    return open_index(settings.index_url or settings.default_index_url)
+    return app.open_index(index_url)
 
 
 @keys.command()

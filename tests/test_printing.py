@@ -259,3 +259,14 @@ def test_a_run_with_marks_over_the_address_window_stops_before_it_starts(
     with pytest.raises(ConfigError, match="address window"):
         run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
     assert not (settings.var_dir / "archive").exists()
+
+
+def test_an_archive_with_print_files_verifies_clean(print_run, settings: Settings) -> None:
+    """Print outputs carry the print settings' hash, not a template-set version: verify must
+    not look for a template-set snapshot of it."""
+    from factory.compliance.verify import verify_archive
+
+    index = open_index(settings.default_index_url)
+    report = verify_archive(index, open_store(settings.default_archive_url))
+    assert report.findings == [] and report.ok
+    assert report.documents > 12  # the statements and the print files

@@ -22,6 +22,7 @@ from factory.archive.tables import documents, template_versions
 from factory.compliance.documents import iter_documents, read_verified
 from factory.compliance.query import DocumentQuery
 from factory.errors import ArchiveError, ConfigError, IntegrityError
+from factory.models import Channel
 from factory.templates.templateset import snapshot_version
 
 TEMPLATE_PREFIX = "_template-sets/"
@@ -93,7 +94,8 @@ def verify_archive(index: SqlIndex, store: Store, job: str | None = None,
         entry = document.entry
         report.documents += 1
         report.bytes += entry.byte_size
-        versions.add(entry.template_version)
+        if entry.channel != Channel.PRINT:  # print files carry their print settings' hash
+            versions.add(entry.template_version)
         _check_object(store, report, entry.storage_key, entry.sha256, entry.document_id,
                       "document")
         if entry.record_storage_key:

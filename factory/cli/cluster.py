@@ -26,8 +26,7 @@ def cluster_options(env: Mapping[str, str], broker: str | None = None,
     """The cluster's options from explicit values, then the environment."""
     url = broker or env.get("FACTORY_BROKER_URL")
     if not url:
-        raise ConfigError("no broker: set FACTORY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)"
-                          " or pass --broker")
+        raise ConfigError("no broker: set FACTORY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
     try:
         time_limit = int(env.get("FACTORY_TASK_TIME_LIMIT") or 600)
         retries = int(env.get("FACTORY_TASK_RETRIES") or 3)

@@ -33,7 +33,7 @@ from factory.runner.run import archive_urls
 def print_files(app: App, job: Path, period: str | None, archive_url: str | None,
                 index_url: str | None) -> None:
     """(Re)build JOB's print files for a period from its archived documents."""
-    from factory.runner.print_step import build_print
+    from factory.runner.print_step import build_print, selection_rule
 
     settings = app.settings(archive_url=archive_url, index_url=index_url)
     spec = load_job(job)
@@ -51,10 +51,13 @@ def print_files(app: App, job: Path, period: str | None, archive_url: str | None
     app.out.print(
         f"[green]✓[/] {spec.name} {code}: {summary.selected} of"
         f" {summary.archived_documents} archived document(s) selected by"
-        f" {spec.print_.select!r}; {summary.batches} print file(s), {summary.envelopes}"
+        f" {selection_rule(spec)!r}; {summary.batches} print file(s), {summary.envelopes}"
         f" envelope(s), {summary.sheets} sheet(s), {summary.pages} page(s)"
         f" ({summary.blank_pages} blank); {summary.written} output(s) written,"
         f" {summary.unchanged} unchanged, {summary.withdrawn} withdrawn", soft_wrap=True)
+    if not spec.print_.enabled:
+        app.out.print("  (the job's [print] is off: its runs build no print files; this"
+                      " command built them on request)", soft_wrap=True)
     for key in summary.files:
         app.out.print(f"  {store.url}/{key}", soft_wrap=True)
     for warning in summary.warnings:

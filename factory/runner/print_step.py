@@ -89,12 +89,18 @@ def collect_items(job: JobSpec, period: str, store: Store, index: SqlIndex,
     return items
 
 
+def selection_rule(job: JobSpec) -> str:
+    """The job's print selection: its ``select``, else the records routed to print when print
+    is one of its channels, else all."""
+    return job.print_.select or ("routed" if "print" in job.channels else "all")
+
+
 def build_print(job: JobSpec, settings: Settings, period: str, store: Store, index: SqlIndex,
                 run_id: str) -> PrintSummary:
     """(Re)build and archive the print files of ``job`` for ``period``."""
     summary = PrintSummary()
     spec = job.print_
-    rule = spec.select or ("routed" if "print" in job.channels else "all")
+    rule = selection_rule(job)
 
     def routed() -> set[str]:
         """Records whose print hand-over routing queued (the `deliveries` table)."""

@@ -85,6 +85,17 @@ def test_usage_errors_exit_2_with_a_message_not_a_traceback(tmp_path: Path,
     assert result.exit_code == 2 and "job file not found" in result.output
 
 
+def test_reading_commands_refuse_a_missing_index_instead_of_creating_one(
+        tmp_path: Path, env: dict[str, str]) -> None:
+    index = tmp_path / "var" / "index.db"
+    for command in (["runs"], ["status", "20261101T000000Z-abcdef"],
+                    ["archive", "search", "--customer", "C000001"], ["audit", "list"]):
+        result = invoke(env, *command)
+        assert result.exit_code == 2, (command, result.output)
+        assert f"no index at {index}" in result.output
+    assert not index.exists()
+
+
 def test_missing_input_names_the_file(tmp_path: Path, env: dict[str, str]) -> None:
     job = write_job(tmp_path / "jobs", source=csv_source(tmp_path / "nope.csv", None))
     result = invoke(env, "validate", str(job))

@@ -48,13 +48,23 @@ class App:
             self._settings = load_settings(self.home, os.environ, **overrides)
         return self._settings
 
-    def open_index(self, index_url: str | None = None) -> Any:
+    def open_index(self, index_url: str | None = None, *, existing: bool = False) -> Any:
         """The archive index (`SqlIndex`): ``index_url``, else FACTORY_INDEX_URL, else the
-        project's var/index.db; migrated to this code's schema."""
+        project's var/index.db; migrated to this code's schema. ``existing``: for commands
+        that only read, a SQLite index that is not there is an error, not a new empty one."""
+        from sqlalchemy.engine import make_url
+
         from factory.archive import open_index
 
         settings = self.settings(index_url=index_url)
-        return open_index(settings.index_url or settings.default_index_url)
+        url = settings.index_url or settings.default_index_url
+        if existing:
+            parsed = make_url(url)
+            if parsed.get_backend_name() == "sqlite" and parsed.database not in (
+                    None, "", ":memory:") and not Path(parsed.database).exists():
+                raise ConfigError(f"no index at {parsed.database}: run from the project"
+                                  " folder, or pass --home or --index")
+        return open_index(url)
 
 
 def handle_errors(function: F) -> F:

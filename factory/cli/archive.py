@@ -43,7 +43,7 @@ def shell_actor() -> Actor:
 
 def open_service(app: App, archive_url: str | None, index_url: str | None
                  ) -> ComplianceService:
-    index = app.open_index(index_url)
+    index = app.open_index(index_url, existing=True)
     settings = app.settings(archive_url=archive_url, index_url=index_url)
     store = open_store(settings.archive_url or settings.default_archive_url)
     return ComplianceService(index, store, settings.export_max_bytes)

@@ -24,7 +24,7 @@ def audit() -> None:
 
 
 def _log(app: App, index_url: str | None) -> AuditLog:
-    return AuditLog(app.open_index(index_url))
+    return AuditLog(app.open_index(index_url, existing=True))
 
 
 @audit.command()

@@ -209,7 +209,7 @@ def sample_data(app: App, customers: int, out: Path, seed: int, period: str | No
 @handle_errors
 def status(app: App, run_id: str, index_url: str | None, as_json: bool) -> None:
     """Show a run's status and counts, from the index (works from any machine)."""
-    index = app.open_index(index_url)
+    index = app.open_index(index_url, existing=True)
     found = index.get_run(run_id)
     if found is None:
         raise ConfigError(f"no run {run_id!r} in {index.safe_url}")
@@ -244,7 +244,7 @@ def runs(app: App, job: str | None, limit: int) -> None:
     """List recent runs."""
     from rich.table import Table
 
-    index = app.open_index()
+    index = app.open_index(existing=True)
     table = Table("run", "job", "period", "status", "started (UTC)", "archived", "rejected",
                   "failed")
     for found in index.list_runs(job, limit):

@@ -112,6 +112,9 @@ def test_rejects_give_exit_code_1(tmp_path: Path, sample_dir: Path,
     result = invoke(env, "run", str(job), "--period", "2026-11", "--executor", "inline")
     assert result.exit_code == 1, result.output
     assert "rejected" in result.output and "rejects.jsonl" in result.output
+    reject_line = next(line for line in result.output.splitlines() if "reject:" in line)
+    assert "1 × customer_id: " in reject_line and "customer_id: customer_id" not in reject_line
+    assert "[N-N]" not in reject_line  # the reason as written, digits and all
 
 
 CUSTOMERS = 16

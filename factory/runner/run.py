@@ -184,10 +184,30 @@ def _resolve_url(url: str | None, settings: Settings) -> str | None:
     return url
 
 
-def _category(field_name: str | None, reason: str) -> str:
+def _label(field_name: str | None, reason: str) -> str:
+    """A reason without its details (what was got, where first seen), under its field."""
     head = re.split(r",? got |\(got |, first seen| \(|;", reason, maxsplit=1)[0]
-    head = re.sub(r"\d+", "N", head).strip().rstrip(":")[:80]
-    return f"{field_name or 'record'}: {head}"
+    head = head.strip().rstrip(":")[:80]
+    if field_name is None or head.startswith(f"{field_name}:"):
+        return head
+    return f"{field_name}: {head}"
+
+
+class ReasonTally:
+    """Reasons counted by kind (numbers aside: 'row 7 ...' and 'row 9 ...' are one kind), each
+    kind shown by its first reason as written."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._shown: dict[str, str] = {}
+
+    def add(self, label: str) -> None:
+        kind = re.sub(r"\d+", "N", label)
+        self._shown.setdefault(kind, label)
+        self._counts[kind] += 1
+
+    def as_dict(self) -> dict[str, int]:
+        return {self._shown[kind]: count for kind, count in self._counts.items()}
 
 
 class RunState:
@@ -200,9 +220,9 @@ class RunState:
         self.failures = JsonLines(run_dir / "failures.jsonl")
         self.suppressions = JsonLines(run_dir / "suppressions.jsonl")
         self.planned = 0
-        self._reject_reasons: Counter[str] = Counter()
-        self._failure_reasons: Counter[str] = Counter()
-        self._suppression_reasons: Counter[str] = Counter()
+        self._reject_reasons = ReasonTally()
+        self._failure_reasons = ReasonTally()
+        self._suppression_reasons = ReasonTally()
         self._locales: Counter[str] = Counter()
         self._types: Counter[str] = Counter()
 
@@ -212,7 +232,7 @@ class RunState:
 
     def rejected(self, reject: Reject) -> None:
         self.counts.rejected += 1
-        self._reject_reasons[_category(reject.field, reject.reason)] += 1
+        self._reject_reasons.add(_label(reject.field or "record", reject.reason))
         self.rejects.write({
             "source": reject.position.source, "line": reject.position.line,
             "record": reject.position.index, "key": reject.key, "field": reject.field,
@@ -229,7 +249,7 @@ class RunState:
 
     def suppressed(self, key: str, channel: str, reason: str, position: object) -> None:
         self.channel(channel).suppressed += 1
-        self._suppression_reasons[f"{channel}: {_category(None, reason)[8:]}"] += 1
+        self._suppression_reasons.add(f"{channel}: {_label(None, reason)}")
         source = getattr(position, "source", None)
         self.suppressions.write({"source": source, "line": getattr(position, "line", None),
                                  "record": getattr(position, "index", None), "key": key,
@@ -272,7 +292,7 @@ class RunState:
         else:
             counts.failed += 1
             reason = outcome.reason or "unknown"
-            self._failure_reasons[_category(None, reason).removeprefix("record: ")] += 1
+            self._failure_reasons.add(_label(None, reason))
             failed = next((c.channel for c in outcome.channels
                            if c.status is ChannelStatus.FAILED), None)
             self.failures.write({
@@ -287,9 +307,9 @@ class RunState:
         """Fill the report's summaries; pending = planned but not processed."""
         counts = self.counts
         counts.pending = self.planned - (counts.archived + counts.failed + counts.skipped)
-        self.report.reject_reasons = dict(self._reject_reasons)
-        self.report.failure_reasons = dict(self._failure_reasons)
-        self.report.suppression_reasons = dict(self._suppression_reasons)
+        self.report.reject_reasons = self._reject_reasons.as_dict()
+        self.report.failure_reasons = self._failure_reasons.as_dict()
+        self.report.suppression_reasons = self._suppression_reasons.as_dict()
         self.report.by_locale = dict(self._locales)
         self.report.by_document_type = dict(self._types)
         rejects = self.rejects.close()

@@ -160,6 +160,12 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(tmp_path: Path, env: dict[st
     first = _archived(tmp_path / "var" / "index.db")
     assert 3 <= first < CUSTOMERS
     assert "status: interrupted" in stdout
+    # The report counts what the index holds, chunks in flight included, and balances.
+    (report_file,) = (tmp_path / "var" / "runs").glob("*/report.json")
+    counts = json.loads(report_file.read_text())["counts"]
+    assert counts["archived"] == first
+    assert counts["input"] == counts["archived"] + counts["rejected"] + counts["failed"] + \
+        counts["skipped"] + counts["pending"]
     assert_rerun_completes(tmp_path, command, full_env, first)
 
 

@@ -216,6 +216,15 @@ class SqlIndex(DeliveryLog):
                 select(func.count()).select_from(documents).where(
                     documents.c.job == job, documents.c.period == period)).scalar_one())
 
+    def run_totals(self, run_id: str, channel: str) -> tuple[int, int, int]:
+        """(documents, pages, bytes) that run ``run_id`` indexed on ``channel``."""
+        with self.connect() as connection:
+            row = connection.execute(select(
+                func.count(), func.coalesce(func.sum(documents.c.page_count), 0),
+                func.coalesce(func.sum(documents.c.byte_size), 0)).where(
+                    documents.c.run_id == run_id, documents.c.channel == channel)).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
     def claim(self, slot: Slot, run_id: str, lease: timedelta = DEFAULT_LEASE,
               holder: str | None = None) -> Claim:
         """Take ``slot`` for ``run_id``; raise `ClaimBusy` if a live worker of it holds it.

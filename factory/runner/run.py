@@ -51,7 +51,7 @@ from factory.models import (
     RunReport,
     Status,
 )
-from factory.pipeline import WorkerConfig
+from factory.pipeline import CHANNEL, WorkerConfig
 from factory.printing.marks import check_clear
 from factory.routing import route_record
 from factory.runner.approval import approval_problem
@@ -381,6 +381,8 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         raise
     finally:
         report.finished_at = datetime.now(UTC)
+        if (report.interrupted or report.error) and not options.dry_run:
+            _count_in_flight(job, run_id, state, index)
         state.settle()
         progress.finish(report.counts)
         write_json_atomic(state.run_dir / "report.json", report.as_dict())
@@ -388,6 +390,27 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
             index.finish_run(run_id, report.status, report.as_dict())
         index.close()
     return report
+
+
+def _count_in_flight(job: JobSpec, run_id: str, state: RunState, index: SqlIndex) -> None:
+    """A stopped run: records its workers archived whose outcome never came back (the chunk
+    was in flight) are counted from the index, when the PDF is all the job sends; otherwise
+    they stay 'not processed' and the rerun settles them."""
+    if list(job.channels) != [CHANNEL]:
+        return
+    try:
+        documents, pages, size = index.run_totals(run_id, CHANNEL)
+    except FactoryError:
+        return
+    counts = state.counts
+    unsettled = state.planned - (counts.archived + counts.failed + counts.skipped)
+    missing = min(documents - counts.archived, unsettled)
+    if missing > 0 and documents - counts.archived == missing:
+        counts.archived, counts.pages, counts.bytes = documents, pages, size
+        counts.rendered += missing
+        state.report.warnings.append(
+            f"{missing} record(s) archived by workers while the run stopped are counted from"
+            " the index")
 
 
 def _chunks(prepared: Prepared, state: RunState, seen: SeenKeys, options: RunOptions

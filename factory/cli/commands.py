@@ -69,7 +69,8 @@ def _period(value: str | None) -> str:
               help="Index database URL (sqlite:///path, postgresql://...)."
                    " Default: var/index.db.")
 @click.option("--issued", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Issue date printed on documents (default: the day after the period, or today while it is open).")
+              help="Issue date printed on documents (default: the day after the period,"
+                   " or today while it is open).")
 @click.option("--email-transport", "email_url", default=None, metavar="URL",
               help="Email transport (smtp://, smtps://, outbox:DIR); env FACTORY_EMAIL_URL.")
 @click.option("--sms-transport", "sms_url", default=None, metavar="URL",

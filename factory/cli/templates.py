@@ -56,7 +56,8 @@ JOB_OPTION = click.option("--job", "job_path", default=None,
 @click.option("--dpi", type=click.IntRange(36, 300), default=96, show_default=True,
               help="Resolution of the page images.")
 @click.option("--issued", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Issue date printed on the proofs (default: the day after the period, or today while it is open).")
+              help="Issue date printed on the proofs (default: the day after the period,"
+                   " or today while it is open).")
 @ARCHIVE
 @INDEX
 @click.pass_obj

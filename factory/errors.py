@@ -19,7 +19,8 @@ to do on our types only::
     │   └── ResourceBlockedError     a template or a field tried to load a forbidden resource
     ├── ArchiveError                 the store or the index failed
     │   ├── IntegrityError           stored bytes do not match their recorded SHA-256
-    │   └── LegalHoldError           a document on legal hold cannot be deleted or replaced
+    │   ├── LegalHoldError           a document on legal hold cannot be deleted or replaced
+    │   └── FencedError              a stale run or attempt: a newer run holds this work
     ├── DeliveryError                a transport refused or failed a send
     │   └── PermanentDeliveryError   the transport said no for good (SMTP 5xx, HTTP 4xx)
     └── ReconciliationError          a run's counts do not balance
@@ -112,6 +113,11 @@ class ArchiveError(FactoryError):
 
 class LegalHoldError(ArchiveError):
     """A document on legal hold cannot be deleted or replaced until it is released."""
+
+
+class FencedError(ArchiveError):
+    """This run is no longer live (a newer run of the same job and period took over), or a
+    newer run holds the record's claim: this attempt must stop without writing anything."""
 
 
 class RetryableArchiveError(ArchiveError, RetryableError):

@@ -13,9 +13,15 @@ import stat
 import uuid
 from pathlib import Path
 
+#: How temporary files are named: ``.<name>.<32 hex>.tmp`` beside the target.
+TEMP_PATTERN = r"^\..+\.[0-9a-f]{32}\.tmp$"
 
-def write_atomic(path: Path, data: bytes | str, *, read_only: bool = False) -> None:
-    """Write ``data`` (text as UTF-8) to ``path``; ``read_only`` leaves it r--r--r--."""
+
+def write_atomic(path: Path, data: bytes | str, *, read_only: bool = False,
+                 exclusive: bool = False) -> None:
+    """Write ``data`` (text as UTF-8) to ``path``; ``read_only`` leaves it r--r--r--;
+    ``exclusive`` never replaces an existing file (`FileExistsError`): the temporary file is
+    hard-linked into place, which fails atomically when the name is taken."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,10 +31,14 @@ def write_atomic(path: Path, data: bytes | str, *, read_only: bool = False) -> N
             os.fsync(handle.fileno())
         if read_only:
             tmp.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        tmp.replace(path)
+        if exclusive:
+            os.link(tmp, path)
+            tmp.unlink()
+        else:
+            tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-__all__ = ["write_atomic"]
+__all__ = ["TEMP_PATTERN", "write_atomic"]

@@ -118,6 +118,16 @@ class ArchiveEntry:
     revision: int = 1
     record_storage_key: str | None = None
     record_sha256: str | None = None
+    #: Set when a later revision (``superseded_by``, a document id) or a withdrawal (None)
+    #: took this one's place; the row and its objects stay until retention.
+    superseded_at: datetime | None = None
+    superseded_by: str | None = None
+    superseded_actor: str | None = None
+    supersede_reason: str | None = None
+
+    @property
+    def current(self) -> bool:
+        return self.superseded_at is None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -209,6 +219,9 @@ class ChannelOutcome:
     retryable: bool = False
     document_id: str | None = None
     message_id: str | None = None
+    #: A newer run took this record over (the fence): neither run counts it failed, and the
+    #: channels after this one are left to the newer run.
+    handed_over: bool = False
 
 
 class Status(StrEnum):

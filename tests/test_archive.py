@@ -24,9 +24,12 @@ from factory.archive import (
     open_index,
     open_store,
 )
+from factory.archive.audit import Actor
+from factory.archive.index import Supersession
 from factory.archive.store import sha256_of
 from factory.archive.tables import metadata
-from factory.errors import ArchiveError, ConfigError, IntegrityError
+from factory.compliance.audit import AuditLog
+from factory.errors import ArchiveError, ConfigError, FencedError, IntegrityError
 from factory.models import ArchiveEntry
 
 
@@ -42,9 +45,12 @@ def test_file_store_round_trip_is_atomic_and_read_only(tmp_path: Path) -> None:
     assert store.get("job/2026-11/C1/d.pdf") == data
     assert list(store.keys("job/")) == ["job/2026-11/C1/d.pdf"]
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
-    store.put("job/2026-11/C1/d.pdf", b"v2", media_type="x", sha256=sha256_of(b"v2"))
-    assert store.get("job/2026-11/C1/d.pdf") == b"v2"
-    store.delete("job/2026-11/C1/d.pdf")
+    store.put("job/2026-11/C1/d.pdf", data, media_type="x", sha256=sha256_of(data))  # no-op
+    with pytest.raises(ArchiveError, match="never replaced"):
+        store.put("job/2026-11/C1/d.pdf", b"v2", media_type="x", sha256=sha256_of(b"v2"))
+    assert store.get("job/2026-11/C1/d.pdf") == data
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
+    store.delete("job/2026-11/C1/d.pdf")  # the retention purge's way out
     assert not store.exists("job/2026-11/C1/d.pdf")
 
 
@@ -71,9 +77,12 @@ def test_document_ids_are_deterministic_and_keys_safe() -> None:
     first = document_id("job", "2026-11", "C1", "statement", "pdf", 1)
     assert first == document_id("job", "2026-11", "C1", "statement", "pdf", 1)
     assert first != document_id("job", "2026-11", "C1", "statement", "pdf", 2)
-    assert document_key("job", "2026-11", "C1", first, "pdf") == f"job/2026-11/C1/{first}.pdf"
+    assert document_key("job", "2026-11", "C1", first, "pdf", "a1b2") == \
+        f"job/2026-11/C1/{first}.a1b2.pdf"
     with pytest.raises(ArchiveError):
-        document_key("job", "2026-11", "../C1", first, "pdf")
+        document_key("job", "2026-11", "../C1", first, "pdf", "a1b2")
+    with pytest.raises(ArchiveError):
+        document_key("job", "2026-11", "C1", first, "pdf", "../x")
 
 
 def entry(slot: Slot, doc_id: str, run_id: str = "run1", revision: int = 1) -> ArchiveEntry:
@@ -107,9 +116,24 @@ def test_claim_complete_and_skip(index_url: str) -> None:
     assert index.claims_held() == 0
     forced = index.claim(SLOT, "run2")
     assert forced.existing.document_id == "d1"
-    replaced = index.complete(forced, entry(SLOT, "d2", "run2", revision=2))
+    who = Supersession(Actor("cli:ops", "shell"), "address corrected")
+    replaced = index.complete(forced, entry(SLOT, "d2", "run2", revision=2), supersede=who)
     assert replaced.document_id == "d1"
+    # The new revision is current; the old one stays indexed beside it, marked superseded.
     assert [e.document_id for e in index.entries(job="job")] == ["d2"]
+    assert [e.document_id for e in index.entries(job="job", revisions=True)] == ["d1", "d2"]
+    old = index.get("d1")
+    assert (old.superseded_by, old.superseded_actor, old.supersede_reason) == \
+        ("d2", "cli:ops", "address corrected")
+    assert old.superseded_at is not None and not old.current
+    assert index.find(SLOT).document_id == "d2" and index.get("d2").current
+    assert [e.revision for e in index.revisions(SLOT)] == [1, 2]
+    audit = AuditLog(index)
+    [supersede] = [e for e in audit.entries() if e.action == "document.supersede"]
+    assert (supersede.document_id, supersede.actor, supersede.run_id) == \
+        ("d1", "cli:ops", "run2")
+    assert '"superseded_by":"d2"' in supersede.details
+    assert audit.verify().ok
 
 
 def test_claims_block_live_workers_and_yield_to_stale_or_other_runs(index_url: str) -> None:
@@ -121,7 +145,7 @@ def test_claims_block_live_workers_and_yield_to_stale_or_other_runs(index_url: s
     with pytest.raises(ArchiveError, match="taken over"):
         index.complete(first, entry(SLOT, "d1"))
     other_run = index.claim(SLOT, "run2")
-    with pytest.raises(ArchiveError, match="taken over"):
+    with pytest.raises(FencedError, match="run run2 took this record over"):
         index.complete(stale, entry(SLOT, "d1"))
     index.complete(other_run, entry(SLOT, "d1", "run2"))
     assert index.find(SLOT).run_id == "run2"

@@ -175,7 +175,7 @@ def test_one_run_three_channels_real_smtp_and_gateway_then_rerun_sends_nothing(
     assert (again.counts.skipped, again.counts.archived, again.counts.rendered) == (6, 0, 0)
     assert len(smtp_server.messages) == 2 and len(sms_gateway.requests) == 2
     assert channel(again, "email")["skipped"] == 2 and channel(again, "print")["skipped"] == 2
-    forced = run(job, transports, force=True)
+    forced = run(job, transports, force=True, force_reason="template fix")
     assert forced.counts.archived == 6 and channel(forced, "pdf")["archived"] == 6
     assert len(smtp_server.messages) == 2 and len(sms_gateway.requests) == 2, \
         "--force renders the letters again but never resends a message"
@@ -284,10 +284,10 @@ def crash_after_send(monkeypatch) -> None:
     records it (the 'sending' row and the archived message stay behind)."""
     real = SqlIndex.complete
 
-    def complete(self, claim, entry, delivery=None):
+    def complete(self, claim, entry, delivery=None, **kwargs):
         if delivery is not None:
             raise SystemExit("simulated crash between send and record")
-        return real(self, claim, entry, delivery)
+        return real(self, claim, entry, delivery, **kwargs)
 
     monkeypatch.setattr(SqlIndex, "complete", complete)
 

@@ -339,7 +339,8 @@ def test_force_rerun_refuses_to_replace_a_held_document(archive: Built) -> None:
     entry = archive.entries(job="monthly_invoices")[0]
     svc.hold(ACTOR, entry.document_id, "audit")
     job = load_job(archive.jobs / "monthly_invoices.toml")
-    report = run_job(job, archive.settings, RunOptions(period="2026-11", force=True),
+    report = run_job(job, archive.settings, RunOptions(period="2026-11", force=True,
+                                                       force_reason="re-render for audit"),
                      InlineExecutor())
     assert report.counts.failed == 1 and report.counts.archived == 2 and report.balanced
     assert any("legal hold" in reason for reason in report.failure_reasons)

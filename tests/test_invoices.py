@@ -17,6 +17,7 @@ from pypdf import PdfReader
 
 from factory.archive import open_index, open_store
 from factory.config import Settings
+from factory.errors import ConfigError
 from factory.executors import InlineExecutor
 from factory.invoicing.einvoice import check_xml, xml_from_pdf
 from factory.jobs import load_job
@@ -163,20 +164,21 @@ def test_invoice_pdf_is_pdf_a3_with_factur_x_metadata(invoice_run, settings: Set
     assert "/StructTreeRoot" in root, "the tagged structure survives the embedding"
 
 
-def test_rerun_skips_and_force_keeps_the_numbers(invoice_run, tmp_path: Path,
-                                                 settings: Settings) -> None:
+def test_rerun_skips_and_force_is_refused_for_issued_numbers(invoice_run, tmp_path: Path,
+                                                             settings: Settings) -> None:
     job, _report = invoice_run
     again = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
     assert (again.counts.skipped, again.counts.archived) == (4, 0)
-    forced = run_job(job, settings, RunOptions(period="2026-11", force=True), InlineExecutor())
-    assert forced.counts.archived == 4
+    with pytest.raises(ConfigError, match="issue a credit note"):
+        run_job(job, settings, RunOptions(period="2026-11", force=True, force_reason="typo"),
+                InlineExecutor())
     index = open_index(settings.default_index_url)
     assert [n for n, _, _ in index.numbers("FV2026")] == [1, 2, 3]
     assert index.next_number("FV2026") == 4
     numbers = {k: d for _n, k, d in index.numbers("FV2026")}
     for entry in index.entries(job="invoice_run"):
         if entry.record_key in numbers:
-            assert numbers[entry.record_key] == entry.document_id and entry.revision == 2
+            assert numbers[entry.record_key] == entry.document_id and entry.revision == 1
 
 
 def test_sample_invoices_run_and_validate(tmp_path: Path, settings: Settings) -> None:

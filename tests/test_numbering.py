@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from factory.archive import Slot, open_index
-from factory.errors import RenderError
+from factory.errors import ArchiveError, RenderError
 from factory.models import ArchiveEntry
 from tests.conftest import PG_URL
 
@@ -83,14 +83,19 @@ def check_gapless(url: str) -> None:
     assert index.next_number(SERIES) == len(archived) + 1
     assert index.count("inv", "2026-11") == len(archived)
     assert index.claims_held() == 0
-    # Rendering a numbered record again (--force) keeps its number and uses up none.
+    # An issued number is never rendered again (a correction is a credit note): refused,
+    # nothing built, no number used up, the issued document untouched.
     key, number = archived[0]
     slot = Slot("inv", "2026-11", key, "pdf", "invoice")
+    issued = index.find(slot)
     claim = index.claim(slot, "run-force")
-    replaced, (_e, again) = index.complete_numbered(
-        claim, SERIES, lambda n: (_entry(slot, n + 1000), n))
-    assert again == number and replaced is not None
+    built: list[int] = []
+    with pytest.raises(ArchiveError, match=f"number {number} .* issue a credit note"):
+        index.complete_numbered(claim, SERIES,
+                                lambda n: (built.append(n), (_entry(slot, n + 1000), n))[1])
+    assert built == []
     assert index.next_number(SERIES) == len(archived) + 1
+    assert index.find(slot) == issued
 
 
 def test_gapless_numbers_with_parallel_workers_on_sqlite(tmp_path: Path) -> None:

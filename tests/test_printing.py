@@ -248,7 +248,14 @@ def test_rebuild_is_idempotent_and_select_narrows(print_run, tmp_path: Path,
     assert printed == wanted
     streams = list(index.entries(job=job.name, channel="print", document_type="print-stream"))
     assert all(store.exists(e.storage_key) for e in streams)
-    assert len(list(store.keys(f"{job.name}/2026-11/print-"))) == 4 * len(streams)
+    # Nothing was deleted: every print file ever written is still stored and indexed, the
+    # rebuilt ones marked superseded by their new revision, the dropped batches withdrawn.
+    every = list(index.entries(job=job.name, channel="print", revisions=True))
+    assert sorted(store.keys(f"{job.name}/2026-11/print-")) == \
+        sorted(e.storage_key for e in every)
+    current = [e for e in every if e.current]
+    assert len(current) == 4 * len(streams) < len(every)
+    assert all(e.superseded_actor == "system:print" for e in every if not e.current)
 
 
 def test_a_run_with_marks_over_the_address_window_stops_before_it_starts(

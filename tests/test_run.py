@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from factory.config import Settings
-from factory.errors import SourceError
+from factory.errors import ConfigError, SourceError
 from factory.executors import InlineExecutor
 from factory.jobs import load_job
 from factory.models import Outcome
@@ -46,8 +46,9 @@ def test_batch_end_to_end_then_resume_then_force(sample_job, settings: Settings)
     for entry in entries:
         data = store.get(entry.storage_key)
         assert hashlib.sha256(data).hexdigest() == entry.sha256 == entry.sha256
-        assert entry.storage_key == (f"monthly_statements/2026-11/{entry.record_key}/"
-                                     f"{entry.document_id}.pdf")
+        assert entry.storage_key.startswith(f"monthly_statements/2026-11/{entry.record_key}/"
+                                            f"{entry.document_id}.")
+        assert entry.storage_key.endswith(".pdf")
         assert entry.template_version == report.template_version
         assert entry.retention_until.year == entry.created_at.year + 10
         snapshot = json.loads(store.get(entry.record_storage_key))
@@ -66,13 +67,27 @@ def test_batch_end_to_end_then_resume_then_force(sample_job, settings: Settings)
     assert again.balanced
 
     first = entries[0]
-    forced = run(sample_job, settings, force=True, limit=1)
+    with pytest.raises(ConfigError, match="--reason"):
+        run(sample_job, settings, force=True, limit=1)
+    forced = run(sample_job, settings, force=True, limit=1, force_reason="address corrected",
+                 actor="cli:ops", actor_role="shell")
     assert forced.counts.archived == 1
-    assert index.get(first.document_id) is None, "the replaced revision's row is gone"
+    # Revision 2 is current; revision 1 stays stored, indexed and provable beside it.
     (current,) = list(index.entries(record_key=first.record_key))
     assert current.revision == 2 and current.document_id != first.document_id
-    assert not store.exists(first.storage_key)
-    assert len(archive_files(settings)) == 12
+    old = index.get(first.document_id)
+    assert old is not None and old.superseded_by == current.document_id
+    assert (old.superseded_actor, old.supersede_reason) == ("cli:ops", "address corrected")
+    assert store.exists(first.storage_key) and store.exists(first.record_storage_key)
+    assert hashlib.sha256(store.get(first.storage_key)).hexdigest() == first.sha256
+    assert len(archive_files(settings)) == 13
+    assert [e.revision for e in index.entries(record_key=first.record_key, revisions=True)] \
+        == [1, 2]
+    from factory.compliance.audit import AuditLog
+    [entry] = [e for e in AuditLog(index).entries() if e.action == "document.supersede"]
+    assert (entry.document_id, entry.actor, entry.run_id) == \
+        (first.document_id, "cli:ops", forced.run_id)
+    assert index.get_run(forced.run_id)["reason"] == "address corrected"
 
 
 def test_dry_run_plans_without_rendering(sample_job, settings: Settings) -> None:
@@ -219,18 +234,19 @@ def test_a_run_that_loses_records_does_not_balance(sample_job, settings: Setting
 
 def test_crash_between_store_and_index_leaves_one_document(sample_job, settings: Settings,
                                                            monkeypatch) -> None:
-    """A worker dies after writing the PDF but before the index row: the rerun overwrites
-    the same object (deterministic key) and the index gets exactly one row."""
+    """A worker fails after writing the PDF but before the index row: its objects (under its
+    own attempt's name) are removed with its claim, and the rerun's index gets exactly one
+    row per record and the archive one PDF per row."""
     from factory.archive.index import SqlIndex
 
     calls = {"n": 0}
     real_complete = SqlIndex.complete
 
-    def crash_once(self, claim, entry):
+    def crash_once(self, claim, entry, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise SystemExit("simulated crash")
-        return real_complete(self, claim, entry)
+        return real_complete(self, claim, entry, *args, **kwargs)
 
     monkeypatch.setattr(SqlIndex, "complete", crash_once)
     with pytest.raises(SystemExit):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from factory.archive import RunConflict, SqlIndex
+from factory.archive.audit import Actor
 from factory.config import Settings
 from factory.errors import FactoryError, LimitExceededError
 from factory.executors import make_executor
@@ -44,11 +45,14 @@ class RunLauncher:
         self._lock = threading.Lock()
 
     def start(self, job: JobSpec, period: str, *, limit: int | None = None,
-              force: bool = False, on_start: Callable[[str], None] | None = None) -> str:
+              force: bool = False, reason: str = "", actor: Actor | None = None,
+              on_start: Callable[[str], None] | None = None) -> str:
         """Check, then start in the background; ``on_start(run_id)`` runs (and may refuse by
         raising) after the checks and before the run begins: the audit entry."""
+        who = actor or Actor("system", "system")
         options = RunOptions(period=period, limit=limit, force=force, run_id=new_run_id(),
-                             chunk_size=4)
+                             chunk_size=4, force_reason=reason, actor=who.id,
+                             actor_role=who.role)
         prepared = prepare(job, self.settings, options)
         with self._lock:
             busy = [launch for launch in self._launches.values() if launch.thread.is_alive()]

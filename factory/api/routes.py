@@ -56,7 +56,9 @@ class RunBody(BaseModel):
     job: str = Field(max_length=64, description="Job name (see GET /api/jobs).")
     period: str = Field(max_length=10, description="YYYY-MM or YYYY-MM-DD")
     limit: int | None = Field(None, ge=1, le=10_000_000)
-    force: bool = False
+    force: bool = Field(False, description="Render archived records again as new revisions"
+                        " (the old ones stay archived); needs a reason; refused for invoices.")
+    reason: str = Field("", max_length=500, description="Why (required with force).")
 
 
 SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
@@ -117,10 +119,12 @@ def api_router() -> APIRouter:
                date_to: str | None = Query(None, alias="to", max_length=200,
                                            description="YYYY-MM or YYYY-MM-DD"),
                limit: int = Query(100, ge=1, le=q.MAX_LIMIT),
+               revisions: bool = Query(False, description="Every revision, superseded ones"
+                                       " too (default: the current revision of each)."),
                principal: Principal = api_role(Permission.ARCHIVE_SEARCH)) -> dict[str, Any]:
         query = DocumentQuery.parse(customer=customer, document_type=document_type, job=job,
                                     channel=channel, run=run, date_from=date_from,
-                                    date_to=date_to, limit=limit)
+                                    date_to=date_to, limit=limit, revisions=revisions)
         found, more = services(request).compliance.search(principal.actor, query)
         return {"query": query.as_dict(), "count": len(found), "more": more,
                 "documents": [d.as_dict() for d in found]}
@@ -181,7 +185,8 @@ def api_router() -> APIRouter:
     @router.post("/runs", status_code=202, summary="Start a run of a job for a period")
     def start(request: Request, body: RunBody,
               principal: Principal = api_role(Permission.RUNS_START)) -> dict[str, Any]:
-        run_id = start_run(request, principal, body.job, body.period, body.limit, body.force)
+        run_id = start_run(request, principal, body.job, body.period, body.limit, body.force,
+                           body.reason)
         return {"run_id": run_id, "status": "starting", "url": f"/api/runs/{run_id}"}
 
     @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
@@ -259,7 +264,7 @@ def read_run(request: Request, principal: Principal, run_id: str) -> dict[str, A
 
 
 def start_run(request: Request, principal: Principal, job: str, period: str,
-              limit: int | None, force: bool) -> str:
+              limit: int | None, force: bool, reason: str = "") -> str:
     svc = services(request)
     name = q.job_name(job)
     jobs, _problems = load_catalog(svc.config.jobs_dir)
@@ -280,9 +285,10 @@ def start_run(request: Request, principal: Principal, job: str, period: str,
     def audited(run_id: str) -> None:
         svc.compliance.audit.record(principal.actor, "run.start", run_id=run_id,
                                     details={"job": name, "period": period, "limit": limit,
-                                             "force": force})
+                                             "force": force, "reason": reason[:500]})
 
-    return svc.launcher.start(spec, period, limit=limit, force=force, on_start=audited)
+    return svc.launcher.start(spec, period, limit=limit, force=force, reason=reason,
+                              actor=principal.actor, on_start=audited)
 
 
 def _job_dict(spec: JobSpec) -> dict[str, Any]:

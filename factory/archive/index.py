@@ -6,16 +6,29 @@ idempotency protocol for one record is::
 
     existing = index.find(slot)          # archived already? then skip (unless --force)
     claim = index.claim(slot, run_id, holder=task_id)   # before any work: take the slot
-    ... render, store.put(...) ...       # deterministic storage key: a retry overwrites
-    index.complete(claim, entry)         # one transaction: document row in, claim out
+    ... render, store.put(attempt_key) ... # a name unique to this attempt (`claim.attempt`)
+    index.complete(claim, entry)         # one transaction: claim checked, row in, claim out
 
-A crash anywhere leaves either nothing, or a claim that the next attempt takes over; never two
-documents. A claim held by a live worker of the same run makes `claim` raise `ClaimBusy`
-(retryable) for ``lease`` (`DEFAULT_LEASE`); a claim of another run, a stale claim, or one whose
+A crash anywhere leaves either nothing, or a claim that the next attempt takes over, and at
+worst objects under a dead attempt's name that no row points to; never two documents, never
+bytes written over a document's. A claim held by a live worker of the same run makes `claim`
+raise `ClaimBusy` (retryable) for ``lease`` (`DEFAULT_LEASE`); a stale claim, or one whose
 ``holder`` is the same unit of work (a Celery task redelivered after its worker died: same task
 id) is taken over at once. Executors keep a task's time limit under the lease, so a live
-worker's claim never goes stale. Database errors are translated to `ArchiveError` (retryable
-when transient). ``postgresql://`` URLs use the psycopg 3 driver.
+worker's claim never goes stale.
+
+Fencing: every run of a job and period gets an ``epoch`` one higher than the last (`start_run`,
+under a lock), and its claims carry it. A claim of an older run is taken over at once; a run
+that is no longer "running" (a newer run declared it abandoned), or that meets a claim of a
+newer run, gets `FencedError`: it stops that record without writing, and neither run counts the
+record failed. `complete` checks the claim in the transaction that inserts the row, so a stale
+attempt can never make its bytes the document.
+
+Revisions: rows are never deleted here (only the retention purge deletes). Completing a slot
+that already has a current row (a forced re-render, a rebuilt print file) inserts revision N+1
+and marks N superseded by it, with who and why (`Supersession`), and appends one audit entry
+``document.supersede`` in the same transaction. Database errors are translated to
+`ArchiveError` (retryable when transient). ``postgresql://`` URLs use the psycopg 3 driver.
 
 Numbered documents (invoices) use ``complete_numbered`` instead of the render-then-complete
 pair: the next number of the series is read with the series row locked, the document is
@@ -42,10 +55,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import and_, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import and_, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
+from factory.archive.audit import Actor, append_entry
 from factory.archive.deliveries import DeliveryLog, sent_values
 from factory.archive.tables import (
     SLOT,
@@ -57,7 +71,13 @@ from factory.archive.tables import (
     sequences,
     template_versions,
 )
-from factory.errors import ArchiveError, ConfigError, LegalHoldError, RetryableArchiveError
+from factory.errors import (
+    ArchiveError,
+    ConfigError,
+    FencedError,
+    LegalHoldError,
+    RetryableArchiveError,
+)
 from factory.models import ArchiveEntry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -85,6 +105,10 @@ class Slot:
     def values(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in SLOT}
 
+    def current(self, table: Any) -> Any:
+        """The slot's current (not superseded) document row."""
+        return and_(self.where(table), table.c.superseded_at.is_(None))
+
 
 @dataclass(frozen=True, slots=True)
 class Claim:
@@ -93,6 +117,23 @@ class Claim:
     token: str
     existing: ArchiveEntry | None
     existing_held: bool = False
+    epoch: int = 0
+    #: The attempt name of the claim this one took over (a dead or stale attempt), if any:
+    #: its objects can never become a document now, so the new holder may remove them.
+    taken_from: str | None = None
+
+    @property
+    def attempt(self) -> str:
+        """A name unique to this attempt, for the objects it writes (see `document_key`)."""
+        return attempt_name(self.token)
+
+
+@dataclass(frozen=True, slots=True)
+class Supersession:
+    """Who replaces a slot's current document with a new revision, and why."""
+
+    actor: Actor
+    reason: str
 
 
 class ClaimBusy(RetryableArchiveError):
@@ -179,8 +220,15 @@ class SqlIndex(DeliveryLog):
 
     def find(self, slot: Slot) -> ArchiveEntry | None:
         with self.connect() as connection:
-            row = connection.execute(select(documents).where(slot.where(documents))).first()
+            row = connection.execute(select(documents).where(slot.current(documents))).first()
         return entry_from_row(row._mapping) if row else None
+
+    def revisions(self, slot: Slot) -> list[ArchiveEntry]:
+        """Every revision of ``slot``, oldest first (superseded ones included)."""
+        with self.connect() as connection:
+            rows = connection.execute(select(documents).where(slot.where(documents))
+                                      .order_by(documents.c.revision))
+            return [entry_from_row(row._mapping) for row in rows]
 
     def get(self, document_id: str) -> ArchiveEntry | None:
         with self.connect() as connection:
@@ -188,9 +236,12 @@ class SqlIndex(DeliveryLog):
                 select(documents).where(documents.c.document_id == document_id)).first()
         return entry_from_row(row._mapping) if row else None
 
-    def entries(self, **filters: Any) -> Iterator[ArchiveEntry]:
-        """Archived entries matching column equality filters, oldest first."""
+    def entries(self, *, revisions: bool = False, **filters: Any) -> Iterator[ArchiveEntry]:
+        """Current archived entries matching column equality filters, oldest first; with
+        ``revisions``, superseded ones too."""
         query = select(documents).order_by(documents.c.created_at, documents.c.document_id)
+        if not revisions:
+            query = query.where(documents.c.superseded_at.is_(None))
         for name, value in filters.items():
             if value is not None:
                 query = query.where(documents.c[name] == value)
@@ -207,14 +258,15 @@ class SqlIndex(DeliveryLog):
             rows = connection.execute(select(documents.c.record_key).where(
                 documents.c.job == job, documents.c.period == period,
                 documents.c.channel == channel, documents.c.document_type == document_type,
-                documents.c.record_key.in_(keys)))
+                documents.c.record_key.in_(keys), documents.c.superseded_at.is_(None)))
             return {row[0] for row in rows}
 
     def count(self, job: str, period: str) -> int:
         with self.connect() as connection:
             return int(connection.execute(
                 select(func.count()).select_from(documents).where(
-                    documents.c.job == job, documents.c.period == period)).scalar_one())
+                    documents.c.job == job, documents.c.period == period,
+                    documents.c.superseded_at.is_(None))).scalar_one())
 
     def run_totals(self, run_id: str, channel: str) -> tuple[int, int, int]:
         """(documents, pages, bytes) that run ``run_id`` indexed on ``channel``."""
@@ -227,15 +279,19 @@ class SqlIndex(DeliveryLog):
 
     def claim(self, slot: Slot, run_id: str, lease: timedelta = DEFAULT_LEASE,
               holder: str | None = None) -> Claim:
-        """Take ``slot`` for ``run_id``; raise `ClaimBusy` if a live worker of it holds it.
+        """Take ``slot`` for ``run_id``; raise `ClaimBusy` if a live worker of it holds it,
+        `FencedError` if the run is no longer live or a newer run holds the slot.
 
         ``holder`` names the unit of work (a Celery task id): a claim left by the same holder
         is taken over at once, because the only way to meet it is a redelivery of that unit
         after its worker died (or a duplicate delivery, which the claim token then defeats).
+        A run id that `start_run` never registered (a unit test's) claims with epoch 0.
         """
         token = secrets.token_hex(16)
         moment = now()
+        taken_from = None
         with self.begin() as connection:
+            epoch = self._live_epoch(connection, run_id, slot)
             held = connection.execute(
                 select(claims).where(slot.where(claims)).with_for_update()).first()
             if held is None:
@@ -243,11 +299,14 @@ class SqlIndex(DeliveryLog):
                     with connection.begin_nested():
                         connection.execute(insert(claims).values(
                             **slot.values(), run_id=run_id, token=token, claimed_at=moment,
-                            holder=holder))
+                            holder=holder, epoch=epoch))
                 except IntegrityError:
                     raise ClaimBusy(f"{slot.record_key}: taken by another worker just now") \
                         from None
             else:
+                if held.run_id != run_id and held.epoch > epoch:
+                    raise FencedError(f"{slot.record_key}: run {held.run_id} (newer) holds this"
+                                      f" record; run {run_id} leaves it to that run")
                 stale = held.claimed_at + lease < moment
                 same_work = holder is not None and held.holder == holder
                 if held.run_id == run_id and not stale and not same_work:
@@ -255,23 +314,40 @@ class SqlIndex(DeliveryLog):
                                     f" since {held.claimed_at:%H:%M:%S}")
                 taken = connection.execute(
                     update(claims).where(slot.where(claims), claims.c.token == held.token)
-                    .values(run_id=run_id, token=token, claimed_at=moment, holder=holder)
+                    .values(run_id=run_id, token=token, claimed_at=moment, holder=holder,
+                            epoch=epoch)
                 ).rowcount
                 if taken != 1:
                     raise ClaimBusy(f"{slot.record_key}: taken by another worker just now")
-            row = connection.execute(select(documents).where(slot.where(documents))).first()
+                taken_from = attempt_name(held.token)
+            row = connection.execute(select(documents).where(slot.current(documents))).first()
         return Claim(slot, run_id, token, entry_from_row(row._mapping) if row else None,
-                     bool(row.legal_hold) if row else False)
+                     bool(row.legal_hold) if row else False, epoch, taken_from)
+
+    @staticmethod
+    def _live_epoch(connection: Connection, run_id: str, slot: Slot) -> int:
+        """The epoch of ``run_id``, if it may still claim work; `FencedError` otherwise."""
+        run = connection.execute(select(runs.c.status, runs.c.epoch, runs.c.job,
+                                        runs.c.period).where(runs.c.run_id == run_id)).first()
+        if run is None:
+            return 0
+        if run.status != "running":
+            raise FencedError(f"{slot.record_key}: run {run_id} is {run.status}, no longer live"
+                              f" (a newer run of {run.job} {run.period} took over); this"
+                              " attempt stops without writing")
+        return int(run.epoch)
 
     def complete(self, claim: Claim, entry: ArchiveEntry,
-                 delivery: Mapping[str, Any] | None = None) -> ArchiveEntry | None:
-        """Insert the document row and drop the claim atomically; return the row replaced.
+                 delivery: Mapping[str, Any] | None = None,
+                 supersede: Supersession | None = None) -> ArchiveEntry | None:
+        """Insert the document row and drop the claim atomically; return the revision that
+        it superseded (or None), marked superseded by ``entry`` with ``supersede``'s who/why.
 
         With ``delivery`` (``key`` and the transport's ``message_id``), the same transaction
         marks that send "sent"."""
         with self.begin() as connection:
             self._check_claim(connection, claim)
-            old = self._replace_document(connection, claim, entry)
+            old = self._add_revision(connection, claim, entry, supersede)
             if delivery is not None:
                 connection.execute(update(deliveries).where(
                     deliveries.c.delivery_key == delivery["key"]).values(**sent_values(delivery)))
@@ -279,22 +355,37 @@ class SqlIndex(DeliveryLog):
 
     @staticmethod
     def _check_claim(connection: Connection, claim: Claim) -> None:
-        held = connection.execute(select(claims.c.token).where(
-            claim.slot.where(claims)).with_for_update()).scalar_one_or_none()
-        if held != claim.token:
-            raise ArchiveError(f"{claim.slot.record_key}: the claim was taken over by"
-                               " another worker; this attempt's result is discarded")
+        held = connection.execute(select(claims.c.token, claims.c.run_id).where(
+            claim.slot.where(claims)).with_for_update()).first()
+        if held is not None and held.token == claim.token:
+            return
+        if held is not None and held.run_id != claim.run_id:
+            raise FencedError(f"{claim.slot.record_key}: run {held.run_id} took this record"
+                              f" over; run {claim.run_id}'s attempt is discarded unwritten")
+        raise ArchiveError(f"{claim.slot.record_key}: the claim was taken over by"
+                           " another worker; this attempt's result is discarded")
 
     @staticmethod
-    def _replace_document(connection: Connection, claim: Claim, entry: ArchiveEntry
-                          ) -> ArchiveEntry | None:
-        """Document row in (replacing the slot's old one), claim out; return the old row."""
-        old = connection.execute(select(documents).where(claim.slot.where(documents))).first()
+    def _add_revision(connection: Connection, claim: Claim, entry: ArchiveEntry,
+                      supersede: Supersession | None) -> ArchiveEntry | None:
+        """Document row in (the slot's current row, if any, marked superseded by it), claim
+        out, one audit entry per supersession; return the superseded row."""
+        old = connection.execute(select(documents).where(claim.slot.current(documents))
+                                 ).first()
         if old is not None and old.legal_hold:
-            raise LegalHoldError(f"document {old.document_id} is on legal hold: it cannot be"
-                                 " replaced until it is released")
+            raise LegalHoldError(f"document {old.document_id} is on legal hold: no revision"
+                                 " can take its place until it is released")
+        moment = now()
         if old is not None:
-            connection.execute(delete(documents).where(claim.slot.where(documents)))
+            who = supersede or Supersession(Actor("system", "system"), "")
+            connection.execute(update(documents).where(
+                documents.c.document_id == old.document_id).values(
+                superseded_at=moment, superseded_by=entry.document_id,
+                superseded_actor=who.actor.id[:64], supersede_reason=who.reason))
+            append_entry(connection, who.actor, "document.supersede",
+                         document_id=old.document_id, run_id=entry.run_id,
+                         details={"superseded_by": entry.document_id,
+                                  "revision": entry.revision, "reason": who.reason})
         connection.execute(insert(documents).values(**_row(entry)))
         connection.execute(delete(claims).where(claim.slot.where(claims),
                                                 claims.c.token == claim.token))
@@ -302,12 +393,13 @@ class SqlIndex(DeliveryLog):
 
     def complete_numbered(self, claim: Claim, series: str,
                           build: Callable[[int], tuple[ArchiveEntry, Any]]
-                          ) -> tuple[ArchiveEntry | None, tuple[ArchiveEntry, Any]]:
+                          ) -> tuple[None, tuple[ArchiveEntry, Any]]:
         """Assign the next gapless number of ``series`` and archive in one transaction.
 
         ``build(number)`` renders and stores the document and returns (entry, anything); it
-        runs with the series locked. A slot that already has a number (``--force``) keeps it.
-        Returns the row replaced (or None) and what ``build`` returned.
+        runs with the series locked. A slot that has a number already is refused: an issued
+        number is never rendered again (a correction is a credit note, with its own number).
+        Returns None (nothing is ever superseded) and what ``build`` returned.
         """
         slot = claim.slot
         number_slot = and_(document_numbers.c.job == slot.job,
@@ -317,28 +409,24 @@ class SqlIndex(DeliveryLog):
         with self.begin() as connection:
             self._check_claim(connection, claim)
             kept = connection.execute(select(document_numbers.c.series,
-                                             document_numbers.c.number)
+                                             document_numbers.c.number,
+                                             document_numbers.c.document_id)
                                       .where(number_slot)).first()
             if kept is not None:
-                number = int(kept.number)
-                built = build(number)
-                self._check_claim(connection, claim)
-            else:
-                number = self._lock_sequence(connection, series)
-                built = build(number)
-                self._check_claim(connection, claim)
-                connection.execute(insert(document_numbers).values(
-                    series=series, number=number, job=slot.job, period=slot.period,
-                    record_key=slot.record_key, document_type=slot.document_type,
-                    document_id=built[0].document_id, assigned_at=now()))
-                connection.execute(update(sequences).where(sequences.c.series == series)
-                                   .values(next_number=number + 1, updated_at=now()))
-            entry: ArchiveEntry = built[0]
-            old = self._replace_document(connection, claim, entry)
-            if kept is not None:
-                connection.execute(update(document_numbers).where(number_slot)
-                                   .values(document_id=entry.document_id))
-        return old, built
+                raise ArchiveError(f"{slot.record_key}: number {kept.number} of series"
+                                   f" {kept.series} was issued (document {kept.document_id});"
+                                   " it is never rendered again: issue a credit note instead")
+            number = self._lock_sequence(connection, series)
+            built = build(number)
+            self._check_claim(connection, claim)
+            connection.execute(insert(document_numbers).values(
+                series=series, number=number, job=slot.job, period=slot.period,
+                record_key=slot.record_key, document_type=slot.document_type,
+                document_id=built[0].document_id, assigned_at=now()))
+            connection.execute(update(sequences).where(sequences.c.series == series)
+                               .values(next_number=number + 1, updated_at=now()))
+            self._add_revision(connection, claim, built[0], None)
+        return None, built
 
     @staticmethod
     def _lock_sequence(connection: Connection, series: str) -> int:
@@ -371,13 +459,20 @@ class SqlIndex(DeliveryLog):
                 sequences.c.series == series)).scalar_one_or_none()
         return int(found) if found is not None else 1
 
-    def forget(self, slot: Slot) -> ArchiveEntry | None:
-        """Remove the index row of ``slot`` (a superseded print file); return it."""
+    def withdraw(self, slot: Slot, actor: Actor, reason: str) -> ArchiveEntry | None:
+        """Mark the current row of ``slot`` superseded with no successor (a print file of a
+        batch that no longer exists); its row and objects stay until retention. One audit
+        entry ``document.withdraw``; return the row, or None."""
         with self.begin() as connection:
-            row = connection.execute(select(documents).where(slot.where(documents))).first()
-            if row is not None:
-                connection.execute(delete(documents).where(slot.where(documents)))
-        return entry_from_row(row._mapping) if row is not None else None
+            row = connection.execute(select(documents).where(slot.current(documents))).first()
+            if row is None:
+                return None
+            connection.execute(update(documents).where(
+                documents.c.document_id == row.document_id).values(
+                superseded_at=now(), superseded_actor=actor.id[:64], supersede_reason=reason))
+            append_entry(connection, actor, "document.withdraw", document_id=row.document_id,
+                         details={"reason": reason})
+        return entry_from_row(row._mapping)
 
     def release(self, claim: Claim) -> None:
         """Give a slot back after a failure, so a later attempt starts clean."""
@@ -429,28 +524,46 @@ class SqlIndex(DeliveryLog):
 
     def start_run(self, run_id: str, job: str, period: str, *, executor: str, workers: int,
                   template_version: str, dry_run: bool, owner: str = "",
-                  stale_after: timedelta = timedelta(minutes=5)) -> None:
-        """Register a run; refuse if a live run of the same job and period exists.
+                  stale_after: timedelta = timedelta(minutes=5), actor: str = "",
+                  reason: str | None = None) -> int:
+        """Register a run; refuse if a live run of the same job and period exists; return the
+        run's epoch (one more than any earlier run of the job and period: its fencing token).
 
         A run is live while its heartbeat is recent, unless its ``owner`` (``host:pid`` of
         the coordinator) is on this host and that process is gone (killed): then the new run
-        takes over at once instead of waiting for the heartbeat to go stale.
+        takes over at once instead of waiting for the heartbeat to go stale, and the old one is
+        marked abandoned, which fences its workers off. The database enforces the rule: the
+        check and the insert run under a per-(job, period) advisory lock on PostgreSQL (SQLite
+        serialises writers), and a partial unique index allows one "running" row per job and
+        period, so two runs starting at the same moment can never both start.
         """
         moment = now()
         with self.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(7261002, hashtext(:k))"),
+                                   {"k": f"{job}|{period}"})
+            epoch = 0
             if not dry_run:
                 for other in self._running(connection, job, period):
                     if _live(other, stale_after, moment):
-                        raise RunConflict(
-                            f"run {other.run_id} of {job} for {period} is still running"
-                            f" (last heartbeat {other.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC);"
-                            " wait for it, or stop it first")
+                        raise _conflict(other, job, period)
                     connection.execute(update(runs).where(runs.c.run_id == other.run_id)
                                        .values(status="abandoned"))
-            connection.execute(insert(runs).values(
-                run_id=run_id, job=job, period=period, status="running", dry_run=dry_run,
-                executor=executor, workers=workers, template_version=template_version,
-                started_at=moment, heartbeat_at=moment, owner=owner))
+                last = connection.execute(select(func.max(runs.c.epoch)).where(
+                    runs.c.job == job, runs.c.period == period)).scalar_one_or_none()
+                epoch = int(last or 0) + 1
+            try:
+                with connection.begin_nested():
+                    connection.execute(insert(runs).values(
+                        run_id=run_id, job=job, period=period, status="running",
+                        dry_run=dry_run, executor=executor, workers=workers,
+                        template_version=template_version, started_at=moment,
+                        heartbeat_at=moment, owner=owner, epoch=epoch, actor=actor[:64],
+                        reason=reason))
+            except IntegrityError:  # the unique index on live runs: a run started meanwhile
+                raise RunConflict(f"another run of {job} for {period} started at the same"
+                                  " moment; wait for it, or stop it first") from None
+        return epoch
 
     def live_run(self, job: str, period: str,
                  stale_after: timedelta = timedelta(minutes=5)) -> dict[str, Any] | None:
@@ -532,9 +645,20 @@ class _Translated:
         return False
 
 
+def attempt_name(token: str) -> str:
+    """The name of a claim's attempt in the storage keys it writes."""
+    return token[:12]
+
+
 def run_owner() -> str:
     """``host:pid`` of this process, recorded with the runs it coordinates."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _conflict(other: Any, job: str, period: str) -> RunConflict:
+    return RunConflict(f"run {other.run_id} of {job} for {period} is still running"
+                       f" (last heartbeat {other.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC);"
+                       " wait for it, or stop it first")
 
 
 def _live(run: Any, stale_after: timedelta, moment: datetime) -> bool:
@@ -592,6 +716,21 @@ def _row(entry: ArchiveEntry) -> dict[str, Any]:
     values = entry.as_dict()
     values["legal_hold"] = False
     return values
+
+
+__all__ = [
+    "DEFAULT_LEASE",
+    "Claim",
+    "ClaimBusy",
+    "RunConflict",
+    "Slot",
+    "SqlIndex",
+    "Supersession",
+    "attempt_name",
+    "entry_from_row",
+    "open_index",
+    "run_owner",
+]
 
 
 def _run(row: Mapping[str, Any]) -> dict[str, Any]:

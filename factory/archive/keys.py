@@ -1,10 +1,12 @@
 """Deterministic names: document ids and storage keys.
 
 Takes a job, period, record key, document type, channel and revision; gives the document id
-(a UUID5, the same for the same inputs on every machine, so a retried or resumed record
-overwrites its own half-written object instead of leaving a second one) and the storage key
-``<job>/<period>/<record key>/<document id>.<ext>``, and the idempotency key of a send
-(`delivery_key`, a UUID5 without the revision: a message is sent once, whatever is re-rendered).
+(a UUID5, the same for the same inputs on every machine), the storage key
+``<job>/<period>/<record key>/<document id>.<attempt>.<ext>`` (``attempt``: a name unique to
+the claim that writes it, so two attempts at the same revision, a stale one and a live one,
+never write the same object: only the attempt whose claim completes becomes the document), and
+the idempotency key of a send (`delivery_key`, a UUID5 without the revision: a message is sent
+once, whatever is re-rendered).
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ def delivery_key(job: str, period: str, record_key: str, document_type: str,
                                      f"|{channel}"))
 
 
-def document_key(job: str, period: str, record_key: str, doc_id: str, extension: str) -> str:
+def document_key(job: str, period: str, record_key: str, doc_id: str, extension: str,
+                 attempt: str) -> str:
     for label, part in (("job", job), ("period", period), ("record key", record_key),
-                        ("document id", doc_id), ("extension", extension)):
+                        ("document id", doc_id), ("extension", extension),
+                        ("attempt", attempt)):
         if not _SAFE.match(part):
             raise ArchiveError(f"{label} {part!r} cannot be used in a storage key")
-    return f"{job}/{period}/{record_key}/{doc_id}.{extension}"
+    return f"{job}/{period}/{record_key}/{doc_id}.{attempt}.{extension}"
 
 
 def record_snapshot_key(storage_key: str) -> str:

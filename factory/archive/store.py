@@ -2,23 +2,32 @@
 
 Takes storage keys and bytes; gives them back byte for byte. `Store` is the protocol every
 backend implements; `FileStore` (``file://`` URLs, the embedded default) writes each object to
-a temporary name in the same folder, fsyncs it and renames it into place, so a reader or a
-crash never sees half a file; `MemoryStore` is the fake for unit tests. `open_store` picks the
+a temporary name in the same folder, fsyncs it and links it into place, so a reader or a
+crash never sees half a file. An archived object is immutable: `put` on a key that exists is a
+no-op when the bytes are the same and an `ArchiveError` when they differ (writers use names
+unique to their attempt, so this never happens in normal work). A kill -9 during a write can
+leave a temporary file behind: `FileStore.temp_objects` lists them (``archive verify`` reports
+them) and `FileStore.remove_temp` removes them (a run does, for its job and period, at start).
+`MemoryStore` is the fake for unit tests. `open_store` picks the
 backend by URL scheme; backends with optional dependencies register lazily.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 from factory.archive.keys import check_key
 from factory.errors import ArchiveError, ConfigError, IntegrityError
-from factory.files import write_atomic
+from factory.files import TEMP_PATTERN, write_atomic
+
+_TEMP = re.compile(TEMP_PATTERN)
 
 
 class Store(Protocol):
@@ -28,7 +37,8 @@ class Store(Protocol):
 
     def put(self, key: str, data: bytes, *, media_type: str, sha256: str,
             retain_until: datetime | None = None) -> None:
-        """Write ``data`` at ``key`` atomically, after checking it matches ``sha256``."""
+        """Write ``data`` at ``key`` atomically, after checking it matches ``sha256``; never
+        replace other bytes already at ``key`` (the same bytes again: no-op)."""
         ...
 
     def get(self, key: str) -> bytes:
@@ -45,6 +55,15 @@ class Store(Protocol):
 
     def exists(self, key: str) -> bool:
         ...
+
+
+@runtime_checkable
+class TempObjects(Protocol):
+    """A store whose writes can leave temporary objects behind (the file store)."""
+
+    def temp_objects(self, prefix: str = "") -> Iterator[str]: ...
+
+    def remove_temp(self, prefix: str) -> int: ...
 
 
 def sha256_of(data: bytes) -> str:
@@ -76,7 +95,9 @@ class FileStore:
         verify(key, data, sha256)
         path = self._path(key)
         try:
-            write_atomic(path, data, read_only=True)
+            write_atomic(path, data, read_only=True, exclusive=True)
+        except FileExistsError:
+            _same_or_refuse(self.url, key, self.get(key), sha256)
         except OSError as exc:
             raise ArchiveError(f"{self.url}: cannot write {key}: {exc.strerror}") from None
 
@@ -105,6 +126,31 @@ class FileStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def temp_objects(self, prefix: str = "") -> Iterator[str]:
+        """Temporary files a killed writer left under ``prefix`` (their relative paths)."""
+        base = self.root / prefix if prefix else self.root
+        if not base.is_dir():
+            return
+        for path in base.rglob(".*.tmp"):
+            if path.is_file() and _TEMP.match(path.name):
+                yield path.relative_to(self.root).as_posix()
+
+    def remove_temp(self, prefix: str) -> int:
+        """Remove the temporary files under ``prefix``; return how many. Only for a prefix no
+        live writer uses (a run's job and period, once the run is the live one)."""
+        removed = 0
+        for name in list(self.temp_objects(prefix)):
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / name).unlink()
+                removed += 1
+        return removed
+
+
+def _same_or_refuse(url: str, key: str, existing: bytes, sha256: str) -> None:
+    if sha256_of(existing) != sha256:
+        raise ArchiveError(f"{url}: {key} exists with other bytes; an archived object is"
+                           " never replaced (a new render is a new revision)")
+
 
 class MemoryStore:
     """An in-memory store for unit tests of the logic around a store."""
@@ -116,7 +162,10 @@ class MemoryStore:
     def put(self, key: str, data: bytes, *, media_type: str, sha256: str,
             retain_until: datetime | None = None) -> None:
         verify(key, data, sha256)
-        self.objects[check_key(key)] = bytes(data)
+        if check_key(key) in self.objects:
+            _same_or_refuse(self.url, key, self.objects[key], sha256)
+            return
+        self.objects[key] = bytes(data)
 
     def get(self, key: str) -> bytes:
         try:

@@ -2,14 +2,20 @@
 
 Takes nothing; gives ``metadata`` and its tables:
 
-- ``documents``: one row per archived artifact; exactly one per (job, period, record key,
-  channel, document type), enforced by a unique constraint so concurrent workers cannot
-  double-archive.
+- ``documents``: one row per archived artifact and revision. Rows are never deleted or
+  replaced except by the retention purge: a forced re-render adds revision N+1 and marks N
+  ``superseded_at``/``superseded_by`` (with who and why). At most one *current* (not superseded)
+  row per (job, period, record key, channel, document type), enforced by a partial unique
+  index, so concurrent workers cannot double-archive; (slot, revision) is unique too.
 - ``claims``: a record being processed right now; written before the work, deleted in the same
   transaction that inserts the document row, so a crash in between leaves a claim that the next
   attempt takes over instead of a duplicate. ``holder`` names the unit of work (a Celery task
-  id), so a task redelivered after its worker died takes its own claim over at once.
-- ``runs``: every run, its status, heartbeat and report.
+  id), so a task redelivered after its worker died takes its own claim over at once. ``epoch``
+  is the claiming run's epoch: a claim is only taken over by a newer run (the fence).
+- ``runs``: every run, its status, heartbeat and report; ``epoch`` grows with every run of the
+  same job and period (the fencing token of its claims); ``actor`` and ``reason`` say who
+  started it and why (required with ``--force``). At most one live run per job and period, by
+  a partial unique index.
 - ``template_versions``: every template-set version used (or approved), and where its snapshot
   is stored.
 - ``approvals``: who approved which template-set version for production, when, and why.
@@ -46,6 +52,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -77,6 +84,9 @@ metadata = MetaData(naming_convention={
 
 SLOT = ("job", "period", "record_key", "channel", "document_type")
 
+#: The rows of ``runs`` that may do work: at most one per (job, period), by a unique index.
+LIVE_RUN = "status = 'running' AND dry_run = false"
+
 documents = Table(
     "documents", metadata,
     Column("document_id", String(36), primary_key=True),
@@ -100,7 +110,14 @@ documents = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("retention_until", UTCDateTime, nullable=False),
     Column("legal_hold", Boolean, nullable=False, default=False),
-    UniqueConstraint(*SLOT, name="uq_documents_slot"),
+    Column("superseded_at", UTCDateTime),
+    Column("superseded_by", String(36)),
+    Column("superseded_actor", String(64)),
+    Column("supersede_reason", Text),
+    UniqueConstraint(*SLOT, "revision", name="uq_documents_slot_revision"),
+    Index("uq_documents_current", *SLOT, unique=True,
+          sqlite_where=text("superseded_at IS NULL"),
+          postgresql_where=text("superseded_at IS NULL")),
     Index("ix_documents_customer", "customer_id", "created_at"),
     Index("ix_documents_job_period", "job", "period"),
     Index("ix_documents_template_version", "template_version"),
@@ -117,6 +134,7 @@ claims = Table(
     Column("token", String(32), nullable=False),
     Column("claimed_at", UTCDateTime, nullable=False),
     Column("holder", String(64)),
+    Column("epoch", BigInteger, nullable=False, default=0),
     PrimaryKeyConstraint(*SLOT, name="pk_claims"),
 )
 
@@ -135,7 +153,12 @@ runs = Table(
     Column("owner", String(160), nullable=False, default=""),
     Column("finished_at", UTCDateTime),
     Column("report", Text),
+    Column("epoch", BigInteger, nullable=False, default=0),
+    Column("actor", String(64), nullable=False, default=""),
+    Column("reason", Text),
     Index("ix_runs_job_period", "job", "period", "started_at"),
+    Index("uq_runs_live", "job", "period", unique=True,
+          sqlite_where=text(LIVE_RUN), postgresql_where=text(LIVE_RUN)),
 )
 
 template_versions = Table(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from factory.archive import open_store
@@ -80,6 +81,8 @@ def archive() -> None:
 @archive.command()
 @filters
 @click.option("--limit", type=click.IntRange(1, 10_000), default=1000, show_default=True)
+@click.option("--revisions", is_flag=True,
+              help="Every revision, superseded ones too (default: the current revision).")
 @click.option("--json", "as_json", is_flag=True, help="Print the matches as JSON.")
 @ARCHIVE
 @INDEX
@@ -87,23 +90,26 @@ def archive() -> None:
 @handle_errors
 def search(app: App, customer: str | None, document_type: str | None, job: str | None,
            channel: str | None, run: str | None, date_from: str | None, date_to: str | None,
-           limit: int, as_json: bool, archive_url: str | None, index_url: str | None) -> None:
+           limit: int, revisions: bool, as_json: bool, archive_url: str | None,
+           index_url: str | None) -> None:
     """A table of the archived documents that match every filter given."""
     query = DocumentQuery.parse(customer=customer, document_type=document_type, job=job,
                                 channel=channel, run=run, date_from=date_from,
-                                date_to=date_to, limit=limit)
+                                date_to=date_to, limit=limit, revisions=revisions)
     found, more = open_service(app, archive_url, index_url).search(shell_actor(), query)
     if as_json:
         app.out.print_json(json.dumps([d.as_dict() for d in found]))
         return
-    table = Table("document", "customer", "job", "period", "type", "channel", "locale",
+    table = Table("document", "rev", "customer", "job", "period", "type", "channel", "locale",
                   "pages", "bytes", "created (UTC)", "template", "hold",
                   title=f"{len(found)} document(s)", title_justify="left")
     for document in found:
         e = document.entry
-        table.add_row(e.document_id, e.customer_id, e.job, e.period, e.document_type, e.channel,
-                      e.locale, str(e.page_count or ""), f"{e.byte_size:,}",
-                      f"{e.created_at:%Y-%m-%d %H:%M}", e.template_version[:12],
+        revision = str(e.revision) if e.current else f"{e.revision} (superseded)"
+        table.add_row(e.document_id, revision, escape(e.customer_id), e.job, e.period,
+                      e.document_type, e.channel, e.locale, str(e.page_count or ""),
+                      f"{e.byte_size:,}", f"{e.created_at:%Y-%m-%d %H:%M}",
+                      e.template_version[:12],
                       "[bold red]HOLD[/]" if document.legal_hold else "")
     app.out.print(table)
     if more:
@@ -129,8 +135,15 @@ def get(app: App, document_id: str, output: Path | None, archive_url: str | None
         return
     target = output or Path(document.file_name)
     write_atomic(target, data)
-    app.out.print(f"[green]✓[/] {target}: {len(data):,} bytes, SHA-256 {document.entry.sha256}"
-                  " (verified)", soft_wrap=True)
+    app.out.print(f"[green]✓[/] {escape(str(target))}: {len(data):,} bytes, SHA-256"
+                  f" {document.entry.sha256} (verified)", soft_wrap=True)
+    entry = document.entry
+    if not entry.current:
+        successor = f"by {entry.superseded_by}" if entry.superseded_by else "(withdrawn)"
+        app.err.print(f"[yellow]note:[/] revision {entry.revision}, superseded {successor} on"
+                      f" {entry.superseded_at:%Y-%m-%d %H:%M} UTC by"
+                      f" {escape(entry.superseded_actor or '?')}:"
+                      f" {escape(entry.supersede_reason or 'no reason given')}", soft_wrap=True)
 
 
 @archive.command()

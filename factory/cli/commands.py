@@ -24,6 +24,7 @@ from factory.cli.app import (
     cli,
     handle_errors,
 )
+from factory.cli.archive import shell_actor
 from factory.cli.output import print_problems, print_summary
 from factory.cli.progress import make_progress
 from factory.errors import ConfigError
@@ -32,7 +33,7 @@ from factory.jobs import RecordSchema, load_job
 from factory.models import Record, Reject
 from factory.runner import RunOptions, run_job
 from factory.runner.plan import plan_records
-from factory.runner.run import prepare
+from factory.runner.run import check_force, prepare
 from factory.sample import generate
 from factory.sources import SeenKeys
 
@@ -55,7 +56,11 @@ def _period(value: str | None) -> str:
 @click.option("--dry-run", is_flag=True,
               help="Stream, validate and plan the whole input; render and archive nothing.")
 @click.option("--force", is_flag=True,
-              help="Render again records that are already archived (new revision).")
+              help="Render again records that are already archived: a new revision beside"
+                   " the old one, which stays archived (needs --reason; never for invoices).")
+@click.option("--reason", "force_reason", default="", metavar="TEXT",
+              help="Why --force renders again: kept with every superseded revision and in"
+                   " the audit log.")
 @click.option("--executor", type=click.Choice(["pool", "inline", "celery"]), default="pool",
               show_default=True,
               help="Where records are rendered: local processes, this process, or Celery"
@@ -80,13 +85,18 @@ def _period(value: str | None) -> str:
 @click.pass_obj
 @handle_errors
 def run(app: App, job: Path, period: str | None, workers: int | None, limit: int | None,
-        dry_run: bool, force: bool, executor: str, chunk_size: int | None,
+        dry_run: bool, force: bool, force_reason: str, executor: str, chunk_size: int | None,
         archive_url: str | None, index_url: str | None, issued: object,
         email_url: str | None, sms_url: str | None, resend_unknown: bool) -> None:
     """Run JOB for a period: render, archive, deliver and index every record."""
+    if force_reason and not force:
+        raise ConfigError("--reason goes with --force")
     settings = app.settings(archive_url=archive_url, index_url=index_url, workers=workers,
                             email_url=email_url, sms_url=sms_url, chunk_size=chunk_size)
     spec = load_job(job)
+    actor = shell_actor()
+    check_force(spec, RunOptions(period="", force=force, dry_run=dry_run,
+                                 force_reason=force_reason))
     cluster = None
     if executor == "celery":
         from factory.cli.cluster import cluster_options
@@ -98,7 +108,8 @@ def run(app: App, job: Path, period: str | None, workers: int | None, limit: int
     options = RunOptions(
         period=_period(period), limit=limit, force=force, dry_run=dry_run,
         issued=issued.date() if issued else None,  # type: ignore[attr-defined]
-        chunk_size=settings.chunk_size, resend_unknown=resend_unknown)
+        chunk_size=settings.chunk_size, resend_unknown=resend_unknown,
+        force_reason=force_reason, actor=actor.id, actor_role=actor.role)
     report = run_job(spec, settings, options, runner, make_progress(app.err, app.quiet))
     print_summary(app.out, report, str(settings.runs_dir / report.run_id))
     if report.interrupted:

@@ -71,6 +71,8 @@ def _select(query: q.DocumentQuery) -> Select[Any]:
         statement = statement.where(_period_start() >= query.date_from.isoformat())
     if query.date_to is not None:
         statement = statement.where(_period_start() <= query.date_to.isoformat())
+    if not query.revisions:
+        statement = statement.where(documents.c.superseded_at.is_(None))
     return statement
 
 

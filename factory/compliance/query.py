@@ -83,12 +83,14 @@ class DocumentQuery:
     date_from: date | None = None
     date_to: date | None = None
     limit: int = 1000
+    #: Every revision (superseded ones too); by default only the current revision of each.
+    revisions: bool = False
 
     @classmethod
     def parse(cls, *, customer: str | None = None, document_type: str | None = None,
               job: str | None = None, channel: str | None = None, run: str | None = None,
               date_from: str | None = None, date_to: str | None = None,
-              limit: int | None = 1000) -> DocumentQuery:
+              limit: int | None = 1000, revisions: bool = False) -> DocumentQuery:
         """Check raw values (empty strings count as absent); `InputError` names the culprit."""
 
         def given(value: str | None) -> str | None:
@@ -117,11 +119,13 @@ class DocumentQuery:
         if limit is not None and not 1 <= int(limit) <= MAX_LIMIT:
             raise InputError(f"limit {limit} must be between 1 and {MAX_LIMIT}")
         return cls(customer, document_type, job, channel, run, start, stop,
-                   int(limit) if limit is not None else MAX_LIMIT)
+                   int(limit) if limit is not None else MAX_LIMIT, bool(revisions))
 
     def as_dict(self) -> dict[str, Any]:
         values = asdict(self)
         for name in ("date_from", "date_to"):
             if values[name] is not None:
                 values[name] = values[name].isoformat()
+        if not values["revisions"]:
+            del values["revisions"]
         return {k: v for k, v in values.items() if v is not None}

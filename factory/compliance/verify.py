@@ -4,8 +4,10 @@ Takes the index, the store and optionally a job name; gives a `VerifyReport` lis
 finding: a document or record snapshot that is **missing** from the store, one whose bytes
 no longer match the SHA-256 recorded in the index (**altered**), a template-set snapshot that
 no longer hashes to its version, and **orphan** objects in the store that no index row
-references. Everything is recomputed from the stored bytes; nothing is trusted. Documents are
-read one at a time and store keys checked against the index in batches, so memory stays flat.
+references, and **temp** objects a writer killed mid-write left behind. Every revision is
+checked, superseded ones too. Everything is recomputed from the stored bytes; nothing is
+trusted. Documents are read one at a time and store keys checked against the index in batches,
+so memory stays flat.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from factory.archive import SqlIndex, Store, template_snapshot_key
+from factory.archive.store import TempObjects
 from factory.archive.tables import documents, template_versions
 from factory.compliance.documents import iter_documents, read_verified
 from factory.compliance.query import DocumentQuery
@@ -30,7 +33,7 @@ TEMPLATE_PREFIX = "_template-sets/"
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # missing | altered | orphan | unreadable
+    kind: str  # missing | altered | orphan | unreadable | temp
     key: str
     document_id: str | None
     detail: str
@@ -56,7 +59,7 @@ class VerifyReport:
 
     def counts(self) -> dict[str, int]:
         found = Counter(f.kind for f in self.findings)
-        return {kind: found.get(kind, 0) for kind in ("missing", "altered", "orphan")}
+        return {kind: found.get(kind, 0) for kind in ("missing", "altered", "orphan", "temp")}
 
     def as_dict(self) -> dict[str, object]:
         return {"scope": self.scope, "ok": self.ok, "documents": self.documents,
@@ -90,7 +93,7 @@ def verify_archive(index: SqlIndex, store: Store, job: str | None = None,
     """Recompute every checksum of ``job``'s documents (or all) and look for orphans."""
     report = VerifyReport(scope=f"job {job}" if job else "the whole archive")
     versions: set[str] = set()
-    for document in iter_documents(index, DocumentQuery(job=job)):
+    for document in iter_documents(index, DocumentQuery(job=job, revisions=True)):
         entry = document.entry
         report.documents += 1
         report.bytes += entry.byte_size
@@ -121,7 +124,18 @@ def verify_archive(index: SqlIndex, store: Store, job: str | None = None,
                                                f"template-set snapshot hashes to {actual},"
                                                f" not its version {version}"))
     _find_orphans(index, store, f"{job}/" if job else "", report)
+    _find_temp_objects(store, f"{job}/" if job else "", report)
     return report
+
+
+def _find_temp_objects(store: Store, prefix: str, report: VerifyReport) -> None:
+    """Temporary files a killed writer left (the next run of their job and period removes
+    them; until then they are reported)."""
+    if isinstance(store, TempObjects):
+        for key in store.temp_objects(prefix):
+            report.findings.append(Finding(
+                "temp", key, None, "a temporary object left by a writer killed mid-write;"
+                " the next run of its job and period removes it"))
 
 
 def _check_legacy_snapshot(report: VerifyReport, key: str, doc_id: str, data: bytes) -> None:

@@ -68,6 +68,9 @@ def encode_config(config: WorkerConfig) -> dict[str, Any]:
         "email_url": without_password(config.email_url) if config.email_url else None,
         "sms_url": without_password(config.sms_url) if config.sms_url else None,
         "resend_unknown": config.resend_unknown,
+        "force_reason": config.force_reason,
+        "actor": config.actor,
+        "actor_role": config.actor_role,
     }
 
 
@@ -90,7 +93,9 @@ def decode_config(data: Mapping[str, Any], local: Settings | None = None) -> Wor
         attempts=int(data["attempts"]),
         email_url=with_local_password(email_url, urls) if email_url else None,
         sms_url=with_local_password(sms_url, urls) if sms_url else None,
-        resend_unknown=bool(data.get("resend_unknown", False)))
+        resend_unknown=bool(data.get("resend_unknown", False)),
+        force_reason=str(data.get("force_reason", "")), actor=str(data.get("actor", "system")),
+        actor_role=str(data.get("actor_role", "system")))
 
 
 def encode_record(record: Record) -> dict[str, Any]:

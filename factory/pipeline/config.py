@@ -21,7 +21,10 @@ class WorkerConfig:
 
     ``email_url`` / ``sms_url`` are resolved transport URLs (they may hold credentials: they
     travel to the workers like ``index_url`` and are never logged). ``resend_unknown`` lets a
-    run send again the messages a crash left in doubt (see `factory.pipeline.delivery`)."""
+    run send again the messages a crash left in doubt (see `factory.pipeline.delivery`).
+    ``force`` renders archived records again as new revisions; ``actor`` (``cli:<user>`` or
+    ``key:<id>``, with ``actor_role``) and ``force_reason`` are recorded on every revision it
+    supersedes."""
 
     job_path: str
     settings: Settings
@@ -36,3 +39,6 @@ class WorkerConfig:
     email_url: str | None = None
     sms_url: str | None = None
     resend_unknown: bool = False
+    force_reason: str = ""
+    actor: str = "system"
+    actor_role: str = "system"

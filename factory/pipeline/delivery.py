@@ -120,7 +120,7 @@ class Deliverer:
         artifact, message = send.render(send.meta(doc_id))
         created = datetime.now(UTC)
         storage_key = document_key(self.job, self.period, record.key, doc_id,
-                                   artifact.extension)
+                                   artifact.extension, claim.attempt)
         snapshot_key = record_snapshot_key(storage_key)
         snapshot = send.snapshot(doc_id, created)
         entry = replace(send.entry(doc_id, artifact, storage_key, snapshot_key, created),

@@ -7,8 +7,9 @@ use, kept open: one SMTP connection per process), and then for each record:
 
     route (factory.routing) ─► for each routed channel, in the order pdf, print, email, sms:
       pdf:   skip if archived (by this run: done) ─► claim ─► render HTML ─► render PDF ─► put
-             record snapshot and PDF ─► complete (index row in, claim out) ─► drop the replaced
-             object on --force
+             record snapshot and PDF under names unique to the attempt ─► complete (claim
+             checked, index row in, claim out; on --force the new revision supersedes the old,
+             which stays stored and indexed)
       print: the PDF handed to the print stream once (a "queued" delivery row)
       email, sms: see `factory.pipeline.delivery` (archive, record "sending", send, "sent")
 
@@ -20,7 +21,9 @@ that archives the PDF, so a failed or retried record never uses up a number.
 Errors become outcomes, never exceptions: permanent ones (template, resource, bad data, a
 transport's refusal) fail the channel at once; retryable ones (index locked, store timeout,
 SMTP 4xx, gateway 5xx) are tried ``attempts`` times with backoff. The first failed channel fails
-the record; the channels after it are left for the rerun. `worker_for` keeps one `Worker` per
+the record; the channels after it are left for the rerun. A record a newer run took over
+(`FencedError`: this run was declared abandoned, or the newer run holds the claim) is handed
+over: skipped, not failed, and nothing more of it is done here. `worker_for` keeps one `Worker` per
 process and run.
 """
 
@@ -44,11 +47,19 @@ from factory.archive import (
     open_store,
     record_snapshot_key,
 )
-from factory.archive.index import Claim, SqlIndex
+from factory.archive.audit import Actor
+from factory.archive.index import Claim, SqlIndex, Supersession
 from factory.archive.store import Store
 from factory.config import retention_until
 from factory.deliver import Transport, TransportOptions, open_transport
-from factory.errors import ConfigError, DeliveryError, FactoryError, LegalHoldError, RenderError
+from factory.errors import (
+    ConfigError,
+    DeliveryError,
+    FactoryError,
+    FencedError,
+    LegalHoldError,
+    RenderError,
+)
 from factory.jobs import load_job
 from factory.models import (
     ArchiveEntry,
@@ -139,7 +150,7 @@ class Worker:
             result = self._with_retries(channel, lambda c=channel: self._channel(
                 record, route, c, pdf, holder))
             results.append(result)
-            if result.status is ChannelStatus.FAILED:
+            if result.status is ChannelStatus.FAILED or result.handed_over:
                 break
         return self._outcome(record, results, suppressed, pdf)
 
@@ -162,6 +173,9 @@ class Worker:
         for attempt in range(1, self.config.attempts + 1):
             try:
                 return work()
+            except FencedError as exc:
+                return ChannelOutcome(channel, ChannelStatus.SKIPPED, reason=str(exc),
+                                      handed_over=True)
             except FactoryError as exc:
                 if exc.retryable and attempt < self.config.attempts:
                     time.sleep(delay)
@@ -258,6 +272,8 @@ class Worker:
             pdf["entry"] = found
             return ChannelOutcome(CHANNEL, ChannelStatus.SKIPPED, document_id=found.document_id)
         claim = self.index.claim(slot, self.config.run_id, holder=holder)
+        if claim.taken_from:
+            self._drop_attempt(slot, claim.taken_from)
         if claim.existing is not None and claim.existing.run_id == self.config.run_id:
             self.index.release(claim)
             return _archived_before(pdf, claim.existing)
@@ -271,26 +287,44 @@ class Worker:
             raise LegalHoldError(f"document {claim.existing.document_id} is on legal hold: it"
                                  " cannot be replaced until it is released")
         series = self.documents.series(record)
+        if claim.existing is not None and series is not None:
+            self.index.release(claim)
+            raise ConfigError(f"document {claim.existing.document_id} carries an issued number"
+                              f" of series {series}: it is never rendered again; issue a"
+                              " credit note instead")
+        supersede = Supersession(Actor(self.config.actor, self.config.actor_role),
+                                 self.config.force_reason)
         try:
             if series is None:
                 entry, artifact = self._render_and_store(record, claim)
-                replaced = self.index.complete(claim, entry)
+                self.index.complete(claim, entry, supersede=supersede)
             else:
-                replaced, (entry, artifact) = self.index.complete_numbered(
+                _old, (entry, artifact) = self.index.complete_numbered(
                     claim, series, lambda number: self._render_and_store(record, claim, number))
         except ClaimBusy:
             raise
         except BaseException:
+            _quietly(self._drop_attempt, slot, claim.attempt)
             _quietly(self.index.release, claim)
             raise
-        if replaced is not None and replaced.storage_key != entry.storage_key:
-            for key in (replaced.storage_key, replaced.record_storage_key):
-                if key:
-                    _quietly(self.store.delete, key)
         pdf.update(entry=entry, pages=artifact.page_count or 0, byte_size=artifact.byte_size,
                    data=artifact.data)
         return ChannelOutcome(CHANNEL, ChannelStatus.DONE, rendered=True,
                               document_id=entry.document_id)
+
+    def _drop_attempt(self, slot: Slot, attempt: str) -> int:
+        """Remove the objects an attempt that can no longer complete wrote for ``slot`` (this
+        one failed, or its claim was taken over from a dead worker), except any an index row
+        points to; return how many. What cannot be removed (an S3 object under retention)
+        stays, unindexed, and ``archive verify`` lists it."""
+        indexed = {key for entry in self.index.revisions(slot)
+                   for key in (entry.storage_key, entry.record_storage_key) if key}
+        dropped = 0
+        for key in list(self.store.keys(f"{slot.job}/{slot.period}/{slot.record_key}/")):
+            if f".{attempt}." in key and key not in indexed:
+                _quietly(self.store.delete, key)
+                dropped += 1
+        return dropped
 
     def _entry(self, record: Record, channel: str, doc_id: str, artifact: Artifact, key: str,
                snapshot_key: str, created: datetime, revision: int,
@@ -313,7 +347,7 @@ class Worker:
                              self.job.document_type, CHANNEL, revision)
         _html, artifact, typed = self.documents.render_typed(record, doc_id, number)
         key = document_key(self.job.name, self.period.code, record.key, doc_id,
-                           artifact.extension)
+                           artifact.extension, claim.attempt)
         created = datetime.now(UTC)
         snapshot_key = record_snapshot_key(key)
         snapshot = _record_snapshot(record, doc_id, self, created,

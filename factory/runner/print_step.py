@@ -7,8 +7,11 @@ addresses from the record snapshots (``<doc>.record.json``), selects the print i
 cover page and manifest (channel ``print``; document types ``print-stream``, ``print-cover``,
 ``print-manifest``, ``print-manifest-csv``; record key ``print-<batch>``) through the same
 claim/complete protocol as documents. Rebuilding is idempotent: an output whose bytes did not
-change keeps its row and object; a changed one becomes a new revision; print files of batches
-that no longer exist are withdrawn. Run after a run (`run_job`) and by ``docfactory print``.
+change keeps its row and object; a changed one becomes a new revision beside the old one
+(which stays stored and indexed, marked superseded); print files of batches that no longer
+exist are withdrawn (marked superseded with no successor). Nothing is deleted: print files are
+a record of what was sent, kept until retention like documents. Run after a run (`run_job`)
+and by ``docfactory print``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from factory.archive import Slot, document_id, document_key
-from factory.archive.index import SqlIndex
+from factory.archive.audit import Actor
+from factory.archive.index import SqlIndex, Supersession
 from factory.archive.store import Store, sha256_of
 from factory.config import Settings, retention_until
 from factory.errors import FactoryError, IntegrityError, RecordError
@@ -32,6 +36,8 @@ from factory.printing import PrintItem, address_from, build_print_files, select_
 from factory.templates.brand import load_brand
 
 PRINT_CHANNEL = "print"
+#: Who supersedes or withdraws print files: the print step itself, on the run's behalf.
+PRINT_ACTOR = Actor("system:print", "system")
 OUTPUTS = (  # (attribute of PrintOutput, document type, media type, extension)
     ("stream", "print-stream", "application/pdf", "pdf"),
     ("cover", "print-cover", "application/pdf", "pdf"),
@@ -144,7 +150,7 @@ def build_print(job: JobSpec, settings: Settings, period: str, store: Store, ind
             summary.unchanged += not written
             if attribute == "stream":
                 summary.files.append(key)
-    summary.withdrawn = _withdraw_stale(job, period, store, index, len(outputs))
+    summary.withdrawn = _withdraw_stale(job, period, index, len(outputs))
     return summary
 
 
@@ -160,37 +166,33 @@ def _archive(job: JobSpec, settings: Settings, period: str, store: Store, index:
     claim = index.claim(slot, run_id)
     revision = claim.existing.revision + 1 if claim.existing else 1
     doc_id = document_id(job.name, period, record_key, doc_type, PRINT_CHANNEL, revision)
-    key = document_key(job.name, period, record_key, doc_id, extension)
+    key = document_key(job.name, period, record_key, doc_id, extension, claim.attempt)
     created = datetime.now(UTC)
     retain = retention_until(settings, job.retention_class, created)
     try:
         store.put(key, data, media_type=media_type, sha256=sha, retain_until=retain)
-        replaced = index.complete(claim, ArchiveEntry(
+        index.complete(claim, ArchiveEntry(
             document_id=doc_id, job=job.name, run_id=run_id, period=period,
             record_key=record_key, customer_id="_print", document_type=doc_type,
             channel=PRINT_CHANNEL, locale="", template_version=version, page_count=pages,
             byte_size=len(data), sha256=sha, storage_key=key, media_type=media_type,
-            created_at=created, retention_until=retain, revision=revision))
+            created_at=created, retention_until=retain, revision=revision),
+            supersede=Supersession(PRINT_ACTOR, f"print files rebuilt by run {run_id}"))
     except BaseException:
         with contextlib.suppress(FactoryError):
             index.release(claim)
         raise
-    if replaced is not None and replaced.storage_key != key:
-        with contextlib.suppress(FactoryError):
-            store.delete(replaced.storage_key)
     return key, True
 
 
-def _withdraw_stale(job: JobSpec, period: str, store: Store, index: SqlIndex,
-                    batches: int) -> int:
+def _withdraw_stale(job: JobSpec, period: str, index: SqlIndex, batches: int) -> int:
     """Withdraw print outputs of batch numbers beyond ``batches`` (the plan got shorter)."""
     withdrawn = 0
     for entry in list(index.entries(job=job.name, period=period, channel=PRINT_CHANNEL)):
         number = entry.record_key.removeprefix("print-")
         if number.isdigit() and int(number) > batches:
-            index.forget(Slot(job.name, period, entry.record_key, PRINT_CHANNEL,
-                              entry.document_type))
-            with contextlib.suppress(FactoryError):
-                store.delete(entry.storage_key)
+            index.withdraw(Slot(job.name, period, entry.record_key, PRINT_CHANNEL,
+                                entry.document_type), PRINT_ACTOR,
+                           f"batch {number} no longer in the print plan ({batches} batches)")
             withdrawn += 1
     return withdrawn

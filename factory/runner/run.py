@@ -34,7 +34,7 @@ from typing import Protocol
 
 from factory.archive import open_index, open_store
 from factory.archive.index import SqlIndex, run_owner
-from factory.archive.store import Store
+from factory.archive.store import Store, TempObjects
 from factory.archive.versions import keep_version
 from factory.config import Settings
 from factory.errors import ConfigError, FactoryError, SourceError
@@ -90,6 +90,11 @@ class RunOptions:
     chunk_size: int = 4
     run_id: str | None = None
     resend_unknown: bool = False
+    #: Why archived records are rendered again (required with ``force``; kept on every
+    #: revision superseded and in the audit log), and who asked (``cli:<user>``, ``key:<id>``).
+    force_reason: str = ""
+    actor: str = "system"
+    actor_role: str = "system"
 
 
 @dataclass
@@ -121,8 +126,23 @@ def default_issued(period: Period, today: date) -> date:
     return after if after <= today else today
 
 
+def check_force(job: JobSpec, options: RunOptions) -> None:
+    """``--force`` needs a reason, and never applies to numbered documents (invoices)."""
+    if not options.force or options.dry_run:
+        return
+    if job.invoice is not None:
+        raise ConfigError(f"job {job.name}: its documents carry issued invoice numbers, which"
+                          " are never rendered again (--force refused); to correct an issued"
+                          " invoice, issue a credit note")
+    if not options.force_reason.strip():
+        raise ConfigError("--force renders archived documents again as new revisions: say why"
+                          " with --reason TEXT (kept with every superseded revision and in the"
+                          " audit log)")
+
+
 def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
     """Check the job, templates, brand and source columns; resolve archive and index URLs."""
+    check_force(job, options)
     try:
         period = Period.parse(options.period)
     except ValueError as exc:
@@ -347,12 +367,15 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         issued=prepared.issued, store_url=prepared.store_url, index_url=prepared.index_url,
         template_version=prepared.templates.version, force=options.force,
         email_url=prepared.email_url, sms_url=prepared.sms_url,
-        resend_unknown=options.resend_unknown)
+        resend_unknown=options.resend_unknown, force_reason=options.force_reason.strip(),
+        actor=options.actor, actor_role=options.actor_role)
     if not options.dry_run:
         index.start_run(run_id, job.name, prepared.period.code, executor=executor.name,
                         workers=executor.workers, template_version=prepared.templates.version,
-                        dry_run=False, owner=run_owner())
+                        dry_run=False, owner=run_owner(), actor=options.actor,
+                        reason=options.force_reason.strip() or None)
         _keep_template_version(prepared, store, index)
+        _remove_dead_attempts(job, prepared.period.code, store, report)
     try:
         if not options.dry_run:
             executor.start(config)
@@ -496,6 +519,16 @@ def _print_files(prepared: Prepared, report: RunReport, store: Store, index: Sql
                           report.run_id)
     report.print_files = summary.as_dict()
     report.warnings.extend(summary.warnings)
+
+
+def _remove_dead_attempts(job: JobSpec, period: str, store: Store, report: RunReport) -> None:
+    """Remove the temporary objects killed attempts left under this job and period: this run
+    is the live one now (`start_run`), so no live writer uses them."""
+    if isinstance(store, TempObjects):
+        removed = store.remove_temp(f"{job.name}/{period}/")
+        if removed:
+            report.warnings.append(f"removed {removed} temporary object(s) left by killed"
+                                   " attempts of earlier runs")
 
 
 def _keep_template_version(prepared: Prepared, store: Store, index: SqlIndex) -> None:

@@ -84,7 +84,7 @@ def test_unapproved_change_blocks_a_require_approval_run(tmp_path: Path) -> None
     changed = TemplateSet.load(settings.templates_dir, settings.assets_dir, "statement",
                                "northwind").version
     with pytest.raises(ConfigError) as caught:
-        run(force=True)
+        run(force=True, force_reason="template change")
     message = str(caught.value)
     assert f"version {changed[:12]} is not approved" in message
     assert f"the last approved version is {approved[:12]} (approved by ops-user" in message
@@ -103,10 +103,10 @@ def test_unapproved_change_blocks_a_require_approval_run(tmp_path: Path) -> None
 
     result = invoke(env, "templates", "approve", "statement", "--by", "alice")
     assert result.exit_code == 0, result.output
-    assert run(force=True).counts.archived == 2
+    assert run(force=True, force_reason="template change").counts.archived == 2
     listed = json.loads(invoke(env, "templates", "list", "--json").output)
     assert [(v["version"][:12], v["documents"], v["approved_by"], v["current"])
-            for v in listed] == [(approved[:12], 0, "ops-user", False),
+            for v in listed] == [(approved[:12], 2, "ops-user", False),  # superseded, kept
                                  (changed[:12], 2, "alice", True)]
     table = invoke(env, "templates", "list").output
     assert changed[:12] in table and "current" in table and "alice" in table

@@ -193,7 +193,7 @@ def test_verify_finds_missing_altered_and_orphan_objects(archive: Built) -> None
         ("altered", snap.record_storage_key), ("orphan", "monthly_statements/2026-11/stray.pdf"),
         ("altered", template_snapshot_key(version)),
     ])
-    assert report.counts() == {"missing": 1, "altered": 3, "orphan": 1}
+    assert report.counts() == {"missing": 1, "altered": 3, "orphan": 1, "temp": 0}
     invoices = service(archive).verify("monthly_invoices")
     assert [f.kind for f in invoices.findings] == ["altered"]  # only the shared template zip
 
@@ -328,7 +328,7 @@ def test_a_hold_placed_after_listing_still_wins(archive: Built,
 
     (held,) = [d for d in retention.iter_documents(index) if d.document_id == entry.document_id]
     stale = docs.Document(held.entry, legal_hold=False)  # what the listing saw a moment before
-    monkeypatch.setattr(retention, "iter_documents", lambda _index, **_where: iter([stale]))
+    monkeypatch.setattr(retention, "iter_documents", lambda _index, *_query, **_where: iter([stale]))
     result = svc.purge_expired(ACTOR, datetime.now(UTC), execute=True)
     assert result.purged == [] and "kept" in result.warnings[0]
     assert (archive.archive_dir / entry.storage_key).exists()

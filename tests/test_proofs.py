@@ -16,7 +16,7 @@ from PIL import Image
 from factory.archive import open_index, open_store, template_snapshot_key
 from factory.archive.versions import keep_version
 from factory.cli.app import cli, load_commands
-from factory.errors import ConfigError, IntegrityError
+from factory.errors import ArchiveError, ConfigError, IntegrityError
 from factory.jobs import RecordSchema, load_job
 from factory.models import Period
 from factory.proofs import ProofOptions, resolve_ref, run_proof, working_tree
@@ -207,8 +207,12 @@ def test_proof_against_archived_versions(project: Path, job_path: Path, tmp_path
                              "northwind")
     assert other.version != current.version
     data = other.snapshot()
-    store.put(template_snapshot_key(current.version), data, media_type="application/zip",
-              sha256=hashlib.sha256(data).hexdigest())
+    with pytest.raises(ArchiveError, match="never replaced"):  # not through the store...
+        store.put(template_snapshot_key(current.version), data, media_type="application/zip",
+                  sha256=hashlib.sha256(data).hexdigest())
+    stored = Path(store.url.removeprefix("file://")) / template_snapshot_key(current.version)
+    stored.chmod(0o644)  # ...but by hand, behind the factory's back
+    stored.write_bytes(data)
     with pytest.raises(IntegrityError, match="hash to"):
         resolve_ref(current.version, job, settings, index, store, tmp_path / "scratch2")
 

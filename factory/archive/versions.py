@@ -64,8 +64,9 @@ def keep_version(store: Store, index: SqlIndex, template_set: TemplateSet) -> st
     version = template_set.version
     key = template_snapshot_key(version)
     if index.template_version(version) is None or not store.exists(key):
-        data = template_set.snapshot()
-        store.put(key, data, media_type=SNAPSHOT_MEDIA_TYPE, sha256=sha256_of(data))
+        if not store.exists(key):  # stored once: its contents hash to the version (verify)
+            data = template_set.snapshot()
+            store.put(key, data, media_type=SNAPSHOT_MEDIA_TYPE, sha256=sha256_of(data))
         index.remember_template_version(version, template_set.name, template_set.brand, key)
     return version
 

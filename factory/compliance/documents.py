@@ -38,7 +38,10 @@ class Document:
 
     @property
     def file_name(self) -> str:
-        return self.entry.storage_key.rsplit("/", 1)[-1]
+        """``<document id>.<ext>``: the name a download gets (storage keys also carry the
+        attempt that wrote the object, which means nothing to a reader)."""
+        key = self.entry.storage_key.rsplit("/", 1)[-1]
+        return f"{self.entry.document_id}.{key.rsplit('.', 1)[-1]}" if "." in key else key
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe: every index field, datetimes in ISO 8601 UTC."""

@@ -20,6 +20,7 @@ from factory.archive import SqlIndex, Store
 from factory.archive.tables import documents
 from factory.compliance.audit import Actor, AuditLog
 from factory.compliance.documents import Document, iter_documents, load
+from factory.compliance.query import DocumentQuery
 from factory.errors import ArchiveError, NotFoundError
 
 
@@ -76,7 +77,9 @@ def purge_expired(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, 
                   execute: bool = False) -> PurgeResult:
     """Find (and with ``execute`` delete) documents past retention and not on hold."""
     result = PurgeResult(dry_run=not execute)
-    for document in iter_documents(index, where=(documents.c.retention_until < now,)):
+    every_revision = DocumentQuery(revisions=True)  # superseded ones expire like any other
+    for document in iter_documents(index, every_revision,
+                                   where=(documents.c.retention_until < now,)):
         (result.kept_on_hold if document.legal_hold else result.expired).append(document)
     if not execute:
         return result

@@ -222,7 +222,9 @@ def _hold(app: App, document_id: str, reason: str, archive_url: str | None,
     document, changed = action(shell_actor(), document_id, reason)
     state = "on legal hold" if document.legal_hold else "not on hold"
     note = "" if changed else " (unchanged)"
-    app.out.print(f"[green]✓[/] {document.document_id}: {state}{note}")
+    if document.legal_hold and not getattr(service.store, "legal_holds", True):  # S3, no lock
+        note += f"; in the index only: {service.store.url} has no Object Lock to hold objects"
+    app.out.print(f"[green]✓[/] {document.document_id}: {state}{note}", soft_wrap=True)
 
 
 @archive.command()

@@ -63,6 +63,8 @@ def test_lock_on_is_refused_on_a_server_without_object_lock(s3rver: S3Server) ->
     for option in ("lock=on", "lock_mode=compliance", "legal_hold=on"):
         with pytest.raises(ConfigError, match="does not implement Object Lock"):
             S3Store(f"s3://{bucket}?endpoint_url={s3rver.endpoint}&{option}")
+    auto = S3Store(f"s3://{bucket}?endpoint_url={s3rver.endpoint}&legal_hold=off")
+    assert auto.lock_mode is None and len(auto.notes) == 1  # off asks nothing of the server
     off = S3Store(f"s3://{bucket}?endpoint_url={s3rver.endpoint}&lock=off")
     assert off.notes == [] and off.lock_mode is None
 
@@ -70,7 +72,7 @@ def test_lock_on_is_refused_on_a_server_without_object_lock(s3rver: S3Server) ->
 def test_a_bucket_without_object_lock_says_so_once(s3_server: S3Server) -> None:
     store = S3Store(f"s3://{s3_server.bucket(lock=False)}?endpoint_url={s3_server.endpoint}")
     assert store.lock_mode is None and not store.legal_holds
-    assert len(store.notes) == 1 and "Object Lock is not enabled" in store.notes[0]
+    assert len(store.notes) == 1 and "does not have Object Lock enabled" in store.notes[0]
     locked = S3Store(f"s3://{s3_server.bucket(lock=True)}?endpoint_url={s3_server.endpoint}")
     assert locked.notes == [] and locked.legal_holds
 
@@ -199,6 +201,10 @@ def test_validate_refuses_lock_on_where_there_is_no_object_lock(s3rver: S3Server
     assert result.exit_code == 2, result.output
     assert "archive: " in result.output and "does not implement Object Lock" in result.output
     assert "lock=on" in result.output
+    result = built.invoke("run", str(built.job), "--period", "2026-11", "--executor", "inline")
+    assert result.exit_code == 2 and "does not implement Object Lock" in result.output
+    assert not list(s3rver.client().list_objects_v2(  # type: ignore[attr-defined]
+        Bucket=built.bucket).get("Contents", []))
     auto = built.invoke("validate", str(built.job), "--period", "2026-11",
                         archive_url=built.env["FACTORY_ARCHIVE_URL"].replace("&lock=on", ""))
     assert auto.exit_code == 0, auto.output

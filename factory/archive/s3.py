@@ -232,14 +232,14 @@ class S3Store:
             self.client.head_bucket(Bucket=self.bucket)
         if wanted == "off":
             return None, False
+        hold_on_put = options.get("legal_hold", "").lower() in ("on", "1", "true", "yes")
         config, unsupported = self._lock_configuration()
         if config.get("ObjectLockEnabled") != "Enabled":
             why = (f"the server does not implement Object Lock ({unsupported})" if unsupported
-                   else f"Object Lock is not enabled on bucket {self.bucket!r}")
-            if wanted == "on" or "lock_mode" in options or "legal_hold" in options:
+                   else f"bucket {self.bucket!r} does not have Object Lock enabled")
+            if wanted == "on" or "lock_mode" in options or hold_on_put:
                 hint = ("use a server with Object Lock" if unsupported else
-                        f"create the bucket with Object Lock; bucket {self.bucket!r} does not"
-                        " have Object Lock enabled")
+                        "create the bucket with Object Lock")
                 raise ConfigError(f"archive URL {self.url}: {why}, which lock=on, lock_mode"
                                   f" and legal_hold need ({hint}, or drop those options)")
             self.notes.append(f"{self.url}: {why}: documents are archived without retention"
@@ -251,7 +251,7 @@ class S3Store:
         if mode not in ("GOVERNANCE", "COMPLIANCE"):
             raise ConfigError(f"archive URL {self.url}: lock_mode must be governance or"
                               " compliance")
-        return mode, options.get("legal_hold", "").lower() in ("on", "1", "true", "yes")
+        return mode, hold_on_put
 
     def _lock_configuration(self) -> tuple[dict[str, Any], str]:
         """The bucket's Object Lock configuration ({} when it has none) and, when the server

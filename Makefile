@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_CUSTOMERS ?= 200
 PERIOD ?= 2026-11
 
-.PHONY: demo demo-channels test lint bench system-deps venv clean
+.PHONY: demo demo-channels test test-deps lint bench system-deps venv clean
 
 system-deps:
 	@scripts/system-deps.sh
@@ -17,7 +17,15 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install -q -e '.[all,dev]'
 	@touch $(STAMP)
 
-venv: system-deps $(STAMP)
+# Servers the tests start that are not Python packages: s3rver (an S3 server without Object
+# Lock), pinned in tests/support/package-lock.json, installed into tests/support/node_modules.
+NODE_STAMP := tests/support/node_modules/.installed
+
+$(NODE_STAMP): tests/support/package.json tests/support/package-lock.json
+	@cd tests/support && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+venv: system-deps $(STAMP) $(NODE_STAMP)
 
 demo: venv
 	@$(BIN)/docfactory sample-data --customers $(DEMO_CUSTOMERS) --out var/sample --period $(PERIOD)
@@ -42,7 +50,9 @@ lint: venv
 	@$(BIN)/ruff check factory tests bench
 	@$(BIN)/lint-imports
 
-test: lint
+test-deps: system-deps $(NODE_STAMP)
+
+test: lint test-deps
 	@$(BIN)/pytest
 
 bench: venv

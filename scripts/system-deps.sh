@@ -6,16 +6,19 @@
 #   encoding for the inserter marks on print streams, through pylibdmtx), git (proofs against a
 #   git revision: `docfactory proof JOB --against HEAD~1`), chromium (the web pages are tested
 #   in a real headless browser, driven by Playwright at /usr/bin/chromium); redis-server and
-#   postgresql (the broker and the index of a cluster, which the tests run against on loopback).
+#   postgresql (the broker and the index of a cluster, which the tests run against on loopback);
+#   nodejs and npm (the tests' second S3 server, s3rver, without Object Lock: `make test-deps`).
 set -euo pipefail
 PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fontconfig
           fonts-dejavu-core fonts-dejavu-extra poppler-utils libdmtx0b git chromium
-          redis-server postgresql)
+          redis-server postgresql nodejs)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
     || missing+=("$pkg")
 done
+# npm: Debian packages it apart from nodejs; NodeSource's nodejs includes it.
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

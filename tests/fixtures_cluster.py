@@ -129,6 +129,37 @@ def s3_server() -> Iterator[S3Server]:
                 os.environ[name] = value
 
 
+S3RVER = REPO / "tests" / "support" / "s3rver.js"
+
+
+@pytest.fixture(scope="session")
+def s3rver(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[S3Server]:
+    """A second S3 implementation, without Object Lock: npm's s3rver (tests/support, installed
+    by `make test-deps`) on a free loopback port, accepting the credentials ``s3_server`` put
+    in the environment. Missing, it fails: CI installs it."""
+    if not (REPO / "tests" / "support" / "node_modules" / "s3rver").is_dir():
+        pytest.fail("s3rver is not installed: run `make test-deps` (npm ci in tests/support)")
+    process = subprocess.Popen(
+        ["node", str(S3RVER), str(tmp_path_factory.mktemp("s3rver")),
+         AWS_ENV["AWS_ACCESS_KEY_ID"], AWS_ENV["AWS_SECRET_ACCESS_KEY"]],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()  # "listening on 127.0.0.1:PORT", or why it did not start
+    if not line.startswith("listening on "):
+        process.kill()
+        pytest.fail(f"s3rver did not start: {line}{process.stdout.read()}")
+    try:
+        yield S3Server(f"http://{line.split()[-1]}")
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 @dataclass
 class CeleryWorker:
     """A `docfactory worker` process serving ``name``."""

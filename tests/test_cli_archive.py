@@ -114,6 +114,20 @@ def test_export_with_size_limit_and_bundle(shared_archive: Built, tmp_path: Path
         assert len([n for n in bundle.namelist() if n.startswith("documents/")]) == 3
 
 
+def test_get_of_a_document_whose_file_is_missing_exits_3(archive: Built, tmp_path: Path
+                                                        ) -> None:
+    """The index promises a document the store no longer has: a failed verification (3),
+    like an altered one, not bad input (2)."""
+    entry = archive.entries()[0]
+    (archive.archive_dir / entry.storage_key).unlink()
+    target = tmp_path / "out" / "d.pdf"
+    result = invoke(archive, "archive", "get", entry.document_id, "-o", str(target))
+    assert result.exit_code == 3, result.output
+    assert "integrity error:" in result.output
+    assert f"its object {entry.storage_key} is missing" in result.output
+    assert not target.parent.exists()
+
+
 def test_hold_release_and_purge_dry_run(archive: Built) -> None:
     entry = archive.entries()[0]
     result = invoke(archive, "archive", "hold", entry.document_id, "--reason", "case 42")

@@ -193,7 +193,8 @@ def test_verify_finds_missing_altered_and_orphan_objects(archive: Built) -> None
         ("altered", snap.record_storage_key), ("orphan", "monthly_statements/2026-11/stray.pdf"),
         ("altered", template_snapshot_key(version)),
     ])
-    assert report.counts() == {"missing": 1, "altered": 3, "orphan": 1, "temp": 0}
+    assert report.counts() == {"missing": 1, "altered": 3, "orphan": 1, "temp": 0,
+                               "unheld": 0}
     invoices = service(archive).verify("monthly_invoices")
     assert [f.kind for f in invoices.findings] == ["altered"]  # only the shared template zip
 
@@ -328,7 +329,8 @@ def test_a_hold_placed_after_listing_still_wins(archive: Built,
 
     (held,) = [d for d in retention.iter_documents(index) if d.document_id == entry.document_id]
     stale = docs.Document(held.entry, legal_hold=False)  # what the listing saw a moment before
-    monkeypatch.setattr(retention, "iter_documents", lambda _index, *_query, **_where: iter([stale]))
+    monkeypatch.setattr(retention, "iter_documents",
+                        lambda _index, *_query, **_where: iter([stale]))
     result = svc.purge_expired(ACTOR, datetime.now(UTC), execute=True)
     assert result.purged == [] and "kept" in result.warnings[0]
     assert (archive.archive_dir / entry.storage_key).exists()
@@ -363,6 +365,9 @@ class HoldingStore:
     def set_legal_hold(self, key: str, hold: bool) -> None:
         self.held[key] = hold
 
+    def legal_hold(self, key: str) -> bool | None:
+        return self.held.get(key, False)
+
 
 def test_hold_is_passed_to_stores_that_support_it(archive: Built) -> None:
     store = HoldingStore(archive.store())
@@ -371,8 +376,13 @@ def test_hold_is_passed_to_stores_that_support_it(archive: Built) -> None:
     entry = archive.entries()[0]
     svc.hold(ACTOR, entry.document_id)
     assert store.held == {entry.storage_key: True, entry.record_storage_key: True}
+    assert svc.verify().ok
+    store.held[entry.record_storage_key] = False  # cleared in the store, not in the index
+    findings = svc.verify().findings
+    assert [(f.kind, f.key) for f in findings] == [("unheld", entry.record_storage_key)]
     svc.release(ACTOR, entry.document_id)
     assert set(store.held.values()) == {False}
+    assert svc.verify().ok  # released: nothing is expected to be held
 
 
 # -- rerender --------------------------------------------------------------------------------------

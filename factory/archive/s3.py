@@ -10,12 +10,16 @@ an s3:// archive is used). URL options, all optional:
     addressing=path|virtual              bucket in the path (default for endpoints) or host
     sse=AES256|aws:kms                   server-side encryption of every object
     kms_key_id=ARN                       the KMS key for sse=aws:kms
-    lock=auto|on|off                     Object Lock retention on objects put with a retention
-                                         date: auto (default) when the bucket has Object Lock
-                                         enabled, on (refuse a bucket without it), off
+    lock=auto|on|off                     Object Lock: retention on objects put with a retention
+                                         date, and legal holds (`set_legal_hold`). auto
+                                         (default): where the bucket has Object Lock enabled;
+                                         a bucket without it, or a server that does not
+                                         implement the API (501), is used without, and
+                                         `notes` says so. on: refuse those. off: never
     lock_mode=governance|compliance      retention mode (default: the bucket's default
                                          retention mode, else governance)
     legal_hold=on                        also place a legal hold on every retained object
+                                         (lock_mode and legal_hold need Object Lock, as on)
     multipart_threshold=67108864         bytes from which an object goes up in parts (print
     part_size=16777216                   streams); parts of this many bytes (>= 5 MiB)
 
@@ -23,8 +27,7 @@ Credentials come from the usual AWS sources (environment, shared files, instance
 role); never from the URL. Keys are the store's deterministic keys under ``prefix``. Every put
 sends the content's SHA-256 (the server verifies it; its answer is checked again) and keeps it in
 the object's metadata; every get verifies the bytes against it. boto3 and botocore errors are
-translated into `ArchiveError` (`RetryableArchiveError` for throttling, timeouts and 5xx,
-`IntegrityError` for a checksum mismatch, `ConfigError` for a missing bucket or credentials).
+translated into `ArchiveError` and its kinds (`factory.archive.s3_errors`).
 """
 
 from __future__ import annotations
@@ -40,22 +43,13 @@ from urllib.parse import parse_qsl, urlsplit
 import boto3
 from botocore import utils as botocore_utils
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    FlexibleChecksumError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 from botocore.handlers import add_expect_header
 
 from factory.archive.keys import check_key
+from factory.archive.s3_errors import Missing, no_hold_yet, not_implemented, translate, translated
 from factory.archive.store import register_store, sha256_of, verify
-from factory.errors import ArchiveError, ConfigError, IntegrityError, RetryableArchiveError
+from factory.errors import ArchiveError, ConfigError, IntegrityError
 
 OPTIONS = ("endpoint_url", "region", "profile", "addressing", "sse", "kms_key_id", "lock",
            "lock_mode", "legal_hold", "multipart_threshold", "part_size")
@@ -63,11 +57,6 @@ MIN_PART = 5 * 1024 * 1024
 #: Bodies from this size ask the server first (Expect: 100-continue); smaller ones (statements)
 #: go straight, saving a round trip per put.
 EXPECT_FROM = 1024 * 1024
-_RETRYABLE = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout",
-              "RequestTimeoutException", "InternalError", "ServiceUnavailable",
-              "OperationAborted", "RequestLimitExceeded", "500", "502", "503", "504"}
-_CHECKSUM = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
-_MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
 def b64_sha256(hex_digest: str) -> str:
@@ -99,7 +88,11 @@ class S3Store:
             raise ConfigError(f"archive URL {self.url}: part_size must be at least {MIN_PART}")
         self.extra = _encryption(options, self.url)
         self.client = client or _client(options, self.url)
-        self.lock_mode, self.legal_hold = self._object_lock(options)
+        #: Said once per run in its summary (lock=auto on a bucket or server without Object
+        #: Lock); `legal_holds`: whether `set_legal_hold` reaches the bucket's Object Lock.
+        self.notes: list[str] = []
+        self.legal_holds = False
+        self.lock_mode, self.hold_on_put = self._object_lock(options)
 
     # -- Store -----------------------------------------------------------------------------
 
@@ -112,9 +105,9 @@ class S3Store:
         if retain_until is not None and self.lock_mode:
             args["ObjectLockMode"] = self.lock_mode
             args["ObjectLockRetainUntilDate"] = retain_until
-            if self.legal_hold:
+            if self.hold_on_put:
                 args["ObjectLockLegalHoldStatus"] = "ON"
-        with _translated(f"{self.url}: cannot write {key}"):
+        with translated(f"{self.url}: cannot write {key}"):
             if len(data) >= self.threshold:
                 self._put_multipart(args, data)
             else:
@@ -157,7 +150,7 @@ class S3Store:
             raise
 
     def get(self, key: str) -> bytes:
-        with _translated(f"{self.url}: cannot read {key}", missing=f"{self.url}: no object {key}"):
+        with translated(f"{self.url}: cannot read {key}", missing=f"{self.url}: no object {key}"):
             answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key),
                                             ChecksumMode="ENABLED")
             data = answer["Body"].read()
@@ -167,12 +160,12 @@ class S3Store:
         return data
 
     def delete(self, key: str) -> None:
-        with _translated(f"{self.url}: cannot delete {key}"):
+        with translated(f"{self.url}: cannot delete {key}"):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         root = f"{self.prefix}/" if self.prefix else ""
-        with _translated(f"{self.url}: cannot list {prefix!r}"):
+        with translated(f"{self.url}: cannot list {prefix!r}"):
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=root + prefix)
             for page in pages:
@@ -181,17 +174,44 @@ class S3Store:
 
     def exists(self, key: str) -> bool:
         try:
-            with _translated(f"{self.url}: cannot look up {key}", missing=""):
+            with translated(f"{self.url}: cannot look up {key}", missing=""):
                 self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except _Missing:
+        except Missing:
             return False
         return True
+
+    # -- legal hold (`factory.compliance.retention.HoldableStore`) ---------------------------
+
+    def set_legal_hold(self, key: str, hold: bool) -> None:
+        """Set or clear the Object Lock legal hold of ``key``; nothing to do (the hold lives in
+        the index only) when the bucket has no Object Lock or the URL says lock=off."""
+        if not self.legal_holds:
+            return
+        with translated(f"{self.url}: cannot {'place' if hold else 'release'} the legal hold"
+                         f" of {key}", missing=f"{self.url}: no object {key}"):
+            self.client.put_object_legal_hold(Bucket=self.bucket, Key=self._key(key),
+                                              LegalHold={"Status": "ON" if hold else "OFF"})
+
+    def legal_hold(self, key: str) -> bool | None:
+        """Whether S3 holds ``key`` (GetObjectLegalHold); None when holds stay in the index."""
+        if not self.legal_holds:
+            return None
+        try:
+            with translated(f"{self.url}: cannot read the legal hold of {key}", missing="",
+                             passthrough=no_hold_yet):
+                answer = self.client.get_object_legal_hold(Bucket=self.bucket,
+                                                           Key=self._key(key))
+        except Missing:
+            raise ArchiveError(f"{self.url}: no object {key}") from None
+        except ClientError:  # _no_hold_yet: never held
+            return False
+        return answer.get("LegalHold", {}).get("Status") == "ON"
 
     # -- details ---------------------------------------------------------------------------
 
     def retention(self, key: str) -> dict[str, Any]:
         """The Object Lock state of ``key``: mode, retain-until date, legal hold (or empty)."""
-        with _translated(f"{self.url}: cannot read {key}", missing=f"{self.url}: no object {key}"):
+        with translated(f"{self.url}: cannot read {key}", missing=f"{self.url}: no object {key}"):
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         return {name: head[name] for name in ("ObjectLockMode", "ObjectLockRetainUntilDate",
                                               "ObjectLockLegalHoldStatus") if name in head}
@@ -201,85 +221,53 @@ class S3Store:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _object_lock(self, options: dict[str, str]) -> tuple[str | None, bool]:
+        """(retention mode, hold on put) from the options and what the bucket has; sets
+        `legal_holds` and, for lock=auto without Object Lock, a note."""
         wanted = options.get("lock", "auto").lower()
         if wanted not in ("auto", "on", "off"):
             raise ConfigError(f"archive URL {self.url}: lock must be auto, on or off")
-        with _translated(f"{self.url}: bucket {self.bucket!r}",
+        with translated(f"{self.url}: bucket {self.bucket!r}",
                          missing=f"{self.url}: bucket {self.bucket!r} does not exist",
                          missing_error=ConfigError):
             self.client.head_bucket(Bucket=self.bucket)
         if wanted == "off":
             return None, False
-        try:
-            with _translated(f"{self.url}: bucket {self.bucket!r}", missing=""):
-                answer = self.client.get_object_lock_configuration(Bucket=self.bucket)
-            config = answer.get("ObjectLockConfiguration", {})
-        except _Missing:
-            config = {}
-        enabled = config.get("ObjectLockEnabled") == "Enabled"
-        if not enabled:
-            if wanted == "on" or "lock_mode" in options:
-                raise ConfigError(f"archive URL {self.url}: bucket {self.bucket!r} does not have"
-                                  " Object Lock enabled (create it with Object Lock, or drop"
-                                  " lock=on / lock_mode)")
+        hold_on_put = options.get("legal_hold", "").lower() in ("on", "1", "true", "yes")
+        config, unsupported = self._lock_configuration()
+        if config.get("ObjectLockEnabled") != "Enabled":
+            why = (f"the server does not implement Object Lock ({unsupported})" if unsupported
+                   else f"bucket {self.bucket!r} does not have Object Lock enabled")
+            if wanted == "on" or "lock_mode" in options or hold_on_put:
+                hint = ("use a server with Object Lock" if unsupported else
+                        "create the bucket with Object Lock")
+                raise ConfigError(f"archive URL {self.url}: {why}, which lock=on, lock_mode"
+                                  f" and legal_hold need ({hint}, or drop those options)")
+            self.notes.append(f"{self.url}: {why}: documents are archived without retention"
+                              " lock, and legal holds are kept in the index only (lock=auto)")
             return None, False
+        self.legal_holds = True
         default = config.get("Rule", {}).get("DefaultRetention", {}).get("Mode", "GOVERNANCE")
         mode = options.get("lock_mode", default).upper()
         if mode not in ("GOVERNANCE", "COMPLIANCE"):
             raise ConfigError(f"archive URL {self.url}: lock_mode must be governance or"
                               " compliance")
-        return mode, options.get("legal_hold", "").lower() in ("on", "1", "true", "yes")
+        return mode, hold_on_put
 
-
-class _Missing(Exception):
-    """Internal: the object or configuration asked for does not exist."""
-
-
-class _translated:
-    """Translate boto3/botocore errors raised inside the block into our error tree."""
-
-    def __init__(self, where: str, missing: str | None = None,
-                 missing_error: type[Exception] = ArchiveError) -> None:
-        self.where = where
-        self.missing = missing
-        self.missing_error = missing_error
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
-        if exc is None or not isinstance(exc, BotoCoreError | ClientError):
-            return False
-        raise translate(exc, self.where, self.missing, self.missing_error) from None
-
-
-def translate(exc: Exception, where: str, missing: str | None = None,
-              missing_error: type[Exception] = ArchiveError) -> Exception:
-    """Our error for a boto3/botocore error (``missing`` names a 404; "" means "not found")."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        message = error.get("Message") or code
-        if missing is not None and (code in _MISSING or status == 404) and \
-                code != "NoSuchBucket":
-            return _Missing() if missing == "" else missing_error(missing)
-        if code == "NoSuchBucket":
-            return ConfigError(f"{where}: the bucket does not exist")
-        if code in _CHECKSUM:
-            return IntegrityError(f"{where}: the server refused the checksum ({code}: {message})")
-        if code in _RETRYABLE or (isinstance(status, int) and status >= 500):
-            return RetryableArchiveError(f"{where}: {code}: {message}")
-        return ArchiveError(f"{where}: {code}: {message}")
-    if isinstance(exc, FlexibleChecksumError):
-        return IntegrityError(f"{where}: {exc}")
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return ConfigError(f"{where}: no usable AWS credentials ({exc}); set them in the"
-                           " environment, the shared AWS files or an instance role")
-    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError |
-                  ConnectionClosedError):
-        return RetryableArchiveError(f"{where}: {exc}")
-    return ArchiveError(f"{where}: {exc}")
+    def _lock_configuration(self) -> tuple[dict[str, Any], str]:
+        """The bucket's Object Lock configuration ({} when it has none) and, when the server
+        does not implement the API at all (s3rver, some gateways: 501 NotImplemented), its
+        answer; that is a fact about the server, not a failure to retry."""
+        try:
+            with translated(f"{self.url}: bucket {self.bucket!r}", missing="",
+                             passthrough=not_implemented):
+                answer = self.client.get_object_lock_configuration(Bucket=self.bucket)
+        except Missing:
+            return {}, ""
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return {}, f"GetObjectLockConfiguration answered {status} {error.get('Code')}"
+        return answer.get("ObjectLockConfiguration", {}), ""
 
 
 def _size(options: dict[str, str], name: str, default: int) -> int:

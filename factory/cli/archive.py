@@ -4,7 +4,7 @@ Takes options and the environment; calls `factory.compliance` as the person at t
 (actor ``cli:<user>``, every retrieval audited) and prints tables. Exit codes: 0 done; 1 a
 check found problems (verify, a re-render that differs); 2 bad input (an unknown or malformed
 id, a malformed or reversed date range, an export over the limit); 3 an archived object failed
-its checksum. Nothing is written when a command fails.
+its verification (altered, or missing from the store). Nothing is written when a command fails.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from factory.archive import open_store
 from factory.cli.app import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, App, cli, handle_errors
 from factory.compliance import Actor, ComplianceService, DocumentQuery
 from factory.config import parse_size
-from factory.errors import IntegrityError
+from factory.errors import ArchiveError, IntegrityError
 from factory.files import write_atomic
 
 ARCHIVE = click.option("--archive", "archive_url", default=None, metavar="URL",
@@ -71,6 +71,19 @@ def filters(function: Any) -> Any:
 def integrity_exit(app: App, exc: IntegrityError) -> None:
     app.err.print(f"[red]integrity error:[/] {exc}", soft_wrap=True)
     sys.exit(EXIT_FAILED)
+
+
+def missing_exit(app: App, service: ComplianceService, document_id: str) -> None:
+    """An indexed document whose object the store does not have failed its verification
+    (exit 3, as an altered one); any other store failure is left to `handle_errors`."""
+    key = service.document(document_id).entry.storage_key
+    try:
+        gone = not service.store.exists(key)
+    except ArchiveError:
+        return  # the store cannot tell (unreachable): not known to be missing
+    if gone:
+        integrity_exit(app, IntegrityError(f"document {document_id}: its object {key} is"
+                                           f" missing from {service.store.url}"))
 
 
 @cli.group()
@@ -133,6 +146,9 @@ def get(app: App, document_id: str, output: Path | None, archive_url: str | None
     except IntegrityError as exc:
         integrity_exit(app, exc)
         return
+    except ArchiveError:
+        missing_exit(app, service, document_id)
+        raise
     target = output or Path(document.file_name)
     write_atomic(target, data)
     app.out.print(f"[green]✓[/] {escape(str(target))}: {len(data):,} bytes, SHA-256"
@@ -175,7 +191,9 @@ def verify(app: App, job: str | None, everything: bool, as_json: bool,
             f"{mark} {report.scope}: {report.documents} document(s) ({report.bytes:,} bytes),"
             f" {report.snapshots} record snapshot(s), {report.template_versions} template-set"
             f" version(s), {report.objects} stored object(s) checked: {counts['missing']}"
-            f" missing, {counts['altered']} altered, {counts['orphan']} orphan", soft_wrap=True)
+            f" missing, {counts['altered']} altered, {counts['orphan']} orphan"
+            + (f", {counts['unheld']} on legal hold but not held by the store"
+               if counts["unheld"] else ""), soft_wrap=True)
     sys.exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
 
 
@@ -217,7 +235,9 @@ def _hold(app: App, document_id: str, reason: str, archive_url: str | None,
     document, changed = action(shell_actor(), document_id, reason)
     state = "on legal hold" if document.legal_hold else "not on hold"
     note = "" if changed else " (unchanged)"
-    app.out.print(f"[green]✓[/] {document.document_id}: {state}{note}")
+    if document.legal_hold and not getattr(service.store, "legal_holds", True):  # S3, no lock
+        note += f"; in the index only: {service.store.url} has no Object Lock to hold objects"
+    app.out.print(f"[green]✓[/] {document.document_id}: {state}{note}", soft_wrap=True)
 
 
 @archive.command()

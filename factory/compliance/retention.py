@@ -2,8 +2,10 @@
 
 Takes the index, the store, the audit log and an `Actor`; gives the changed documents. Every
 change is written in the same transaction as its audit entry. A hold is also passed to the
-store when it supports one (`HoldableStore`: an S3 store maps it to Object Lock legal hold);
-the file store keeps every object read-only already. `purge_expired` deletes only documents
+store when it supports one (`HoldableStore`: an S3 store sets and clears the Object Lock legal
+hold of every object the document's index row names, PDF and record snapshot alike, when its
+bucket has Object Lock; otherwise the hold lives in the index alone); the file store keeps
+every object read-only already. `purge_expired` deletes only documents
 whose retention has passed and that are not on hold, re-checking both in the deleting
 statement itself, so a hold placed a moment earlier always wins; it is a dry run unless told.
 """
@@ -28,11 +30,20 @@ from factory.errors import ArchiveError, NotFoundError
 class HoldableStore(Protocol):
     """A store that can itself refuse to delete an object on legal hold."""
 
-    def set_legal_hold(self, key: str, hold: bool) -> None: ...
+    def set_legal_hold(self, key: str, hold: bool) -> None:
+        """Place or clear the hold of ``key`` (nothing, where the store cannot hold)."""
+        ...
+
+    def legal_hold(self, key: str) -> bool | None:
+        """Whether the store holds ``key``; None where it cannot hold."""
+        ...
 
 
-def _keys(document: Document) -> list[str]:
-    return [k for k in (document.entry.storage_key, document.entry.record_storage_key) if k]
+def document_keys(document: Document) -> list[str]:
+    """Every stored object the index row names: each ``*storage_key`` field (the document,
+    its record snapshot, and any object a later schema adds, such as a separate e-invoice)."""
+    return [value for name, value in document.entry.as_dict().items()
+            if name.endswith("storage_key") and value]
 
 
 def set_hold(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, doc_id: str,
@@ -40,7 +51,7 @@ def set_hold(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, doc_i
     """Place (``hold``) or release a legal hold; return the document and whether it changed."""
     document = load(index, doc_id)
     if hold and isinstance(store, HoldableStore):
-        for key in _keys(document):  # store first: a failure leaves the index unchanged
+        for key in document_keys(document):  # store first: a failure leaves the index unchanged
             store.set_legal_hold(key, True)
     with index.begin() as conn:
         row = conn.execute(select(documents.c.legal_hold).where(
@@ -55,7 +66,7 @@ def set_hold(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, doc_i
                      document_id=document.document_id,
                      details={"reason": reason[:500], "changed": changed})
     if not hold and isinstance(store, HoldableStore):
-        for key in _keys(document):  # index first: a failure leaves the store holding
+        for key in document_keys(document):  # index first: a failure leaves the store holding
             store.set_legal_hold(key, False)
     return load(index, document.document_id), changed
 
@@ -100,7 +111,7 @@ def purge_expired(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, 
                                   "storage_key": entry.storage_key, "sha256": entry.sha256,
                                   "retention_until": entry.retention_until.isoformat()})
         result.purged.append(document.document_id)
-        for key in _keys(document):
+        for key in document_keys(document):
             try:
                 store.delete(key)
             except ArchiveError as exc:

@@ -3,11 +3,12 @@
 Takes the index, the store and optionally a job name; gives a `VerifyReport` listing every
 finding: a document or record snapshot that is **missing** from the store, one whose bytes
 no longer match the SHA-256 recorded in the index (**altered**), a template-set snapshot that
-no longer hashes to its version, and **orphan** objects in the store that no index row
-references, and **temp** objects a writer killed mid-write left behind. Every revision is
-checked, superseded ones too. Everything is recomputed from the stored bytes; nothing is
-trusted. Documents are read one at a time and store keys checked against the index in batches,
-so memory stays flat.
+no longer hashes to its version, **orphan** objects in the store that no index row
+references, **temp** objects a writer killed mid-write left behind, and an object of a
+document on legal hold that the store no longer holds (**unheld**: an S3 Object Lock legal
+hold cleared behind the index's back). Every revision is checked, superseded ones too.
+Everything is recomputed from the stored bytes; nothing is trusted. Documents are read one at
+a time and store keys checked against the index in batches, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from sqlalchemy import select
 from factory.archive import SqlIndex, Store, template_snapshot_key
 from factory.archive.store import TempObjects
 from factory.archive.tables import documents, template_versions
-from factory.compliance.documents import iter_documents, read_verified
+from factory.compliance.documents import Document, iter_documents, read_verified
 from factory.compliance.query import DocumentQuery
+from factory.compliance.retention import HoldableStore, document_keys
 from factory.errors import ArchiveError, ConfigError, IntegrityError
 from factory.models import Channel
 from factory.templates.templateset import snapshot_version
@@ -33,7 +35,7 @@ TEMPLATE_PREFIX = "_template-sets/"
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # missing | altered | orphan | unreadable | temp
+    kind: str  # missing | altered | orphan | unreadable | temp | unheld
     key: str
     document_id: str | None
     detail: str
@@ -59,7 +61,8 @@ class VerifyReport:
 
     def counts(self) -> dict[str, int]:
         found = Counter(f.kind for f in self.findings)
-        return {kind: found.get(kind, 0) for kind in ("missing", "altered", "orphan", "temp")}
+        return {kind: found.get(kind, 0) for kind in ("missing", "altered", "orphan",
+                                                      "temp", "unheld")}
 
     def as_dict(self) -> dict[str, object]:
         return {"scope": self.scope, "ok": self.ok, "documents": self.documents,
@@ -108,6 +111,8 @@ def verify_archive(index: SqlIndex, store: Store, job: str | None = None,
             if data is not None and entry.record_sha256 is None:
                 _check_legacy_snapshot(report, entry.record_storage_key, entry.document_id,
                                        data)
+        if document.legal_hold and isinstance(store, HoldableStore):
+            _check_holds(store, report, document)
         if progress is not None:
             progress(report.documents)
     for version in sorted(versions):
@@ -136,6 +141,21 @@ def _find_temp_objects(store: Store, prefix: str, report: VerifyReport) -> None:
             report.findings.append(Finding(
                 "temp", key, None, "a temporary object left by a writer killed mid-write;"
                 " the next run of its job and period removes it"))
+
+
+def _check_holds(store: HoldableStore, report: VerifyReport, document: Document) -> None:
+    """A document on legal hold in the index: the store must hold each of its objects too
+    (stores that cannot hold answer None: the index is the hold)."""
+    for key in document_keys(document):
+        try:
+            held = store.legal_hold(key)
+        except ArchiveError:
+            continue  # missing or unreadable: reported above
+        if held is False:
+            report.findings.append(Finding(
+                "unheld", key, document.document_id, "the document is on legal hold, but the"
+                " store does not hold this object (its hold was cleared outside docfactory);"
+                " `archive hold` places it again"))
 
 
 def _check_legacy_snapshot(report: VerifyReport, key: str, doc_id: str, data: bytes) -> None:

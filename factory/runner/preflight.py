@@ -6,7 +6,9 @@ run (each naming the file and the field) and notes that do not (a sample of reje
 records, validates them and renders them to HTML (and the first one to PDF), and, for jobs with
 email or SMS, routes them and renders the message of each channel they are routed to (an empty
 subject, an SMS over the segment limit), so a template that references a missing field is
-caught here, not half-way through a batch. Nothing is sent.
+caught here, not half-way through a batch. An archive on a server (S3) is opened as a run
+would open it, so a missing bucket or lock=on without Object Lock is caught here too. Nothing
+is sent.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from factory.archive import document_id
+from factory.archive import document_id, open_store
 from factory.config import Settings
 from factory.errors import ConfigError, FactoryError, SourceError
 from factory.jobs import JobSpec, RecordSchema, load_job
@@ -23,7 +26,7 @@ from factory.models import Period, Record, Reject
 from factory.pipeline.document import DocumentRenderer
 from factory.routing import route_record
 from factory.runner.plan import plan_records
-from factory.runner.run import check_columns, default_issued
+from factory.runner.run import archive_urls, check_columns, default_issued
 from factory.sources import SeenKeys, open_source
 
 
@@ -72,7 +75,22 @@ def check_job(path: Path, settings: Settings, period: str = "2026-11",
     if result.problems:
         return result
     _check_data(job, settings, renderer, sample, result)
+    _check_archive(job, settings, result)
     return result
+
+
+def _check_archive(job: JobSpec, settings: Settings, result: Checked) -> None:
+    """A store with a server (S3) is opened as a run would: the bucket, the credentials and
+    what the URL asks of it (lock=on: Object Lock). A file store is not created here."""
+    store_url, _index_url = archive_urls(job, settings)
+    if urlsplit(store_url).scheme == "file":
+        return
+    try:
+        store = open_store(store_url)
+    except FactoryError as exc:
+        result.problems.append(f"archive: {exc}")
+        return
+    result.notes.extend(getattr(store, "notes", ()))
 
 
 def _check_data(job: JobSpec, settings: Settings, renderer: DocumentRenderer, sample: int,

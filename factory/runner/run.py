@@ -361,6 +361,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
     )
     if unapproved:
         report.warnings.append(unapproved)
+    report.warnings.extend(getattr(store, "notes", ()))  # e.g. S3 lock=auto without Object Lock
     state = RunState(report, settings.runs_dir / run_id)
     config = WorkerConfig(
         job_path=str(job.path), settings=settings, run_id=run_id, period=prepared.period.code,

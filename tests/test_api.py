@@ -6,6 +6,7 @@ proving that every route checks the caller's role."""
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import io
 import json
@@ -376,3 +377,37 @@ def test_served_connections_turn_nagle_off() -> None:
             server.close()
 
     assert asyncio.run(accepted_nodelay()) != 0
+
+
+def test_a_forced_run_over_http_needs_a_reason_and_keeps_the_old_revision(site: Site) -> None:
+    """Today's bug: operations, with no archive rights, destroyed archived documents with
+    {"force": true}. Now force needs a reason and the old revision stays, linked on the
+    document page and found by a search with revisions=true."""
+    body = {"job": "monthly_statements", "period": "2026-10", "limit": 1, "force": True}
+    refused = site.call("POST", "/api/runs", "operations", json=body)
+    assert refused.status_code == 400 and "--reason" in refused.json()["detail"], refused.text
+    old = site.built.entries(job="monthly_statements", period="2026-10")[0]
+    started = site.call("POST", "/api/runs", "operations",
+                        json={**body, "reason": "misprinted address"})
+    assert started.status_code == 202, started.text
+    run = wait_for_run(site, started.json()["run_id"], "operations")
+    assert run["status"] == "completed" and run["report"]["counts"]["archived"] == 1, run
+    found = site.call("GET", "/api/documents", "compliance",
+                      params={"customer": old.customer_id, "from": "2026-10", "to": "2026-10",
+                              "type": "statement", "revisions": "true"}).json()
+    revisions = {d["document_id"]: d for d in found["documents"]}
+    assert old.document_id in revisions and len(revisions) == 2
+    assert revisions[old.document_id]["supersede_reason"] == "misprinted address"
+    current = site.call("GET", "/api/documents", "compliance",
+                        params={"customer": old.customer_id, "from": "2026-10",
+                                "to": "2026-10", "type": "statement"}).json()
+    (newest,) = current["documents"]
+    assert newest["revision"] == 2
+    content = site.call("GET", f"/api/documents/{old.document_id}/content", "compliance")
+    assert content.status_code == 200
+    assert hashlib.sha256(content.content).hexdigest() == old.sha256
+    page = httpx.get(f"{site.server.url}/documents/{old.document_id}",
+                     headers={"Cookie": session_cookie(site, "compliance")})
+    assert page.status_code == 200
+    assert 'id="superseded"' in page.text and f'href="/documents/{newest["document_id"]}"' \
+        in page.text and "misprinted address" in page.text

@@ -129,8 +129,10 @@ def page_router() -> APIRouter:
     @router.get("/documents/{document_id}", response_class=HTMLResponse)
     def document(request: Request, document_id: str,
                  principal: Principal = page_role(Permission.ARCHIVE_SEARCH)) -> HTMLResponse:
-        found = services(request).compliance.document(document_id)
-        return render_page(request, "document.html", {"document": found},
+        compliance = services(request).compliance
+        found = compliance.document(document_id)
+        return render_page(request, "document.html",
+                           {"document": found, "revisions": compliance.revisions(found)},
                            principal=principal)
 
     @router.get("/documents/{document_id}/download")

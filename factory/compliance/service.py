@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from factory.archive import SqlIndex, Store
+from factory.archive import Slot, SqlIndex, Store
 from factory.compliance import documents as docs
 from factory.compliance import retention
 from factory.compliance.audit import Actor, AuditLog
@@ -29,6 +29,7 @@ from factory.compliance.verify import VerifyReport, verify_archive
 from factory.config import DEFAULT_EXPORT_MAX_BYTES
 from factory.errors import IntegrityError
 from factory.jobs import JobSpec
+from factory.models import ArchiveEntry
 
 
 class ComplianceService:
@@ -50,6 +51,12 @@ class ComplianceService:
     def document(self, doc_id: str) -> docs.Document:
         """Index fields only (no bytes, not audited)."""
         return docs.load(self.index, doc_id)
+
+    def revisions(self, document: docs.Document) -> list[ArchiveEntry]:
+        """Every revision of ``document``'s slot (itself included), oldest first."""
+        e = document.entry
+        return self.index.revisions(Slot(e.job, e.period, e.record_key, e.channel,
+                                         e.document_type))
 
     def get(self, actor: Actor, doc_id: str) -> tuple[docs.Document, bytes]:
         """The exact archived bytes, verified and audited before they are returned."""

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -284,3 +285,26 @@ def test_same_batch_from_jsonl_and_from_sql(kind: str, tmp_path: Path, sample_di
     assert "C000001" in text
     snapshot = json.loads(store.get(entry.record_storage_key))
     assert len(snapshot["record"]["transactions"]) >= 5
+
+
+def test_workers_use_the_job_as_validated_not_the_file_edited_since(
+        sample_job, settings: Settings, tmp_path: Path) -> None:
+    """The job travels to workers as the text the coordinator validated (through the Celery
+    payload too): a job file edited in the middle of a run cannot change half a batch."""
+    from factory.executors.payload import decode_config, encode_config
+
+    original = sample_job.path.read_text(encoding="utf-8")
+    config = WorkerConfig(job_path=str(sample_job.path), settings=settings, run_id="r",
+                          period="2026-11", issued=date(2026, 12, 1),
+                          store_url="memory://", index_url="sqlite://", template_version="x",
+                          job_text=load_job(sample_job.path).text)
+    sample_job.path.write_text(original.replace('description = "', 'description = "EDITED '),
+                               encoding="utf-8")
+    try:
+        for seen in (config, decode_config(json.loads(json.dumps(encode_config(config))))):
+            job = seen.load_job()
+            assert "EDITED" not in job.description and job.text == original
+            assert job.path == sample_job.path.resolve()
+        assert "EDITED" in load_job(sample_job.path).description  # the file did change
+    finally:
+        sample_job.path.write_text(original, encoding="utf-8")

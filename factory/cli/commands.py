@@ -28,7 +28,7 @@ from factory.cli.archive import shell_actor
 from factory.cli.output import print_problems, print_summary
 from factory.cli.progress import make_progress
 from factory.errors import ConfigError
-from factory.executors import make_executor
+from factory.executors import EXECUTORS, make_executor
 from factory.jobs import RecordSchema, load_job
 from factory.models import Record, Reject
 from factory.runner import RunOptions, run_job
@@ -61,7 +61,7 @@ def _period(value: str | None) -> str:
 @click.option("--reason", "force_reason", default="", metavar="TEXT",
               help="Why --force renders again: kept with every superseded revision and in"
                    " the audit log.")
-@click.option("--executor", type=click.Choice(["pool", "inline", "celery"]), default="pool",
+@click.option("--executor", type=click.Choice(EXECUTORS), default=EXECUTORS[0],
               show_default=True,
               help="Where records are rendered: local processes, this process, or Celery"
                    " workers ($FACTORY_BROKER_URL).")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from celery.result import AsyncResult
@@ -32,7 +31,6 @@ from factory.executors.payload import (
     encode_record,
     without_password,
 )
-from factory.jobs import load_job
 from factory.models import Outcome, Record, Status
 from factory.pipeline import CHANNEL, WorkerConfig
 from factory.pipeline.settle import archived_by_run
@@ -186,7 +184,7 @@ def _settle_lost_chunk(chunk: list[Record], config: WorkerConfig) -> list[Outcom
     """Outcomes of a chunk whose worker processes died on every attempt: the records this run
     archived before a process died are archived (the index says so: `archived_by_run`), the
     others failed."""
-    job = load_job(Path(config.job_path))
+    job = config.load_job()
     reason = ("a worker process died on this chunk, killed or out of memory, on every attempt"
               " its retries allowed")
     index = open_index(config.index_url, migrate=False)

@@ -71,6 +71,7 @@ def encode_config(config: WorkerConfig) -> dict[str, Any]:
         "force_reason": config.force_reason,
         "actor": config.actor,
         "actor_role": config.actor_role,
+        "job_text": config.job_text,
     }
 
 
@@ -95,7 +96,7 @@ def decode_config(data: Mapping[str, Any], local: Settings | None = None) -> Wor
         sms_url=with_local_password(sms_url, urls) if sms_url else None,
         resend_unknown=bool(data.get("resend_unknown", False)),
         force_reason=str(data.get("force_reason", "")), actor=str(data.get("actor", "system")),
-        actor_role=str(data.get("actor_role", "system")))
+        actor_role=str(data.get("actor_role", "system")), job_text=data.get("job_text"))
 
 
 def encode_record(record: Record) -> dict[str, Any]:

@@ -253,6 +253,9 @@ class JobSpec(_Strict):
     email: EmailSpec | None = None
     sms: SmsSpec | None = None
     path: Path | None = Field(default=None, exclude=True)
+    #: The job file's text as it was validated: what workers parse (never the file again), so
+    #: a job file edited during a run cannot change half a batch.
+    text: str | None = Field(default=None, exclude=True)
 
     @field_validator("locales")
     @classmethod
@@ -295,20 +298,27 @@ def load_job(path: str | Path) -> JobSpec:
     if not path.is_file():
         raise ConfigError(f"{path}: job file not found")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return parse_job_text(text, path)
+
+
+def parse_job_text(text: str, path: Path) -> JobSpec:
+    """Validate the text of the job file at ``path`` (relative paths in it resolve there)."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_job(data, path)
+    return parse_job(data, path, text)
 
 
-def parse_job(data: dict[str, Any], path: Path) -> JobSpec:
+def parse_job(data: dict[str, Any], path: Path, text: str | None = None) -> JobSpec:
     try:
         spec = JobSpec.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: invalid job file", describe_errors(exc, data)) from None
-    return spec.model_copy(update={"path": path.resolve()})
+    return spec.model_copy(update={"path": path.resolve(), "text": text})
 
 
 def describe_errors(exc: ValidationError, data: Any) -> list[str]:

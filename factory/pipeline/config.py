@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from factory.config import Settings
+from factory.jobs import JobSpec, load_job
+from factory.jobs.spec import parse_job_text
 
 #: The channel of the archived PDF document; email, SMS and print: see `factory.models.Channel`.
 CHANNEL = "pdf"
@@ -42,3 +45,12 @@ class WorkerConfig:
     force_reason: str = ""
     actor: str = "system"
     actor_role: str = "system"
+    #: The job file's text as the coordinator validated it (None: read ``job_path``).
+    job_text: str | None = None
+
+    def load_job(self) -> JobSpec:
+        """The run's job: parsed from the text the coordinator validated, so an edit of the
+        file during the run changes nothing; relative paths in it resolve at ``job_path``."""
+        if self.job_text is not None:
+            return parse_job_text(self.job_text, Path(self.job_path))
+        return load_job(Path(self.job_path))

@@ -34,7 +34,6 @@ import gc
 import json
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from factory.archive import (
@@ -60,7 +59,6 @@ from factory.errors import (
     LegalHoldError,
     RenderError,
 )
-from factory.jobs import load_job
 from factory.models import (
     ArchiveEntry,
     Artifact,
@@ -87,7 +85,7 @@ class Worker:
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
-        self.job = load_job(Path(config.job_path))
+        self.job = config.load_job()
         # What record snapshots keep of the job (see `_record_snapshot`): the same for every one.
         self.job_spec = self.job.model_dump(mode="json", by_alias=True,
                                             exclude={"source", "archive", "path"})

@@ -30,7 +30,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Protocol
 
 from factory.archive import open_index, open_store
 from factory.archive.index import SqlIndex, run_owner
@@ -38,6 +37,7 @@ from factory.archive.store import Store, TempObjects
 from factory.archive.versions import keep_version
 from factory.config import Settings
 from factory.errors import ConfigError, FactoryError, SourceError
+from factory.executors.base import Executor
 from factory.jobs import JobSpec, RecordSchema
 from factory.models import (
     ChannelCounts,
@@ -62,22 +62,6 @@ from factory.sources import SeenKeys, Source, open_source, safe_url
 from factory.templates import DocumentTemplates
 
 HEARTBEAT_SECONDS = 10.0
-
-
-class Executor(Protocol):
-    """Runs chunks of records through workers; yields each chunk's outcomes when done."""
-
-    name: str
-    workers: int
-
-    def start(self, config: WorkerConfig) -> None:
-        """Begin warming up workers (may return before they are ready)."""
-        ...
-
-    def map(self, config: WorkerConfig, chunks: Iterator[list[Record]]
-            ) -> Iterator[list[Outcome]]: ...
-
-    def close(self, cancel: bool = False) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -369,7 +353,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         template_version=prepared.templates.version, force=options.force,
         email_url=prepared.email_url, sms_url=prepared.sms_url,
         resend_unknown=options.resend_unknown, force_reason=options.force_reason.strip(),
-        actor=options.actor, actor_role=options.actor_role)
+        actor=options.actor, actor_role=options.actor_role, job_text=job.text)
     if not options.dry_run:
         index.start_run(run_id, job.name, prepared.period.code, executor=executor.name,
                         workers=executor.workers, template_version=prepared.templates.version,

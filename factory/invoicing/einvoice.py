@@ -83,6 +83,9 @@ class Invoice:
     totals: Totals
     buyer_reference: str | None = None
     preceding: Sequence[tuple[str, date | None]] = field(default_factory=tuple)
+    #: BG-13 deliver to (name, address, country BT-80): required for intra-community supply
+    #: (BR-IC-12)
+    deliver_to: Party | None = None
 
 
 def _amount(value: Decimal) -> str:
@@ -137,6 +140,9 @@ def business_terms(invoice: Invoice) -> dict[str, Any]:
         terms["BT-111"] = _amount(totals.vat_total_accounting or Decimal(0))
     if invoice.buyer_reference:
         terms["BT-10"] = invoice.buyer_reference
+    if invoice.deliver_to is not None:
+        terms["BG-13"] = {key: value for key, value in invoice.deliver_to.as_bt().items()
+                          if key not in ("vat_identifier", "legal_identifier", "contacts")}
     if invoice.preceding:
         terms["BG-3"] = [{"BT-25": ref, **({"BT-26": day} if day else {})}
                          for ref, day in invoice.preceding]
@@ -144,7 +150,8 @@ def business_terms(invoice: Invoice) -> dict[str, Any]:
 
 
 def invoice_xml(invoice: Invoice) -> bytes:
-    """The Factur-X XML (CII, EN 16931 profile), validated against the official XSD."""
+    """The Factur-X XML (CII, EN 16931 profile), checked against the official XSD (its
+    business rules are checked by `factory.invoicing.validation`)."""
     from facturx import generate_xml
 
     try:

@@ -29,11 +29,13 @@ from factory.errors import ConfigError, RenderError
 from factory.invoicing.einvoice import Invoice, InvoiceLine, Party, embed_xml, invoice_xml
 from factory.invoicing.totals import (
     CREDIT_NOTE,
+    DELIVERY_REQUIRED,
     REASON_REQUIRED,
     TotalsError,
     compute_totals,
     lines_from,
 )
+from factory.invoicing.validation import check_xml
 from factory.jobs.spec import InvoiceSpec, JobSpec
 from factory.models import Artifact, Period, Record
 
@@ -41,7 +43,7 @@ RECORD_FIELDS = ("type_code", "currency", "name", "address_line1", "postal_code"
                  "country")
 OPTIONAL_FIELDS = ("address_line2", "buyer_vat_id", "exchange_rate", "paid_amount",
                    "preceding_invoice", "preceding_invoice_date", "vat_exemption_reason",
-                   "email")
+                   "email", "deliver_to_country")
 LINE_FIELDS = ("description", "quantity", "unit", "unit_price", "vat_category", "vat_rate")
 DRAFT = "DRAFT"
 
@@ -141,6 +143,10 @@ class InvoicePlugin:
     def invoice(self, typed: Mapping[str, Any]) -> Invoice:
         data = typed["invoice"]
         seller = self.spec.seller
+        buyer = Party(str(typed["name"]), str(typed["address_line1"]),
+                      str(typed["postal_code"]), str(typed["city"]), str(typed["country"]),
+                      address_line2=typed.get("address_line2") or None,
+                      vat_id=typed.get("buyer_vat_id") or None)
         preceding = []
         if typed.get("preceding_invoice"):
             preceding.append((str(typed["preceding_invoice"]),
@@ -151,10 +157,7 @@ class InvoicePlugin:
             seller=Party(seller.name, seller.address_line1, seller.postal_code, seller.city,
                          seller.country, vat_id=seller.vat_id, legal_id=seller.legal_id,
                          email=seller.email),
-            buyer=Party(str(typed["name"]), str(typed["address_line1"]),
-                        str(typed["postal_code"]), str(typed["city"]), str(typed["country"]),
-                        address_line2=typed.get("address_line2") or None,
-                        vat_id=typed.get("buyer_vat_id") or None),
+            buyer=buyer,
             iban=seller.iban,
             lines=[InvoiceLine(str(line["description"]), line["parsed"].quantity,
                                str(line["unit"]), line["parsed"].unit_price,
@@ -163,12 +166,22 @@ class InvoicePlugin:
                    for line in data["lines"]],
             totals=data["totals"],
             buyer_reference=str(typed.get(self.job.customer_field) or "") or None,
-            preceding=preceding)
+            preceding=preceding, deliver_to=_deliver_to(typed, buyer, data["lines"]))
+
+    def check(self, typed: Mapping[str, Any]) -> None:
+        """The e-invoice of ``typed`` against the official rules (`docfactory validate`)."""
+        check_xml(invoice_xml(self.invoice(typed)), "cii", self._label(typed))
+
+    def _label(self, typed: Mapping[str, Any]) -> str:
+        """How a rejection names the document: by record, since its number is not used."""
+        return f"the Factur-X XML of record {typed[self.job.key_field]}"
 
     def finish(self, artifact: Artifact, typed: Mapping[str, Any]) -> Artifact:
         """The rendered PDF/A-3 with its Factur-X XML embedded."""
         invoice = self.invoice(typed)
         xml = invoice_xml(invoice)
+        if self.spec.validation == "official":
+            check_xml(xml, "cii", self._label(typed))
         kind = "Credit note" if invoice.type_code == CREDIT_NOTE else "Invoice"
         pdf = embed_xml(artifact.data, xml, {
             "author": invoice.seller.name,
@@ -179,6 +192,21 @@ class InvoicePlugin:
         })
         return Artifact.of(artifact.channel, artifact.media_type, artifact.extension, pdf,
                            page_count=artifact.page_count)
+
+
+def _deliver_to(typed: Mapping[str, Any], buyer: Party, lines: list[dict[str, Any]]
+                ) -> Party | None:
+    """BG-13: where the goods or services went. Given for an intra-community supply
+    (BR-IC-12 needs its country, BT-80): ``deliver_to_country`` when the record names one (the
+    buyer's name and that country), else the buyer's postal address."""
+    country = typed.get("deliver_to_country") or None
+    needed = any(line["parsed"].vat_category in DELIVERY_REQUIRED for line in lines)
+    if not needed and country is None:
+        return None
+    if country is None or country == buyer.country:
+        return Party(buyer.name, buyer.address_line1, buyer.postal_code, buyer.city,
+                     buyer.country, address_line2=buyer.address_line2)
+    return Party(buyer.name, "", "", "", str(country))
 
 
 def _decimal(value: Any) -> Decimal:

@@ -206,6 +206,9 @@ class InvoiceSpec(_Strict):
     number_format: str = Field(default="{series}{number:06d}", min_length=1)
     accounting_currency: str = Field(default="CZK", pattern=r"^[A-Z]{3}$")
     payment_days: int = Field(default=14, ge=0, le=365)
+    #: "official": every e-invoice is checked against its syntax's XSD and official Schematron
+    #: rules before its number is used; "xsd": the XSD only (benchmarks, never production)
+    validation: Literal["official", "xsd"] = "official"
     seller: SellerSpec
 
     @model_validator(mode="after")

@@ -26,7 +26,6 @@ from datetime import date
 
 from factory.errors import RenderError
 from factory.invoicing.einvoice import Invoice, business_terms
-from factory.invoicing.totals import CREDIT_NOTE
 
 CUSTOMIZATION = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
 PROFILE = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
@@ -99,8 +98,6 @@ def slovak_problems(invoice: Invoice, buyer_is_business: bool) -> list[str]:
 
 def ubl_xml(invoice: Invoice, seller: ParticipantId, buyer: ParticipantId) -> bytes:
     """The Peppol BIS Billing 3.0 UBL 2.1 Invoice or CreditNote, XSD-checked by factur-x."""
-    from facturx import generate_xml
-
     from facturx import generate_xml
 
     from factory.invoicing.validation import rule_set, xsd_findings

@@ -17,7 +17,8 @@ from factory.deliver.transport import TransportOptions, open_transport
 from factory.errors import ConfigError, PermanentDeliveryError, RetryableDeliveryError
 from factory.models import Message
 
-UBL = b"<?xml version='1.0' encoding='UTF-8'?><Invoice xmlns='urn:oasis:names:specification:ubl:schema:xsd:Invoice-2'/>"
+UBL = (b"<?xml version='1.0' encoding='UTF-8'?>"
+       b"<Invoice xmlns='urn:oasis:names:specification:ubl:schema:xsd:Invoice-2'/>")
 TOKEN = "s3cret-token"
 
 
@@ -140,7 +141,7 @@ def test_rejects_with_the_access_points_reason(access_point: AccessPoint) -> Non
 
 def test_a_timeout_is_retryable(access_point: AccessPoint) -> None:
     access_point.script = ["slow"]
-    with pytest.raises(RetryableDeliveryError, match="timed out after 0.5 s"):
+    with pytest.raises(RetryableDeliveryError, match=r"timed out after 0\.5 s"):
         transport(access_point).send(message())
 
 

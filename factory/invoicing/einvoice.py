@@ -86,6 +86,8 @@ class Invoice:
     #: BG-13 deliver to (name, address, country BT-80): required for intra-community supply
     #: (BR-IC-12)
     deliver_to: Party | None = None
+    #: BT-83: the variable symbol the page prints and the payment QR code carries
+    payment_reference: str | None = None
 
 
 def _amount(value: Decimal) -> str:
@@ -111,7 +113,7 @@ def business_terms(invoice: Invoice) -> dict[str, Any]:
         "BG-4": invoice.seller.as_bt(),
         "BG-7": invoice.buyer.as_bt(),
         "BT-81": "58",
-        "BT-83": invoice.number,
+        "BT-83": invoice.payment_reference or invoice.number,
         "BT-84": invoice.iban,
         "BG-23": [
             {"BT-116": _amount(g.taxable), "BT-117": _amount(g.tax), "BT-118": g.category,

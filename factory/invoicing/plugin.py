@@ -25,8 +25,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from markupsafe import Markup
+
 from factory.errors import ConfigError, RenderError
 from factory.invoicing.einvoice import Invoice, InvoiceLine, Party, embed_xml, invoice_xml
+from factory.invoicing.payment_qr import payment_qr
 from factory.invoicing.totals import (
     CREDIT_NOTE,
     DELIVERY_REQUIRED,
@@ -115,20 +118,29 @@ class InvoicePlugin:
         lines = [{**item, "net_amount": amount, "parsed": line}  # parsed: for the e-invoice
                  for item, line, amount in zip(items, parsed, totals.line_amounts, strict=True)]
         seller = self.spec.seller
+        due = self.issued + timedelta(days=self.spec.payment_days)
+        reference = re.sub(r"\D", "", formatted)[-10:] or None  # the variable symbol
+        credit = str(typed["type_code"]) == CREDIT_NOTE
+        qr = None if credit else payment_qr(
+            iban=seller.iban, bic=seller.bic, amount=totals.due, currency=currency, due=due,
+            variable_symbol=reference, payee=seller.name)
         invoice = {
             "number": formatted,
             "sequence": number,
             "series": series,
             "type_code": str(typed["type_code"]),
-            "credit_note": str(typed["type_code"]) == CREDIT_NOTE,
+            "credit_note": credit,
             "issued": self.issued,
-            "due": self.issued + timedelta(days=self.spec.payment_days),
+            "due": due,
             "period_start": self.period.start,
             "period_end": self.period.end,
             "seller": seller.model_dump(),
             "lines": lines,
             "totals": totals,
-            "payment_reference": re.sub(r"\D", "", formatted)[-10:] or formatted,
+            "payment_reference": reference or formatted,
+            "variable_symbol": reference,
+            "payment_qr": None if qr is None else {"kind": qr.kind, "payload": qr.payload,
+                                                   "svg": Markup(qr.svg)},  # noqa: S704
         }
         return {**typed, "invoice": invoice}
 
@@ -166,7 +178,8 @@ class InvoicePlugin:
                    for line in data["lines"]],
             totals=data["totals"],
             buyer_reference=str(typed.get(self.job.customer_field) or "") or None,
-            preceding=preceding, deliver_to=_deliver_to(typed, buyer, data["lines"]))
+            preceding=preceding, deliver_to=_deliver_to(typed, buyer, data["lines"]),
+            payment_reference=data["variable_symbol"])
 
     def check(self, typed: Mapping[str, Any]) -> None:
         """The e-invoice of ``typed`` against the official rules (`docfactory validate`)."""

@@ -195,6 +195,7 @@ class SellerSpec(_Strict):
     city: str = Field(min_length=1)
     country: str = Field(pattern=r"^[A-Z]{2}$")
     iban: str = Field(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
+    bic: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
     email: str | None = None
 
 

@@ -38,6 +38,7 @@ from factory.invoicing.totals import (
     compute_totals,
     lines_from,
 )
+from factory.invoicing.ubl import ParticipantId, slovak_problems, ubl_xml
 from factory.invoicing.validation import check_xml
 from factory.jobs.spec import InvoiceSpec, JobSpec
 from factory.models import Artifact, Period, Record
@@ -185,6 +186,38 @@ class InvoicePlugin:
         """The e-invoice of ``typed`` against the official rules (`docfactory validate`)."""
         check_xml(invoice_xml(self.invoice(typed)), "cii", self._label(typed))
 
+    def peppol_ids(self, typed: Mapping[str, Any]) -> tuple[ParticipantId, ParticipantId] | None:
+        """(seller, buyer) Peppol participant ids when this record goes over Peppol."""
+        peppol = self.job.peppol
+        if peppol is None or "peppol" not in self.job.channels:
+            return None
+        value = str(typed.get(peppol.participant_field) or "").strip()
+        if not value:
+            return None
+        try:
+            return ParticipantId.parse(peppol.sender_id), ParticipantId.parse(value)
+        except ValueError as exc:
+            raise RenderError(f"record {typed[self.job.key_field]}:"
+                              f" {peppol.participant_field}: {exc}") from None
+
+    def peppol_xml(self, typed: Mapping[str, Any]) -> bytes | None:
+        """The Peppol BIS 3.0 UBL of ``typed`` (None when it does not go over Peppol), checked
+        against the Slovak requirements, the UBL XSD and the official rules."""
+        ids = self.peppol_ids(typed)
+        if ids is None:
+            return None
+        invoice = self.invoice(typed)
+        label = f"the Peppol UBL of record {typed[self.job.key_field]}"
+        if invoice.seller.country == "SK":
+            problems = slovak_problems(invoice, buyer_is_business=True)
+            if problems:
+                raise RenderError(f"{label}: Slovak requirements not met: "
+                                  + "; ".join(problems))
+        xml = ubl_xml(invoice, *ids)
+        if self.spec.validation == "official":
+            check_xml(xml, "ubl", label)
+        return xml
+
     def _label(self, typed: Mapping[str, Any]) -> str:
         """How a rejection names the document: by record, since its number is not used."""
         return f"the Factur-X XML of record {typed[self.job.key_field]}"
@@ -195,6 +228,7 @@ class InvoicePlugin:
         xml = invoice_xml(invoice)
         if self.spec.validation == "official":
             check_xml(xml, "cii", self._label(typed))
+        self.peppol_xml(typed)  # a Peppol invoice is refused before its number, like the CII
         kind = "Credit note" if invoice.type_code == CREDIT_NOTE else "Invoice"
         pdf = embed_xml(artifact.data, xml, {
             "author": invoice.seller.name,

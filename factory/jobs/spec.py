@@ -21,6 +21,7 @@ from factory.jobs.channels import (
     ChannelName,
     EmailSpec,
     GatewaySpec,
+    PeppolSpec,
     RoutingSpec,
     SmsSpec,
     channel_problems,
@@ -256,6 +257,7 @@ class JobSpec(_Strict):
     routing: RoutingSpec | None = None
     email: EmailSpec | None = None
     sms: SmsSpec | None = None
+    peppol: PeppolSpec | None = None
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("locales")
@@ -283,7 +285,7 @@ class JobSpec(_Strict):
         if len(set(self.channels)) != len(self.channels):
             raise ValueError("channels: a channel is listed twice")
         problems = channel_problems(self.channels, self.routing, self.email, self.sms,
-                                    set(fields))
+                                    set(fields), self.peppol, self.invoice is not None)
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -36,3 +36,4 @@ class WorkerConfig:
     email_url: str | None = None
     sms_url: str | None = None
     resend_unknown: bool = False
+    peppol_url: str | None = None

@@ -28,8 +28,21 @@ _SERVICES = [
     ("Foreign payment fee", "C62", ["0.495", "1.255", "2.005"], "E", "0"),
     ("Investment advice", "HUR", ["45.555", "60.005"], "S", "21"),
 ]
-_EXEMPT_REASON = "Exempt financial service (Art. 135(1) Directive 2006/112/EC)"
-_REVERSE_REASON = "Reverse charge (Art. 196 Directive 2006/112/EC)"
+#: exemption reasons (BT-120) in the invoice's language: the XML and the page say the same
+_EXEMPT_REASON = {
+    "en": "Exempt financial service (Art. 135(1) Directive 2006/112/EC)",
+    "cs": "Osvobozená finanční služba (§ 54 zákona č. 235/2004 Sb., o DPH)",
+    "sk": "Oslobodená finančná služba (§ 39 zákona č. 222/2004 Z. z. o DPH)",
+    "uk": "Звільнена фінансова послуга (ст. 135(1) Директиви 2006/112/ЄС)",
+    "bg": "Освободена финансова услуга (чл. 135(1) от Директива 2006/112/ЕО)",
+}
+_REVERSE_REASON = {
+    "en": "Reverse charge (Art. 196 Directive 2006/112/EC)",
+    "cs": "Přenesení daňové povinnosti (čl. 196 směrnice 2006/112/ES)",
+    "sk": "Prenesenie daňovej povinnosti (čl. 196 smernice 2006/112/ES)",
+    "uk": "Зворотне оподаткування (ст. 196 Директиви 2006/112/ЄС)",
+    "bg": "Обратно начисляване (чл. 196 от Директива 2006/112/ЕО)",
+}
 _EUR_CZK = ["25.285", "25.13", "24.965"]
 
 
@@ -59,8 +72,9 @@ def invoices(count: int, seed: int, period: Period) -> list[dict]:
                           "unit_price": rng.choice(prices), "vat_category": category,
                           "vat_rate": rate})
         categories = {line["vat_category"] for line in lines}
-        reason = _REVERSE_REASON if "AE" in categories else \
-            _EXEMPT_REASON if "E" in categories else ""
+        locale = customer["locale"] if customer["locale"] in _EXEMPT_REASON else "en"
+        reason = _REVERSE_REASON[locale] if "AE" in categories else \
+            _EXEMPT_REASON[locale] if "E" in categories else ""
         record = {
             "invoice_key": f"I{number:06d}",
             "customer_id": customer["customer_id"],

@@ -105,3 +105,32 @@ def test_eur_invoice_carries_pay_by_square(qr_run) -> None:
 def test_credit_note_has_no_payment_code(qr_run) -> None:
     pdfs, _entries = qr_run
     assert qr_codes(pdfs["I000203"]) == []
+
+
+def test_lines_read_in_the_invoice_language(tmp_path: Path, settings: Settings) -> None:
+    """Units and VAT categories in words of the invoice's language, not raw codes."""
+    rows = [base("I000401", lines=[
+        {**line("3", "10", "S", "21", "Pronájem schránky"), "unit": "MON"},
+        {**line("1", "45", "S", "21", "Poradenství"), "unit": "HUR"},
+        {**line("1.5", "4.005", "E", "0", "Vedení účtu"), "unit": "C62"}],
+        vat_exemption_reason="Osvobozená finanční služba (§ 54 zákona o DPH)")]
+    data = write_invoices(tmp_path / "data" / "invoices.jsonl", rows)
+    job = load_job(invoice_job(tmp_path / "jobs", data))
+    report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
+    assert report.counts.archived == 1
+    entry = next(open_index(settings.default_index_url).entries(job="invoice_run"))
+    text = pdf_text(open_store(settings.default_archive_url).get(entry.storage_key))
+    for expected in ("3 měs.", "1 h", "1,5 ks", "21 %", "osvobozeno"):
+        assert expected in text, expected
+    for raw in ("MON", "HUR", "C62", "S 21 %", "E 0 %"):
+        assert raw not in text, raw
+
+
+def test_sample_exemption_reasons_are_in_the_invoice_language() -> None:
+    from factory.models import Period
+    from factory.sample_invoices import invoices
+
+    rows = [r for r in invoices(60, 2026, Period.parse("2026-11")) if r["vat_exemption_reason"]]
+    czech = [r["vat_exemption_reason"] for r in rows if r["locale"] == "cs"]
+    assert czech and all("DPH" in reason or "daňov" in reason for reason in czech)
+    assert not any("Exempt" in r["vat_exemption_reason"] for r in rows if r["locale"] != "en")

@@ -39,6 +39,7 @@ from factory.invoicing.totals import (
     lines_from,
 )
 from factory.invoicing.ubl import ParticipantId, slovak_problems, ubl_xml
+from factory.invoicing.units import quantity_text
 from factory.invoicing.validation import check_xml
 from factory.jobs.spec import InvoiceSpec, JobSpec
 from factory.models import Artifact, Period, Record
@@ -116,7 +117,9 @@ class InvoicePlugin:
         series = self.series(record)
         formatted = DRAFT if number is None else format_number(self.spec, series, number,
                                                                self.issued)
-        lines = [{**item, "net_amount": amount, "parsed": line}  # parsed: for the e-invoice
+        lines = [{**item, "net_amount": amount, "parsed": line,  # parsed: for the e-invoice
+                  "quantity_text": quantity_text(line.quantity, str(item["unit"]),
+                                                 record.locale)}
                  for item, line, amount in zip(items, parsed, totals.line_amounts, strict=True)]
         seller = self.spec.seller
         due = self.issued + timedelta(days=self.spec.payment_days)

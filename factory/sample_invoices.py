@@ -89,7 +89,8 @@ def invoices(count: int, seed: int, period: Period) -> list[dict]:
             "postal_code": customer["postal_code"],
             "city": customer["city"],
             "country": customer["country"],
-            "buyer_vat_id": f"SK{rng.randrange(10**9, 10**10)}" if business else "",
+            "buyer_vat_id": f"SK{slovak_dic(random.Random(seed * 31 + number))}" if business
+            else "",
             "vat_exemption_reason": reason,
             "preceding_invoice": f"FV{period.start.year}{rng.randint(1, 999):06d}" if credit
             else "",
@@ -101,16 +102,61 @@ def invoices(count: int, seed: int, period: Period) -> list[dict]:
     return result
 
 
-def generate_invoices(count: int, out_dir: Path, *, seed: int = 2026, period: str = "2026-11"
-                      ) -> InvoiceSummary:
-    """Write ``count`` invoices to ``out_dir/invoices.jsonl``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "invoices.jsonl"
+def slovak_dic(rng: random.Random) -> str:
+    """A Slovak DIČ that passes the checksum (python-stdnum's ``sk.dph``)."""
+    from stdnum.sk import dph
+
+    while True:
+        candidate = str(rng.randrange(10**9, 10**10))
+        if dph.is_valid("SK" + candidate):
+            return candidate
+
+
+def slovak_invoices(count: int, seed: int, period: Period) -> list[dict]:
+    """Invoices of a Slovak seller (jobs/invoice_run_sk.toml) to the Slovak customers among
+    ``count``: domestic, in EUR, VAT 23 %; a business customer (about one in three) has an
+    IČO, a DIČ, its IČ DPH and the Peppol participant id ``0245:<DIČ>``."""
+    rng = random.Random(seed * 104729 + 3)
+    rows = []
+    for row in invoices(count, seed, period):
+        if row["country"] != "SK":
+            continue
+        business = rng.random() < 0.35
+        dic = slovak_dic(rng) if business else ""
+        lines = [{**line, "vat_category": "E" if line["vat_category"] == "E" else "S",
+                  "vat_rate": "0" if line["vat_category"] == "E" else "23"}
+                 for line in row["lines"]]
+        exempt = any(line["vat_category"] == "E" for line in lines)
+        rows.append({
+            **row, "currency": "EUR", "exchange_rate": "",
+            "name": f"{row['name'].removesuffix(' s.r.o.')} s.r.o." if business
+            else row["name"].removesuffix(" s.r.o."),
+            "buyer_vat_id": f"SK{dic}" if business else "",
+            "buyer_tax_id": dic, "buyer_legal_id": f"{rng.randrange(10**7, 10**8)}"
+            if business else "", "peppol_id": f"0245:{dic}" if business else "",
+            "vat_exemption_reason": _EXEMPT_REASON["sk"] if exempt else "",
+            "preceding_invoice": row["preceding_invoice"].replace("FV", "SK", 1),
+            "lines": lines})
+    return rows
+
+
+def _write(path: Path, rows: list[dict]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    rows = invoices(count, seed, Period.parse(period))
     with tmp.open("w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     tmp.replace(path)
+
+
+def generate_invoices(count: int, out_dir: Path, *, seed: int = 2026, period: str = "2026-11"
+                      ) -> InvoiceSummary:
+    """Write ``count`` invoices to ``out_dir/invoices.jsonl`` (jobs/invoice_run.toml) and the
+    Slovak seller's invoices to the Slovak customers among them to ``invoices_sk.jsonl``
+    (jobs/invoice_run_sk.toml)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path, sk_path = out_dir / "invoices.jsonl", out_dir / "invoices_sk.jsonl"
+    rows = invoices(count, seed, Period.parse(period))
+    _write(path, rows)
+    _write(sk_path, slovak_invoices(count, seed, Period.parse(period)))
     return InvoiceSummary(len(rows), sum(r["type_code"] == "381" for r in rows),
-                          sum(len(r["lines"]) for r in rows), [path])
+                          sum(len(r["lines"]) for r in rows), [path, sk_path])

@@ -154,3 +154,44 @@ def test_validate_command_runs_the_official_rules_on_sample_records(tmp_path: Pa
                                 catch_exceptions=False)
     assert result.exit_code == 2, result.output
     assert "I000102" in result.output and "BR-AE-02" in result.output
+
+
+def test_identifiers_are_checked_by_checksum(tmp_path: Path, settings: Settings) -> None:
+    """A VAT id or IČO with a wrong check digit fails the record (field named), no number."""
+    rows = [base("I000501", buyer_vat_id="CZ12345678", lines=[line("1", "10")]),
+            base("I000502", buyer_legal_id="12345678", lines=[line("1", "10")]),
+            base("I000503", buyer_vat_id="CZ12345679", buyer_legal_id="12345679",
+                 lines=[line("1", "10")])]
+    data = write_invoices(tmp_path / "data" / "invoices.jsonl", rows)
+    job = load_job(invoice_job(tmp_path / "jobs", data))
+    report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
+    failures = {f["key"]: f["reason"] for f in map(
+        json.loads, Path(report.failures_file).read_text().splitlines())}
+    assert "buyer_vat_id" in failures["I000501"] and "checksum" in failures["I000501"]
+    assert "buyer_legal_id" in failures["I000502"] and "check digit" in failures["I000502"]
+    assert report.counts.archived == 1
+    index = open_index(settings.default_index_url)
+    assert [(n, k) for n, k, _ in index.numbers("FV2026")] == [(1, "I000503")]
+    text = pdf_text(open_store(settings.default_archive_url).get(
+        next(index.entries(job="invoice_run")).storage_key))
+    assert "IČO 12345679" in text and "DIČ CZ12345679" in text
+
+
+def test_seller_identifiers_are_checked(tmp_path: Path) -> None:
+    from factory.errors import ConfigError
+
+    data = write_invoices(tmp_path / "data" / "invoices.jsonl", [EDGE[3]])
+    import tomllib
+
+    import tomli_w
+    path = invoice_job(tmp_path / "jobs", data)
+    spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    spec["invoice"]["seller"].update(vat_id="CZ12345678", iban="CZ6508000000192000145398",
+                                     bic="SUBASKBX")
+    path.write_text(tomli_w.dumps(spec), encoding="utf-8")
+    from factory.invoicing.plugin import check_job
+
+    with pytest.raises(ConfigError) as caught:
+        check_job(load_job(path))
+    text = str(caught.value)
+    assert "invoice.seller.vat_id" in text and "invoice.seller.iban" in text

@@ -97,3 +97,24 @@ def test_slovak_business_invoice_goes_over_peppol(tmp_path: Path, access_point) 
     again = run_job(job, settings, RunOptions(period="2026-12"), InlineExecutor())
     assert again.counts.skipped == 2
     assert len(access_point.posts) == 1  # nothing sent twice
+
+
+def test_sample_slovak_invoices_run_clean(tmp_path: Path, access_point) -> None:
+    from factory.sample_invoices import generate_invoices
+
+    summary = generate_invoices(40, tmp_path / "data", period="2026-12")
+    spec = tomllib.loads((REPO / "jobs" / "invoice_run_sk.toml").read_text("utf-8"))
+    spec["source"] = {"type": "jsonl", "path": str(summary.files[1])}
+    job_path = tmp_path / "invoice_run_sk.toml"
+    job_path.write_text(tomli_w.dumps(spec), encoding="utf-8")
+    host, port = access_point.server_address[:2]
+    settings = load_settings(REPO, {"FACTORY_PEPPOL_URL":
+                                    f"peppol+http://:{TOKEN}@{host}:{port}/api/v1"},
+                             var_dir=str(tmp_path / "var"), workers=1)
+    report = run_job(load_job(job_path), settings, RunOptions(period="2026-12"),
+                     InlineExecutor())
+    rows = summary.files[1].read_text(encoding="utf-8").splitlines()
+    businesses = sum('"peppol_id": "0245:' in row for row in rows)
+    assert businesses > 0 and report.counts.failed == 0 and report.counts.rejected == 0
+    assert report.counts.archived == len(rows)
+    assert len(access_point.documents) == businesses

@@ -29,6 +29,13 @@ from markupsafe import Markup
 
 from factory.errors import ConfigError, RenderError
 from factory.invoicing.einvoice import Invoice, InvoiceLine, Party, embed_xml, invoice_xml
+from factory.invoicing.identifiers import (
+    bic_problem,
+    company_id_problem,
+    iban_problem,
+    slovak_tax_id_problem,
+    vat_id_problem,
+)
 from factory.invoicing.payment_qr import payment_qr
 from factory.invoicing.totals import (
     CREDIT_NOTE,
@@ -48,7 +55,7 @@ RECORD_FIELDS = ("type_code", "currency", "name", "address_line1", "postal_code"
                  "country")
 OPTIONAL_FIELDS = ("address_line2", "buyer_vat_id", "exchange_rate", "paid_amount",
                    "preceding_invoice", "preceding_invoice_date", "vat_exemption_reason",
-                   "email", "deliver_to_country")
+                   "email", "deliver_to_country", "buyer_legal_id", "buyer_tax_id")
 LINE_FIELDS = ("description", "quantity", "unit", "unit_price", "vat_category", "vat_rate")
 DRAFT = "DRAFT"
 
@@ -67,6 +74,15 @@ def check_job(job: JobSpec) -> InvoiceSpec:
                      for name in LINE_FIELDS if name not in schema.items.fields]
     if "invoice" in schema.fields:
         problems.append("schema.fields.invoice: the name is reserved for the computed invoice")
+    seller = job.invoice.seller
+    checks = [("invoice.seller.vat_id", vat_id_problem(seller.vat_id)),
+              ("invoice.seller.iban", iban_problem(seller.iban))]
+    if seller.legal_id:
+        checks.append(("invoice.seller.legal_id",
+                       company_id_problem(seller.legal_id, seller.country)))
+    if seller.bic:
+        checks.append(("invoice.seller.bic", bic_problem(seller.bic, seller.iban)))
+    problems += [f"{where}: {problem}" for where, problem in checks if problem]
     if problems:
         raise ConfigError(f"{job.label}: invalid invoice job", problems)
     return job.invoice
@@ -100,6 +116,7 @@ class InvoicePlugin:
                ) -> dict[str, Any]:
         """``typed`` plus ``invoice``: number, dates, seller, lines and totals."""
         currency = str(typed["currency"])
+        self._check_buyer_ids(typed, record)
         items = list(typed.get(self.items_field) or [])
         reason = typed.get("vat_exemption_reason")
         try:
@@ -148,6 +165,22 @@ class InvoicePlugin:
         }
         return {**typed, "invoice": invoice}
 
+    @staticmethod
+    def _check_buyer_ids(typed: Mapping[str, Any], record: Record) -> None:
+        """The buyer's VAT id, IČO and Slovak DIČ, by checksum; a bad one uses no number."""
+        country = str(typed.get("country") or "")
+        checks = []
+        if typed.get("buyer_vat_id"):
+            checks.append(("buyer_vat_id", vat_id_problem(str(typed["buyer_vat_id"]))))
+        if typed.get("buyer_legal_id"):
+            checks.append(("buyer_legal_id",
+                           company_id_problem(str(typed["buyer_legal_id"]), country)))
+        if typed.get("buyer_tax_id") and country == "SK":
+            checks.append(("buyer_tax_id", slovak_tax_id_problem(str(typed["buyer_tax_id"]))))
+        for field, problem in checks:
+            if problem:
+                raise RenderError(f"cannot invoice record {record.key}: {field}: {problem}")
+
     def snapshot(self, typed: Mapping[str, Any]) -> dict[str, Any]:
         invoice = typed["invoice"]
         return {"number": invoice["number"], "series": invoice["series"],
@@ -162,7 +195,8 @@ class InvoicePlugin:
         buyer = Party(str(typed["name"]), str(typed["address_line1"]),
                       str(typed["postal_code"]), str(typed["city"]), str(typed["country"]),
                       address_line2=typed.get("address_line2") or None,
-                      vat_id=typed.get("buyer_vat_id") or None)
+                      vat_id=typed.get("buyer_vat_id") or None,
+                      legal_id=typed.get("buyer_legal_id") or None)
         preceding = []
         if typed.get("preceding_invoice"):
             preceding.append((str(typed["preceding_invoice"]),

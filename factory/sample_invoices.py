@@ -46,6 +46,13 @@ _REVERSE_REASON = {
 _EUR_CZK = ["25.285", "25.13", "24.965"]
 
 
+_CORRECTION = {
+    "en": "Fee charged twice", "cs": "Poplatek účtován dvakrát",
+    "sk": "Poplatok účtovaný dvakrát", "uk": "Плату стягнуто двічі",
+    "bg": "Таксата е начислена два пъти",
+}
+
+
 @dataclass(frozen=True)
 class InvoiceSummary:
     invoices: int
@@ -95,6 +102,7 @@ def invoices(count: int, seed: int, period: Period) -> list[dict]:
             "preceding_invoice": f"FV{period.start.year}{rng.randint(1, 999):06d}" if credit
             else "",
             "preceding_invoice_date": period.start.isoformat() if credit else "",
+            "correction_reason": _CORRECTION[locale] if credit else "",
             "preferred_channel": customer["preferred_channel"],
             "lines": lines,
         }

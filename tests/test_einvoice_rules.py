@@ -54,6 +54,7 @@ EDGE = [
          vat_exemption_reason="Osvobozeno od daně (§ 54 zákona o DPH)"),
     # a credit note
     base("I000105", type_code="381", preceding_invoice="FV2026000001",
+         correction_reason="Poplatek účtován dvakrát",
          preceding_invoice_date="2026-11-30", lines=[line("1", "10.0001")]),
     # reverse charge with the buyer's VAT id, Slovak business buyer
     base("I000106", customer_id="C000106", name="Firma s.r.o.", locale="sk", country="SK",
@@ -195,3 +196,31 @@ def test_seller_identifiers_are_checked(tmp_path: Path) -> None:
         check_job(load_job(path))
     text = str(caught.value)
     assert "invoice.seller.vat_id" in text and "invoice.seller.iban" in text
+
+
+def test_credit_note_states_its_reason_and_the_invoice_it_corrects(tmp_path: Path,
+                                                                   settings: Settings) -> None:
+    rows = [base("I000601", type_code="381", lines=[line("1", "10")],
+                 correction_reason="Poplatek účtován dvakrát"),
+            base("I000602", type_code="381", preceding_invoice="FV2026000001",
+                 lines=[line("1", "10")]),
+            base("I000603", type_code="381", preceding_invoice="FV2026000001",
+                 preceding_invoice_date="2026-11-02",
+                 correction_reason="Poplatek účtován dvakrát", lines=[line("1", "10")])]
+    data = write_invoices(tmp_path / "data" / "invoices.jsonl", rows)
+    job = load_job(invoice_job(tmp_path / "jobs", data))
+    report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
+    failures = {f["key"]: f["reason"] for f in map(
+        json.loads, Path(report.failures_file).read_text().splitlines())}
+    assert "preceding_invoice: a credit note states the invoice it corrects" in \
+        failures["I000601"]
+    assert "correction_reason: a credit note states its reason" in failures["I000602"]
+    index = open_index(settings.default_index_url)
+    assert [(n, k) for n, k, _ in index.numbers("DB2026")] == [(1, "I000603")]
+    pdf = open_store(settings.default_archive_url).get(
+        next(index.entries(job="invoice_run")).storage_key)
+    assert "Důvod opravy Poplatek účtován dvakrát" in pdf_text(pdf)
+    tree = etree.fromstring(xml_from_pdf(pdf)[1])
+    assert xpath(tree, "//rsm:ExchangedDocument/ram:IncludedNote/ram:Content/text()") == \
+        ["Poplatek účtován dvakrát"]
+    assert [f for f in validate_xml(xml_from_pdf(pdf)[1], "cii") if f.fatal] == []

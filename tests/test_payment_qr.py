@@ -55,6 +55,7 @@ def qr_run(tmp_path: Path, settings: Settings):
              postal_code="811 01", city="Bratislava", address_line1="Hlavná 1",
              lines=[line("1", "45.555")]),
         base("I000203", type_code="381", preceding_invoice="FV2026000001",
+             correction_reason="Poplatek účtován dvakrát",
              lines=[line("1", "10")]),
     ]
     data = write_invoices(tmp_path / "data" / "invoices.jsonl", rows)

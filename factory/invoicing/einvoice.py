@@ -88,6 +88,8 @@ class Invoice:
     deliver_to: Party | None = None
     #: BT-83: the variable symbol the page prints and the payment QR code carries
     payment_reference: str | None = None
+    #: BG-1 invoice notes (BT-22): a credit note's reason for correction
+    notes: Sequence[str] = field(default_factory=tuple)
 
 
 def _amount(value: Decimal) -> str:
@@ -145,6 +147,8 @@ def business_terms(invoice: Invoice) -> dict[str, Any]:
     if invoice.deliver_to is not None:
         terms["BG-13"] = {key: value for key, value in invoice.deliver_to.as_bt().items()
                           if key not in ("vat_identifier", "legal_identifier", "contacts")}
+    if invoice.notes:
+        terms["BG-1"] = [{"BT-22": note} for note in invoice.notes]
     if invoice.preceding:
         terms["BG-3"] = [{"BT-25": ref, **({"BT-26": day} if day else {})}
                          for ref, day in invoice.preceding]

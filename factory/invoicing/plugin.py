@@ -55,7 +55,8 @@ RECORD_FIELDS = ("type_code", "currency", "name", "address_line1", "postal_code"
                  "country")
 OPTIONAL_FIELDS = ("address_line2", "buyer_vat_id", "exchange_rate", "paid_amount",
                    "preceding_invoice", "preceding_invoice_date", "vat_exemption_reason",
-                   "email", "deliver_to_country", "buyer_legal_id", "buyer_tax_id")
+                   "email", "deliver_to_country", "buyer_legal_id", "buyer_tax_id",
+                   "correction_reason")
 LINE_FIELDS = ("description", "quantity", "unit", "unit_price", "vat_category", "vat_rate")
 DRAFT = "DRAFT"
 
@@ -117,6 +118,12 @@ class InvoicePlugin:
         """``typed`` plus ``invoice``: number, dates, seller, lines and totals."""
         currency = str(typed["currency"])
         self._check_buyer_ids(typed, record)
+        if str(typed["type_code"]) == CREDIT_NOTE:
+            for field, what in (("preceding_invoice", "the invoice it corrects (BG-3)"),
+                                ("correction_reason", "its reason for correction")):
+                if not str(typed.get(field) or "").strip():
+                    raise RenderError(f"cannot invoice record {record.key}: {field}: a credit"
+                                      f" note states {what}")
         items = list(typed.get(self.items_field) or [])
         reason = typed.get("vat_exemption_reason")
         try:
@@ -217,7 +224,8 @@ class InvoicePlugin:
             totals=data["totals"],
             buyer_reference=str(typed.get(self.job.customer_field) or "") or None,
             preceding=preceding, deliver_to=_deliver_to(typed, buyer, data["lines"]),
-            payment_reference=data["variable_symbol"])
+            payment_reference=data["variable_symbol"],
+            notes=[str(typed["correction_reason"])] if typed.get("correction_reason") else [])
 
     def check(self, typed: Mapping[str, Any]) -> None:
         """The e-invoice of ``typed`` against the official rules (`docfactory validate`)."""

@@ -230,6 +230,7 @@ class InvoicePlugin:
     def check(self, typed: Mapping[str, Any]) -> None:
         """The e-invoice of ``typed`` against the official rules (`docfactory validate`)."""
         check_xml(invoice_xml(self.invoice(typed)), "cii", self._label(typed))
+        self.peppol_xml(typed)  # and the Peppol UBL of a record that goes over Peppol
 
     def peppol_ids(self, typed: Mapping[str, Any]) -> tuple[ParticipantId, ParticipantId] | None:
         """(seller, buyer) Peppol participant ids when this record goes over Peppol."""

@@ -20,22 +20,44 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from factory.errors import DeliveryError, RenderError
+from factory.archive import delivery_key
+from factory.deliver import Transport, TransportOptions, open_transport
+from factory.errors import ConfigError, DeliveryError, RenderError
+from factory.jobs import JobSpec
 from factory.models import ArchiveEntry, Artifact, Channel, Message, Record, Route
+from factory.pipeline.config import WorkerConfig
 from factory.pipeline.delivery import Send
 from factory.templates import DocumentMeta
 
 MEDIA_TYPE = "application/xml"
 
 
-def peppol_send(*, record: Record, route: Route, key: str, documents: Any, store: Any,
-                pdf_entry: ArchiveEntry, sender: str,
-                snapshot: Callable[[str, datetime], Artifact],
-                entry: Callable[[str, Artifact, str, str, datetime], ArchiveEntry],
-                holder: str | None) -> Send:
-    """The `Send` of ``record``'s Peppol invoice (see the module docstring)."""
-    if route.peppol is None:
+def peppol_transport(config: WorkerConfig, job: JobSpec) -> Transport:
+    """The access point's transport: ``FACTORY_PEPPOL_URL`` (resolved into ``config``, it may
+    hold the token), else the job's ``[peppol] transport``, with the job's timeouts."""
+    if job.peppol is None or not config.peppol_url:
+        raise ConfigError("no peppol transport configured ([peppol] transport)")
+    return open_transport(config.peppol_url, TransportOptions(
+        channel=Channel.PEPPOL, gateway=job.peppol.model_dump(
+            include={"timeout_seconds", "poll_seconds", "poll_interval_seconds"})))
+
+
+def peppol_send(worker: Any, record: Record, route: Route, pdf_entry: ArchiveEntry,
+                holder: str | None, snapshot: Callable[[str, datetime], Artifact]) -> Send:
+    """The `Send` of ``record``'s Peppol invoice (see the module docstring); ``worker`` is the
+    `Worker` (its job, period, document renderer, store and index-row builder)."""
+    job, documents, store = worker.job, worker.documents, worker.store
+    if route.peppol is None or job.peppol is None:
         raise DeliveryError("no Peppol participant id")
+    key = delivery_key(job.name, worker.period.code, record.key, job.document_type,
+                       Channel.PEPPOL)
+    sender = job.peppol.sender_id
+
+    def entry(doc_id: str, artifact: Artifact, storage_key: str, snapshot_key: str,
+              created: datetime) -> ArchiveEntry:
+        return worker._entry(record, Channel.PEPPOL, doc_id, artifact, storage_key,
+                             snapshot_key, created, 1)
+
     plugin = getattr(documents, "plugin", None)
     if plugin is None or not hasattr(plugin, "peppol_xml"):
         raise RenderError("the peppol channel needs an invoice job")

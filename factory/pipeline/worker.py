@@ -65,7 +65,7 @@ from factory.models import (
 from factory.pipeline.config import CHANNEL, WorkerConfig
 from factory.pipeline.delivery import Deliverer, Send
 from factory.pipeline.document import DocumentRenderer
-from factory.pipeline.peppol import peppol_send
+from factory.pipeline.peppol import peppol_send, peppol_transport
 from factory.pipeline.settle import archived_by_run
 from factory.routing import route_record
 
@@ -102,18 +102,17 @@ class Worker:
         """The transport of ``channel``, opened on first use and kept for the process."""
         found = self.transports.get(channel)
         if found is None:
-            url = {Channel.EMAIL: self.config.email_url, Channel.SMS: self.config.sms_url,
-                   Channel.PEPPOL: self.config.peppol_url}.get(Channel(channel))
+            if channel == Channel.PEPPOL:
+                found = self.transports[channel] = peppol_transport(self.config, self.job)
+                return found
+            url = self.config.email_url if channel == Channel.EMAIL else self.config.sms_url
             if not url:
                 raise ConfigError(f"no {channel} transport configured")
             spec = self.job.email if channel == Channel.EMAIL else self.job.sms
-            gateway = spec.gateway.model_dump() if channel == Channel.SMS and spec else {}
-            if channel == Channel.PEPPOL and self.job.peppol is not None:
-                gateway = self.job.peppol.model_dump(include={
-                    "timeout_seconds", "poll_seconds", "poll_interval_seconds"})
             options = TransportOptions(
-                channel=channel, gateway=gateway,
-                rate_per_second=getattr(spec, "rate_per_second", 0.0))
+                channel=channel,
+                rate_per_second=getattr(spec, "rate_per_second", 0.0),
+                gateway=spec.gateway.model_dump() if channel == Channel.SMS and spec else {})
             found = self.transports[channel] = open_transport(url, options)
         return found
 
@@ -202,16 +201,10 @@ class Worker:
             return self._pdf_once(record, pdf, holder)
         if channel == Channel.PRINT:
             return self._print_once(record, pdf)
-        if channel == Channel.PEPPOL and self.job.peppol is not None:
+        if channel == Channel.PEPPOL:
             return self.deliverer.deliver(peppol_send(
-                record=record, route=route, documents=self.documents, store=self.store,
-                pdf_entry=self._pdf_entry(record, pdf), sender=self.job.peppol.sender_id,
-                key=delivery_key(self.job.name, self.period.code, record.key,
-                                 self.job.document_type, channel),
-                snapshot=lambda doc_id, created: _record_snapshot(record, doc_id, self, created),
-                entry=lambda doc_id, artifact, key, snapshot_key, created: self._entry(
-                    record, channel, doc_id, artifact, key, snapshot_key, created, 1),
-                holder=holder))
+                self, record, route, self._pdf_entry(record, pdf), holder,
+                lambda doc_id, created: _record_snapshot(record, doc_id, self, created)))
         recipient = route.email if channel == Channel.EMAIL else route.phone
         if recipient is None or self.messages is None:
             raise DeliveryError(f"no {channel} recipient")

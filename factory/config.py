@@ -58,6 +58,7 @@ class Settings:
     index_url: str | None = None
     email_url: str | None = None
     sms_url: str | None = None
+    peppol_url: str | None = None
     workers: int = 1
     chunk_size: int = 4
     retention: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
@@ -181,6 +182,7 @@ def load_settings(
         index_url=pick("index_url", "FACTORY_INDEX_URL", None),
         email_url=pick("email_url", "FACTORY_EMAIL_URL", None),
         sms_url=pick("sms_url", "FACTORY_SMS_URL", None),
+        peppol_url=pick("peppol_url", "FACTORY_PEPPOL_URL", None),
         workers=workers,
         chunk_size=chunk_size,
         retention=retention,
@@ -200,7 +202,8 @@ def _read_project_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     section = data.get("factory", {})
     allowed = {"templates_dir", "assets_dir", "var_dir", "archive_url", "index_url", "workers",
-               "chunk_size", "retention", "email_url", "sms_url", "export_max_bytes",
+               "chunk_size", "retention", "email_url", "sms_url", "peppol_url",
+               "export_max_bytes",
                "finance_document_types"}
     unknown = sorted(set(section) - allowed)
     if unknown:

@@ -142,11 +142,12 @@ class Channel(StrEnum):
     PRINT = "print"
     EMAIL = "email"
     SMS = "sms"
+    PEPPOL = "peppol"  # the invoice's UBL handed to the sender's Peppol access point
 
 
 #: The order channels of one record are processed in: the PDF first (print and email
 #: attachments need it), then print, then the sends.
-CHANNEL_ORDER = (Channel.PDF, Channel.PRINT, Channel.EMAIL, Channel.SMS)
+CHANNEL_ORDER = (Channel.PDF, Channel.PRINT, Channel.EMAIL, Channel.SMS, Channel.PEPPOL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,7 @@ class Route:
     email: str | None = None
     phone: str | None = None
     failure: str | None = None
+    peppol: str | None = None  # the buyer's Peppol participant id (``0245:2020317068``)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ is a failure (there is nothing to fall back to).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +26,10 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from factory.jobs import JobSpec
+from factory.jobs.channels import PARTICIPANT_ID
 from factory.models import CHANNEL_ORDER, Channel, Record, Route
+
+_PARTICIPANT = re.compile(PARTICIPANT_ID)
 
 
 def check_email(value: Any) -> tuple[str | None, str | None]:
@@ -81,6 +85,13 @@ def _usable(job: JobSpec, record: Record, channel: str) -> tuple[str | None, dic
         phone, problem = check_phone(data.get(job.sms.phone_field), job.sms.default_region)
         problem = problem or _consent(data, job.sms.consent_field)
         return problem, ({"phone": phone} if phone else {})
+    if channel == Channel.PEPPOL and job.peppol is not None:
+        value = str(data.get(job.peppol.participant_field) or "").strip()
+        if not value:
+            return "no Peppol participant id (not a business customer on Peppol)", {}
+        if not _PARTICIPANT.match(value):
+            return f"invalid Peppol participant id {value!r} (expected SCHEME:ID)", {}
+        return None, {"peppol": value}
     return None, {}
 
 
@@ -119,11 +130,13 @@ def route_record(job: JobSpec, record: Record) -> Route:
                 break
             suppressed.append((channel, problem))
         else:
-            if candidates:
+            # peppol is for the business customers on Peppol: the others keep their channels
+            if any(c != Channel.PEPPOL for c in candidates):
                 failure = "no channel can take it: " + "; ".join(
                     f"{c}: {why}" for c, why in suppressed)
     ordered = tuple(c.value for c in CHANNEL_ORDER if c.value in targets)
-    return Route(ordered, tuple(suppressed), found.get("email"), found.get("phone"), failure)
+    return Route(ordered, tuple(suppressed), found.get("email"), found.get("phone"), failure,
+                 found.get("peppol"))
 
 
 __all__ = ["check_email", "check_phone", "route_record"]

@@ -28,9 +28,29 @@ _SERVICES = [
     ("Foreign payment fee", "C62", ["0.495", "1.255", "2.005"], "E", "0"),
     ("Investment advice", "HUR", ["45.555", "60.005"], "S", "21"),
 ]
-_EXEMPT_REASON = "Exempt financial service (Art. 135(1) Directive 2006/112/EC)"
-_REVERSE_REASON = "Reverse charge (Art. 196 Directive 2006/112/EC)"
+#: exemption reasons (BT-120) in the invoice's language: the XML and the page say the same
+_EXEMPT_REASON = {
+    "en": "Exempt financial service (Art. 135(1) Directive 2006/112/EC)",
+    "cs": "Osvobozená finanční služba (§ 54 zákona č. 235/2004 Sb., o DPH)",
+    "sk": "Oslobodená finančná služba (§ 39 zákona č. 222/2004 Z. z. o DPH)",
+    "uk": "Звільнена фінансова послуга (ст. 135(1) Директиви 2006/112/ЄС)",
+    "bg": "Освободена финансова услуга (чл. 135(1) от Директива 2006/112/ЕО)",
+}
+_REVERSE_REASON = {
+    "en": "Reverse charge (Art. 196 Directive 2006/112/EC)",
+    "cs": "Přenesení daňové povinnosti (čl. 196 směrnice 2006/112/ES)",
+    "sk": "Prenesenie daňovej povinnosti (čl. 196 smernice 2006/112/ES)",
+    "uk": "Зворотне оподаткування (ст. 196 Директиви 2006/112/ЄС)",
+    "bg": "Обратно начисляване (чл. 196 от Директива 2006/112/ЕО)",
+}
 _EUR_CZK = ["25.285", "25.13", "24.965"]
+
+
+_CORRECTION = {
+    "en": "Fee charged twice", "cs": "Poplatek účtován dvakrát",
+    "sk": "Poplatok účtovaný dvakrát", "uk": "Плату стягнуто двічі",
+    "bg": "Таксата е начислена два пъти",
+}
 
 
 @dataclass(frozen=True)
@@ -59,8 +79,9 @@ def invoices(count: int, seed: int, period: Period) -> list[dict]:
                           "unit_price": rng.choice(prices), "vat_category": category,
                           "vat_rate": rate})
         categories = {line["vat_category"] for line in lines}
-        reason = _REVERSE_REASON if "AE" in categories else \
-            _EXEMPT_REASON if "E" in categories else ""
+        locale = customer["locale"] if customer["locale"] in _EXEMPT_REASON else "en"
+        reason = _REVERSE_REASON[locale] if "AE" in categories else \
+            _EXEMPT_REASON[locale] if "E" in categories else ""
         record = {
             "invoice_key": f"I{number:06d}",
             "customer_id": customer["customer_id"],
@@ -75,11 +96,13 @@ def invoices(count: int, seed: int, period: Period) -> list[dict]:
             "postal_code": customer["postal_code"],
             "city": customer["city"],
             "country": customer["country"],
-            "buyer_vat_id": f"SK{rng.randrange(10**9, 10**10)}" if business else "",
+            "buyer_vat_id": f"SK{slovak_dic(random.Random(seed * 31 + number))}" if business
+            else "",
             "vat_exemption_reason": reason,
             "preceding_invoice": f"FV{period.start.year}{rng.randint(1, 999):06d}" if credit
             else "",
             "preceding_invoice_date": period.start.isoformat() if credit else "",
+            "correction_reason": _CORRECTION[locale] if credit else "",
             "preferred_channel": customer["preferred_channel"],
             "lines": lines,
         }
@@ -87,16 +110,61 @@ def invoices(count: int, seed: int, period: Period) -> list[dict]:
     return result
 
 
-def generate_invoices(count: int, out_dir: Path, *, seed: int = 2026, period: str = "2026-11"
-                      ) -> InvoiceSummary:
-    """Write ``count`` invoices to ``out_dir/invoices.jsonl``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "invoices.jsonl"
+def slovak_dic(rng: random.Random) -> str:
+    """A Slovak DIČ that passes the checksum (python-stdnum's ``sk.dph``)."""
+    from stdnum.sk import dph
+
+    while True:
+        candidate = str(rng.randrange(10**9, 10**10))
+        if dph.is_valid("SK" + candidate):
+            return candidate
+
+
+def slovak_invoices(count: int, seed: int, period: Period) -> list[dict]:
+    """Invoices of a Slovak seller (jobs/invoice_run_sk.toml) to the Slovak customers among
+    ``count``: domestic, in EUR, VAT 23 %; a business customer (about one in three) has an
+    IČO, a DIČ, its IČ DPH and the Peppol participant id ``0245:<DIČ>``."""
+    rng = random.Random(seed * 104729 + 3)
+    rows = []
+    for row in invoices(count, seed, period):
+        if row["country"] != "SK":
+            continue
+        business = rng.random() < 0.35
+        dic = slovak_dic(rng) if business else ""
+        lines = [{**line, "vat_category": "E" if line["vat_category"] == "E" else "S",
+                  "vat_rate": "0" if line["vat_category"] == "E" else "23"}
+                 for line in row["lines"]]
+        exempt = any(line["vat_category"] == "E" for line in lines)
+        rows.append({
+            **row, "currency": "EUR", "exchange_rate": "",
+            "name": f"{row['name'].removesuffix(' s.r.o.')} s.r.o." if business
+            else row["name"].removesuffix(" s.r.o."),
+            "buyer_vat_id": f"SK{dic}" if business else "",
+            "buyer_tax_id": dic, "buyer_legal_id": f"{rng.randrange(10**7, 10**8)}"
+            if business else "", "peppol_id": f"0245:{dic}" if business else "",
+            "vat_exemption_reason": _EXEMPT_REASON["sk"] if exempt else "",
+            "preceding_invoice": row["preceding_invoice"].replace("FV", "SK", 1),
+            "lines": lines})
+    return rows
+
+
+def _write(path: Path, rows: list[dict]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    rows = invoices(count, seed, Period.parse(period))
     with tmp.open("w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     tmp.replace(path)
+
+
+def generate_invoices(count: int, out_dir: Path, *, seed: int = 2026, period: str = "2026-11"
+                      ) -> InvoiceSummary:
+    """Write ``count`` invoices to ``out_dir/invoices.jsonl`` (jobs/invoice_run.toml) and the
+    Slovak seller's invoices to the Slovak customers among them to ``invoices_sk.jsonl``
+    (jobs/invoice_run_sk.toml)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path, sk_path = out_dir / "invoices.jsonl", out_dir / "invoices_sk.jsonl"
+    rows = invoices(count, seed, Period.parse(period))
+    _write(path, rows)
+    _write(sk_path, slovak_invoices(count, seed, Period.parse(period)))
     return InvoiceSummary(len(rows), sum(r["type_code"] == "381" for r in rows),
-                          sum(len(r["lines"]) for r in rows), [path])
+                          sum(len(r["lines"]) for r in rows), [path, sk_path])

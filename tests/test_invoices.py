@@ -70,6 +70,7 @@ AWKWARD = [
                            line("2", "2.195", rate="12"), line("1", "4.005", "E", "0")],
          vat_exemption_reason="Exempt financial service"),
     base("I000002", type_code="381", preceding_invoice="FV2026000007",
+         correction_reason="Fee charged twice",
          preceding_invoice_date="2026-11-02", lines=[line("1", "100.005")]),
     base("I000003", currency="EUR", exchange_rate="25.285", locale="en", country="SK",
          postal_code="811 01", city="Bratislava", address_line1="Hlavná 1",
@@ -201,7 +202,8 @@ def test_invoices_read_in_the_customers_language_with_cyrillic_fonts(tmp_path: P
 
     rows = [base("I000011", locale="uk", name="Олена Коваленко", lines=[line("1", "100")]),
             base("I000012", locale="bg", name="Иван Петров", type_code="381",
-                 preceding_invoice="FV2026000001", lines=[line("1", "50")])]
+                 preceding_invoice="FV2026000001", correction_reason="Таксата е начислена два пъти",
+                 lines=[line("1", "50")])]
     data = write_invoices(tmp_path / "data" / "invoices.jsonl", rows)
     job = load_job(invoice_job(tmp_path / "jobs", data))
     report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())

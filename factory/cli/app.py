@@ -116,6 +116,7 @@ COMMAND_MODULES = [
     "factory.cli.commands",
     "factory.cli.printing",
     "factory.cli.invoicing",
+    "factory.cli.invoices",
     "factory.cli.templates",
     "factory.cli.archive",
     "factory.cli.keys",

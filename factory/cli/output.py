@@ -51,7 +51,7 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
                       ", ".join(f"{k} {v}" for k, v in report.by_document_type.items()))
     if report.dry_run and report.routing:
         table.add_row("routing", ", ".join(f"{k} {v}" for k, v in report.routing.items()))
-    for name in ("pdf", "print", "email", "sms"):
+    for name in ("pdf", "print", "email", "sms", "peppol"):
         if name in report.channels:
             table.add_row(f"  {name}", _channel_line(name, report.channels[name],
                                                      report.dry_run))

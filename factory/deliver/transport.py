@@ -83,7 +83,8 @@ Factory = Callable[[str, TransportOptions], Transport]
 _TRANSPORTS: dict[str, Factory] = {}
 _OPTIONAL = {"smtp": "factory.deliver.smtp", "smtps": "factory.deliver.smtp",
              "http": "factory.deliver.gateway", "https": "factory.deliver.gateway",
-             "outbox": "factory.deliver.outbox"}
+             "outbox": "factory.deliver.outbox",
+             "peppol+http": "factory.deliver.peppol", "peppol+https": "factory.deliver.peppol"}
 
 
 def register_transport(scheme: str, factory: Factory) -> None:

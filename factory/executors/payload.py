@@ -67,6 +67,7 @@ def encode_config(config: WorkerConfig) -> dict[str, Any]:
         "attempts": config.attempts,
         "email_url": without_password(config.email_url) if config.email_url else None,
         "sms_url": without_password(config.sms_url) if config.sms_url else None,
+        "peppol_url": without_password(config.peppol_url) if config.peppol_url else None,
         "resend_unknown": config.resend_unknown,
         "force_reason": config.force_reason,
         "actor": config.actor,
@@ -82,7 +83,8 @@ def decode_config(data: Mapping[str, Any], local: Settings | None = None) -> Wor
     root = local.root if local is not None else Path(raw["root"])
     paths = {name: root / raw[name] for name in _PATHS if name != "root"}
     settings = Settings(root=root, retention=dict(raw["retention"]), **paths)
-    urls = [local.archive_url, local.index_url, local.email_url, local.sms_url] \
+    urls = [local.archive_url, local.index_url, local.email_url, local.sms_url,
+            local.peppol_url] \
         if local is not None else []
     email_url, sms_url = data.get("email_url"), data.get("sms_url")
     return WorkerConfig(
@@ -96,7 +98,9 @@ def decode_config(data: Mapping[str, Any], local: Settings | None = None) -> Wor
         sms_url=with_local_password(sms_url, urls) if sms_url else None,
         resend_unknown=bool(data.get("resend_unknown", False)),
         force_reason=str(data.get("force_reason", "")), actor=str(data.get("actor", "system")),
-        actor_role=str(data.get("actor_role", "system")), job_text=data.get("job_text"))
+        actor_role=str(data.get("actor_role", "system")), job_text=data.get("job_text"),
+        peppol_url=with_local_password(data["peppol_url"], urls)
+        if data.get("peppol_url") else None)
 
 
 def encode_record(record: Record) -> dict[str, Any]:

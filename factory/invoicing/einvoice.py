@@ -83,6 +83,13 @@ class Invoice:
     totals: Totals
     buyer_reference: str | None = None
     preceding: Sequence[tuple[str, date | None]] = field(default_factory=tuple)
+    #: BG-13 deliver to (name, address, country BT-80): required for intra-community supply
+    #: (BR-IC-12)
+    deliver_to: Party | None = None
+    #: BT-83: the variable symbol the page prints and the payment QR code carries
+    payment_reference: str | None = None
+    #: BG-1 invoice notes (BT-22): a credit note's reason for correction
+    notes: Sequence[str] = field(default_factory=tuple)
 
 
 def _amount(value: Decimal) -> str:
@@ -108,7 +115,7 @@ def business_terms(invoice: Invoice) -> dict[str, Any]:
         "BG-4": invoice.seller.as_bt(),
         "BG-7": invoice.buyer.as_bt(),
         "BT-81": "58",
-        "BT-83": invoice.number,
+        "BT-83": invoice.payment_reference or invoice.number,
         "BT-84": invoice.iban,
         "BG-23": [
             {"BT-116": _amount(g.taxable), "BT-117": _amount(g.tax), "BT-118": g.category,
@@ -137,6 +144,11 @@ def business_terms(invoice: Invoice) -> dict[str, Any]:
         terms["BT-111"] = _amount(totals.vat_total_accounting or Decimal(0))
     if invoice.buyer_reference:
         terms["BT-10"] = invoice.buyer_reference
+    if invoice.deliver_to is not None:
+        terms["BG-13"] = {key: value for key, value in invoice.deliver_to.as_bt().items()
+                          if key not in ("vat_identifier", "legal_identifier", "contacts")}
+    if invoice.notes:
+        terms["BG-1"] = [{"BT-22": note} for note in invoice.notes]
     if invoice.preceding:
         terms["BG-3"] = [{"BT-25": ref, **({"BT-26": day} if day else {})}
                          for ref, day in invoice.preceding]
@@ -144,7 +156,8 @@ def business_terms(invoice: Invoice) -> dict[str, Any]:
 
 
 def invoice_xml(invoice: Invoice) -> bytes:
-    """The Factur-X XML (CII, EN 16931 profile), validated against the official XSD."""
+    """The Factur-X XML (CII, EN 16931 profile), checked against the official XSD (its
+    business rules are checked by `factory.invoicing.validation`)."""
     from facturx import generate_xml
 
     try:

@@ -25,15 +25,29 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from markupsafe import Markup
+
 from factory.errors import ConfigError, RenderError
 from factory.invoicing.einvoice import Invoice, InvoiceLine, Party, embed_xml, invoice_xml
+from factory.invoicing.identifiers import (
+    bic_problem,
+    company_id_problem,
+    iban_problem,
+    slovak_tax_id_problem,
+    vat_id_problem,
+)
+from factory.invoicing.payment_qr import payment_qr
 from factory.invoicing.totals import (
     CREDIT_NOTE,
+    DELIVERY_REQUIRED,
     REASON_REQUIRED,
     TotalsError,
     compute_totals,
     lines_from,
 )
+from factory.invoicing.ubl import ParticipantId, slovak_problems, ubl_xml
+from factory.invoicing.units import quantity_text
+from factory.invoicing.validation import check_xml
 from factory.jobs.spec import InvoiceSpec, JobSpec
 from factory.models import Artifact, Period, Record
 
@@ -41,7 +55,8 @@ RECORD_FIELDS = ("type_code", "currency", "name", "address_line1", "postal_code"
                  "country")
 OPTIONAL_FIELDS = ("address_line2", "buyer_vat_id", "exchange_rate", "paid_amount",
                    "preceding_invoice", "preceding_invoice_date", "vat_exemption_reason",
-                   "email")
+                   "email", "deliver_to_country", "buyer_legal_id", "buyer_tax_id",
+                   "correction_reason")
 LINE_FIELDS = ("description", "quantity", "unit", "unit_price", "vat_category", "vat_rate")
 DRAFT = "DRAFT"
 
@@ -60,6 +75,15 @@ def check_job(job: JobSpec) -> InvoiceSpec:
                      for name in LINE_FIELDS if name not in schema.items.fields]
     if "invoice" in schema.fields:
         problems.append("schema.fields.invoice: the name is reserved for the computed invoice")
+    seller = job.invoice.seller
+    checks = [("invoice.seller.vat_id", vat_id_problem(seller.vat_id)),
+              ("invoice.seller.iban", iban_problem(seller.iban))]
+    if seller.legal_id:
+        checks.append(("invoice.seller.legal_id",
+                       company_id_problem(seller.legal_id, seller.country)))
+    if seller.bic:
+        checks.append(("invoice.seller.bic", bic_problem(seller.bic, seller.iban)))
+    problems += [f"{where}: {problem}" for where, problem in checks if problem]
     if problems:
         raise ConfigError(f"{job.label}: invalid invoice job", problems)
     return job.invoice
@@ -93,6 +117,13 @@ class InvoicePlugin:
                ) -> dict[str, Any]:
         """``typed`` plus ``invoice``: number, dates, seller, lines and totals."""
         currency = str(typed["currency"])
+        self._check_buyer_ids(typed, record)
+        if str(typed["type_code"]) == CREDIT_NOTE:
+            for field, what in (("preceding_invoice", "the invoice it corrects (BG-3)"),
+                                ("correction_reason", "its reason for correction")):
+                if not str(typed.get(field) or "").strip():
+                    raise RenderError(f"cannot invoice record {record.key}: {field}: a credit"
+                                      f" note states {what}")
         items = list(typed.get(self.items_field) or [])
         reason = typed.get("vat_exemption_reason")
         try:
@@ -110,25 +141,52 @@ class InvoicePlugin:
         series = self.series(record)
         formatted = DRAFT if number is None else format_number(self.spec, series, number,
                                                                self.issued)
-        lines = [{**item, "net_amount": amount, "parsed": line}  # parsed: for the e-invoice
+        lines = [{**item, "net_amount": amount, "parsed": line,  # parsed: for the e-invoice
+                  "quantity_text": quantity_text(line.quantity, str(item["unit"]),
+                                                 record.locale)}
                  for item, line, amount in zip(items, parsed, totals.line_amounts, strict=True)]
         seller = self.spec.seller
+        due = self.issued + timedelta(days=self.spec.payment_days)
+        reference = re.sub(r"\D", "", formatted)[-10:] or None  # the variable symbol
+        credit = str(typed["type_code"]) == CREDIT_NOTE
+        qr = None if credit else payment_qr(
+            iban=seller.iban, bic=seller.bic, amount=totals.due, currency=currency, due=due,
+            variable_symbol=reference, payee=seller.name)
         invoice = {
             "number": formatted,
             "sequence": number,
             "series": series,
             "type_code": str(typed["type_code"]),
-            "credit_note": str(typed["type_code"]) == CREDIT_NOTE,
+            "credit_note": credit,
             "issued": self.issued,
-            "due": self.issued + timedelta(days=self.spec.payment_days),
+            "due": due,
             "period_start": self.period.start,
             "period_end": self.period.end,
             "seller": seller.model_dump(),
             "lines": lines,
             "totals": totals,
-            "payment_reference": re.sub(r"\D", "", formatted)[-10:] or formatted,
+            "payment_reference": reference or formatted,
+            "variable_symbol": reference,
+            "payment_qr": None if qr is None else {"kind": qr.kind, "payload": qr.payload,
+                                                   "svg": Markup(qr.svg)},  # noqa: S704
         }
         return {**typed, "invoice": invoice}
+
+    @staticmethod
+    def _check_buyer_ids(typed: Mapping[str, Any], record: Record) -> None:
+        """The buyer's VAT id, IČO and Slovak DIČ, by checksum; a bad one uses no number."""
+        country = str(typed.get("country") or "")
+        checks = []
+        if typed.get("buyer_vat_id"):
+            checks.append(("buyer_vat_id", vat_id_problem(str(typed["buyer_vat_id"]))))
+        if typed.get("buyer_legal_id"):
+            checks.append(("buyer_legal_id",
+                           company_id_problem(str(typed["buyer_legal_id"]), country)))
+        if typed.get("buyer_tax_id") and country == "SK":
+            checks.append(("buyer_tax_id", slovak_tax_id_problem(str(typed["buyer_tax_id"]))))
+        for field, problem in checks:
+            if problem:
+                raise RenderError(f"cannot invoice record {record.key}: {field}: {problem}")
 
     def snapshot(self, typed: Mapping[str, Any]) -> dict[str, Any]:
         invoice = typed["invoice"]
@@ -141,6 +199,11 @@ class InvoicePlugin:
     def invoice(self, typed: Mapping[str, Any]) -> Invoice:
         data = typed["invoice"]
         seller = self.spec.seller
+        buyer = Party(str(typed["name"]), str(typed["address_line1"]),
+                      str(typed["postal_code"]), str(typed["city"]), str(typed["country"]),
+                      address_line2=typed.get("address_line2") or None,
+                      vat_id=typed.get("buyer_vat_id") or None,
+                      legal_id=typed.get("buyer_legal_id") or None)
         preceding = []
         if typed.get("preceding_invoice"):
             preceding.append((str(typed["preceding_invoice"]),
@@ -151,10 +214,7 @@ class InvoicePlugin:
             seller=Party(seller.name, seller.address_line1, seller.postal_code, seller.city,
                          seller.country, vat_id=seller.vat_id, legal_id=seller.legal_id,
                          email=seller.email),
-            buyer=Party(str(typed["name"]), str(typed["address_line1"]),
-                        str(typed["postal_code"]), str(typed["city"]), str(typed["country"]),
-                        address_line2=typed.get("address_line2") or None,
-                        vat_id=typed.get("buyer_vat_id") or None),
+            buyer=buyer,
             iban=seller.iban,
             lines=[InvoiceLine(str(line["description"]), line["parsed"].quantity,
                                str(line["unit"]), line["parsed"].unit_price,
@@ -163,12 +223,58 @@ class InvoicePlugin:
                    for line in data["lines"]],
             totals=data["totals"],
             buyer_reference=str(typed.get(self.job.customer_field) or "") or None,
-            preceding=preceding)
+            preceding=preceding, deliver_to=_deliver_to(typed, buyer, data["lines"]),
+            payment_reference=data["variable_symbol"],
+            notes=[str(typed["correction_reason"])] if typed.get("correction_reason") else [])
+
+    def check(self, typed: Mapping[str, Any]) -> None:
+        """The e-invoice of ``typed`` against the official rules (`docfactory validate`)."""
+        check_xml(invoice_xml(self.invoice(typed)), "cii", self._label(typed))
+        self.peppol_xml(typed)  # and the Peppol UBL of a record that goes over Peppol
+
+    def peppol_ids(self, typed: Mapping[str, Any]) -> tuple[ParticipantId, ParticipantId] | None:
+        """(seller, buyer) Peppol participant ids when this record goes over Peppol."""
+        peppol = self.job.peppol
+        if peppol is None or "peppol" not in self.job.channels:
+            return None
+        value = str(typed.get(peppol.participant_field) or "").strip()
+        if not value:
+            return None
+        try:
+            return ParticipantId.parse(peppol.sender_id), ParticipantId.parse(value)
+        except ValueError as exc:
+            raise RenderError(f"record {typed[self.job.key_field]}:"
+                              f" {peppol.participant_field}: {exc}") from None
+
+    def peppol_xml(self, typed: Mapping[str, Any]) -> bytes | None:
+        """The Peppol BIS 3.0 UBL of ``typed`` (None when it does not go over Peppol), checked
+        against the Slovak requirements, the UBL XSD and the official rules."""
+        ids = self.peppol_ids(typed)
+        if ids is None:
+            return None
+        invoice = self.invoice(typed)
+        label = f"the Peppol UBL of record {typed[self.job.key_field]}"
+        if invoice.seller.country == "SK":
+            problems = slovak_problems(invoice, buyer_is_business=True)
+            if problems:
+                raise RenderError(f"{label}: Slovak requirements not met: "
+                                  + "; ".join(problems))
+        xml = ubl_xml(invoice, *ids)
+        if self.spec.validation == "official":
+            check_xml(xml, "ubl", label)
+        return xml
+
+    def _label(self, typed: Mapping[str, Any]) -> str:
+        """How a rejection names the document: by record, since its number is not used."""
+        return f"the Factur-X XML of record {typed[self.job.key_field]}"
 
     def finish(self, artifact: Artifact, typed: Mapping[str, Any]) -> Artifact:
         """The rendered PDF/A-3 with its Factur-X XML embedded."""
         invoice = self.invoice(typed)
         xml = invoice_xml(invoice)
+        if self.spec.validation == "official":
+            check_xml(xml, "cii", self._label(typed))
+        self.peppol_xml(typed)  # a Peppol invoice is refused before its number, like the CII
         kind = "Credit note" if invoice.type_code == CREDIT_NOTE else "Invoice"
         pdf = embed_xml(artifact.data, xml, {
             "author": invoice.seller.name,
@@ -179,6 +285,21 @@ class InvoicePlugin:
         })
         return Artifact.of(artifact.channel, artifact.media_type, artifact.extension, pdf,
                            page_count=artifact.page_count)
+
+
+def _deliver_to(typed: Mapping[str, Any], buyer: Party, lines: list[dict[str, Any]]
+                ) -> Party | None:
+    """BG-13: where the goods or services went. Given for an intra-community supply
+    (BR-IC-12 needs its country, BT-80): ``deliver_to_country`` when the record names one (the
+    buyer's name and that country), else the buyer's postal address."""
+    country = typed.get("deliver_to_country") or None
+    needed = any(line["parsed"].vat_category in DELIVERY_REQUIRED for line in lines)
+    if not needed and country is None:
+        return None
+    if country is None or country == buyer.country:
+        return Party(buyer.name, buyer.address_line1, buyer.postal_code, buyer.city,
+                     buyer.country, address_line2=buyer.address_line2)
+    return Party(buyer.name, "", "", "", str(country))
 
 
 def _decimal(value: Any) -> Decimal:

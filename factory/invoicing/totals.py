@@ -53,6 +53,8 @@ CATEGORIES = {
 }
 ZERO_RATE_CATEGORIES = {"Z", "E", "AE", "K", "G"}
 REASON_REQUIRED = {"E", "AE", "K", "G"}
+#: categories whose invoice states the deliver-to country (BT-80): BR-IC-12
+DELIVERY_REQUIRED = {"K"}
 INVOICE = "380"
 CREDIT_NOTE = "381"
 TYPE_CODES = (INVOICE, CREDIT_NOTE)

@@ -22,8 +22,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-ChannelName = Literal["pdf", "print", "email", "sms"]
-DeliveryChannel = Literal["print", "email", "sms"]
+ChannelName = Literal["pdf", "print", "email", "sms", "peppol"]
+DeliveryChannel = Literal["print", "email", "sms", "peppol"]
+PARTICIPANT_ID = r"^[0-9]{4}:[A-Za-z0-9+._-]{1,128}$"
 
 
 class _Strict(BaseModel):
@@ -97,11 +98,41 @@ class SmsSpec(_Strict):
     gateway: GatewaySpec = Field(default_factory=GatewaySpec)
 
 
+class PeppolSpec(_Strict):
+    """``[peppol]``: the invoice's Peppol BIS 3.0 UBL, handed to the sender's access point.
+
+    ``transport`` is ``peppol+https://host/path`` (its token belongs in ``FACTORY_PEPPOL_URL``,
+    not in the job file); ``sender_id`` the seller's participant id (Slovakia: ``0245:`` and
+    the DIČ); ``participant_field`` the record field holding the buyer's participant id: a
+    record with one is a business customer reachable over Peppol."""
+
+    transport: str = Field(min_length=1)
+    sender_id: str = Field(pattern=PARTICIPANT_ID)
+    participant_field: str = "peppol_id"
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    poll_seconds: float = Field(default=0.0, ge=0)
+    poll_interval_seconds: float = Field(default=0.5, gt=0)
+
+
 def channel_problems(channels: list[str], routing: RoutingSpec | None, email: EmailSpec | None,
-                     sms: SmsSpec | None, fields: set[str]) -> list[str]:
+                     sms: SmsSpec | None, fields: set[str], peppol: PeppolSpec | None = None,
+                     invoice: bool = False) -> list[str]:
     """Problems between the channel sections and the rest of the job, one line each."""
     problems = []
     offered = set(channels)
+    if "peppol" in offered:
+        if peppol is None:
+            problems.append("peppol: channel 'peppol' needs a [peppol] section (transport,"
+                            " sender_id)")
+        elif peppol.participant_field not in fields:
+            problems.append(f"peppol.participant_field {peppol.participant_field!r} is not a"
+                            " field of [schema.fields]")
+        if not invoice or "pdf" not in offered:
+            problems.append("channels: 'peppol' sends the e-invoice of a numbered invoice:"
+                            " it needs an [invoice] table and 'pdf'")
+        elif routing is not None and "pdf" not in routing.always:
+            problems.append("routing.always: add 'pdf': the Peppol invoice takes its number"
+                            " from the archived PDF")
     if "email" in offered and email is None:
         problems.append("email: channel 'email' needs an [email] section (at least sender)")
     if "sms" in offered and sms is None:

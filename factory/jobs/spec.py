@@ -21,6 +21,7 @@ from factory.jobs.channels import (
     ChannelName,
     EmailSpec,
     GatewaySpec,
+    PeppolSpec,
     RoutingSpec,
     SmsSpec,
     channel_problems,
@@ -195,6 +196,7 @@ class SellerSpec(_Strict):
     city: str = Field(min_length=1)
     country: str = Field(pattern=r"^[A-Z]{2}$")
     iban: str = Field(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
+    bic: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
     email: str | None = None
 
 
@@ -206,6 +208,9 @@ class InvoiceSpec(_Strict):
     number_format: str = Field(default="{series}{number:06d}", min_length=1)
     accounting_currency: str = Field(default="CZK", pattern=r"^[A-Z]{3}$")
     payment_days: int = Field(default=14, ge=0, le=365)
+    #: "official": every e-invoice is checked against its syntax's XSD and official Schematron
+    #: rules before its number is used; "xsd": the XSD only (benchmarks, never production)
+    validation: Literal["official", "xsd"] = "official"
     seller: SellerSpec
 
     @model_validator(mode="after")
@@ -252,6 +257,7 @@ class JobSpec(_Strict):
     routing: RoutingSpec | None = None
     email: EmailSpec | None = None
     sms: SmsSpec | None = None
+    peppol: PeppolSpec | None = None
     path: Path | None = Field(default=None, exclude=True)
     #: The job file's text as it was validated: what workers parse (never the file again), so
     #: a job file edited during a run cannot change half a batch.
@@ -282,7 +288,7 @@ class JobSpec(_Strict):
         if len(set(self.channels)) != len(self.channels):
             raise ValueError("channels: a channel is listed twice")
         problems = channel_problems(self.channels, self.routing, self.email, self.sms,
-                                    set(fields))
+                                    set(fields), self.peppol, self.invoice is not None)
         if problems:
             raise ValueError("; ".join(problems))
         return self

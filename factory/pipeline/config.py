@@ -42,6 +42,7 @@ class WorkerConfig:
     email_url: str | None = None
     sms_url: str | None = None
     resend_unknown: bool = False
+    peppol_url: str | None = None
     force_reason: str = ""
     actor: str = "system"
     actor_role: str = "system"

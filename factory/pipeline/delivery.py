@@ -58,6 +58,9 @@ from factory.models import (
 )
 from factory.templates import DocumentMeta
 
+#: The media type of an archived message, by its extension (a send recovered after a crash).
+_MEDIA_TYPES = {"eml": "message/rfc822", "json": "application/json", "xml": "application/xml"}
+
 IN_DOUBT = (DeliveryStatus.SENDING.value, DeliveryStatus.UNKNOWN.value)
 
 
@@ -173,7 +176,7 @@ class Deliverer:
         storage_key = str(earlier["storage_key"])
         data = self.store.get(storage_key)
         doc_id = str(earlier["document_id"])
-        media_type = "message/rfc822" if storage_key.endswith(".eml") else "application/json"
+        media_type = _MEDIA_TYPES.get(storage_key.rsplit(".", 1)[-1], "application/octet-stream")
         artifact = Artifact.of(send.channel, media_type, storage_key.rsplit(".", 1)[1], data)
         created = datetime.now(UTC)
         snapshot_key = record_snapshot_key(storage_key)

@@ -70,6 +70,13 @@ class DocumentRenderer:
             typed = self.plugin.enrich(typed, record, number)
         return typed
 
+    def check(self, record: Record) -> None:
+        """Run the plugin's own checks on ``record`` (an invoice's XML against the official
+        rules) without rendering; raises the plugin's `RenderError`."""
+        check = getattr(self.plugin, "check", None)
+        if check is not None:
+            check(self.typed(record))
+
     def snapshot(self, typed: dict[str, Any]) -> dict[str, Any] | None:
         return self.plugin.snapshot(typed) if self.plugin is not None else None
 

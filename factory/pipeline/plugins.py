@@ -8,6 +8,8 @@ without special cases in the worker:
     enrich(typed, record, number)  -> the typed record plus computed values, for templates
     finish(artifact, typed)        -> the rendered artifact, post-processed (XML embedded)
     snapshot(typed)                -> computed values kept in the record snapshot
+    check(typed)                   -> (optional) the official checks of what finish would
+                                      produce, without rendering (`docfactory validate`)
 
 Today there is one: a job with an ``[invoice]`` table gets `InvoicePlugin`.
 """

@@ -74,6 +74,7 @@ from factory.models import (
 from factory.pipeline.config import CHANNEL, WorkerConfig
 from factory.pipeline.delivery import Deliverer, Send
 from factory.pipeline.document import DocumentRenderer
+from factory.pipeline.peppol import peppol_send, peppol_transport
 from factory.pipeline.settle import archived_by_run
 from factory.routing import route_record
 
@@ -110,6 +111,9 @@ class Worker:
         """The transport of ``channel``, opened on first use and kept for the process."""
         found = self.transports.get(channel)
         if found is None:
+            if channel == Channel.PEPPOL:
+                found = self.transports[channel] = peppol_transport(self.config, self.job)
+                return found
             url = self.config.email_url if channel == Channel.EMAIL else self.config.sms_url
             if not url:
                 raise ConfigError(f"no {channel} transport configured")
@@ -209,6 +213,10 @@ class Worker:
             return self._pdf_once(record, pdf, holder)
         if channel == Channel.PRINT:
             return self._print_once(record, pdf)
+        if channel == Channel.PEPPOL:
+            return self.deliverer.deliver(peppol_send(
+                self, record, route, self._pdf_entry(record, pdf), holder,
+                lambda doc_id, created: _record_snapshot(record, doc_id, self, created)))
         recipient = route.email if channel == Channel.EMAIL else route.phone
         if recipient is None or self.messages is None:
             raise DeliveryError(f"no {channel} recipient")

@@ -123,6 +123,7 @@ def _render_check(renderer: DocumentRenderer, record: Record, job: JobSpec, pdf:
             renderer.render(record, doc_id)
         else:
             renderer.render_html(record, doc_id)
+        renderer.check(record)  # an invoice's e-invoice against the official rules
         _message_check(renderer, record, job, doc_id, built)
     except FactoryError as exc:
         result.problems.append(f"{job.template_set} template with record {record.key}"

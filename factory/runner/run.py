@@ -96,6 +96,7 @@ class Prepared:
     issued: date
     email_url: str | None = None
     sms_url: str | None = None
+    peppol_url: str | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -149,8 +150,10 @@ def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
         email_url = _resolve_url(settings.email_url or job.email.transport, settings)
     if "sms" in job.channels and job.sms is not None:
         sms_url = _resolve_url(settings.sms_url or job.sms.transport, settings)
+    peppol_url = settings.peppol_url or job.peppol.transport \
+        if "peppol" in job.channels and job.peppol is not None else None
     return Prepared(job, settings, period, templates, schema, source, store_url, index_url,
-                    issued, email_url, sms_url)
+                    issued, email_url, sms_url, peppol_url)
 
 
 def archive_urls(job: JobSpec | None, settings: Settings) -> tuple[str, str]:
@@ -353,7 +356,8 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         template_version=prepared.templates.version, force=options.force,
         email_url=prepared.email_url, sms_url=prepared.sms_url,
         resend_unknown=options.resend_unknown, force_reason=options.force_reason.strip(),
-        actor=options.actor, actor_role=options.actor_role, job_text=job.text)
+        actor=options.actor, actor_role=options.actor_role, job_text=job.text,
+        peppol_url=prepared.peppol_url)
     if not options.dry_run:
         index.start_run(run_id, job.name, prepared.period.code, executor=executor.name,
                         workers=executor.workers, template_version=prepared.templates.version,

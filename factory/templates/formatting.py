@@ -40,6 +40,13 @@ def number(locale: str, value: Any, digits: int | None = None) -> str:
     return format_decimal(Decimal(str(value)), format=fmt, locale=locale)
 
 
+def exact(locale: str, value: Any) -> str:
+    """A number with every decimal it carries, none added, none rounded away (a unit price of
+    ``12.3456`` prints ``12,3456`` in Czech): what an e-invoice states, printed the same."""
+    return format_decimal(Decimal(str(value)).normalize(), locale=locale,
+                          decimal_quantization=False)
+
+
 def percent(locale: str, value: Any) -> str:
     return format_percent(value, locale=locale)
 
@@ -77,6 +84,7 @@ def _with_locale(function: Any) -> Any:
 FILTERS = {
     "money": _with_locale(money),
     "number": _with_locale(number),
+    "exact": _with_locale(exact),
     "percent": _with_locale(percent),
     "date": _with_locale(day),
     "month_year": _with_locale(month_year),

@@ -11,7 +11,8 @@ import re
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from babel import Locale, UnknownLocaleError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from factory.errors import ConfigError
 
@@ -52,9 +53,21 @@ class Brand(BaseModel):
     contact: dict[str, str] = Field(default_factory=dict)
     footer: dict[str, str]
     address_window: WindowZone | None = None
+    #: The English documents are formatted in when a record's locale is ``en``: day-month
+    #: order and European conventions by default (``en_US`` for an American brand).
+    english: str = Field(default="en_GB", pattern=r"^en(_[A-Z]{2})?$")
     #: How close to the paper's edge printers can print, in mm (proof layout checks).
     printable_margin: float = Field(default=5.0, ge=0, le=50)
     folder: Path = Field(default=Path(), exclude=True)
+
+    @field_validator("english")
+    @classmethod
+    def _known_english(cls, value: str) -> str:
+        try:
+            Locale.parse(value)
+        except (UnknownLocaleError, ValueError):
+            raise ValueError(f"{value!r} is not a locale Babel knows") from None
+        return value
 
     def colour_css(self) -> str:
         lines = [f"  --brand-{name}: {value};" for name, value in sorted(self.colours.items())]

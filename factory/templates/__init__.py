@@ -97,6 +97,8 @@ class DocumentTemplates:
             "contact": dict(self.brand.contact),
             "logo_url": self.brand.logo_path.as_uri(),
             "colours": dict(self.brand.colours),
+            "country": self.brand.country,
+            "language": self.brand.language,
         }
 
     def render(self, template: str, record: Mapping[str, Any], locale: str,

@@ -56,6 +56,11 @@ class Brand(BaseModel):
     #: The English documents are formatted in when a record's locale is ``en``: day-month
     #: order and European conventions by default (``en_US`` for an American brand).
     english: str = Field(default="en_GB", pattern=r"^en(_[A-Z]{2})?$")
+    #: Where the sender is (ISO 3166 alpha-2) and the language it writes addresses in: a
+    #: letter to this country has no country line, one abroad names the country in capitals
+    #: in this language. Without a country, every address has its country line.
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    language: str = Field(default="en", pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
     #: How close to the paper's edge printers can print, in mm (proof layout checks).
     printable_margin: float = Field(default=5.0, ge=0, le=50)
     folder: Path = Field(default=Path(), exclude=True)

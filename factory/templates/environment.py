@@ -20,7 +20,6 @@ import gettext
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-
 from typing import Any
 
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined, pass_context
@@ -29,6 +28,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from factory.templates.formatting import FILTERS
+from factory.templates.postal import address_lines
+from factory.templates.salutation import record_salutation
 from factory.templates.templateset import TemplateSet
 
 _current: ContextVar[gettext.NullTranslations | None] = ContextVar(
@@ -60,7 +61,8 @@ def fill(message: str, variables: dict[str, Any], autoescape: bool = False) -> s
         if str(value).endswith(".") and placeholder + "." in message:
             message = message.replace(placeholder + ".", placeholder)
     if autoescape:
-        message = Markup(message)
+        # The message is a translator's text, trusted like the template (as Jinja does).
+        message = Markup(message)  # noqa: S704
     return message % variables
 
 
@@ -80,6 +82,19 @@ def _ngettext_filled(context: Context, singular: str, plural: str, n: int,
 def _pgettext_filled(context: Context, msgctxt: str, message: str, **variables: Any) -> str:
     variables.setdefault("context", msgctxt)
     return fill(_pgettext(msgctxt, message), variables, context.eval_ctx.autoescape)
+
+
+@pass_context
+def _salutation(context: Context, record: Any) -> str:
+    """``{{ salutation(record) }}``: the formal greeting in the record's language."""
+    return record_salutation(context["locale"], record)
+
+
+@pass_context
+def _postal_lines(context: Context, record: Any) -> list[str]:
+    """``{{ postal_lines(record) }}``: the address block by the destination's postal rules."""
+    brand = context.get("brand") or {}
+    return address_lines(record, brand.get("country"), brand.get("language") or "en")
 
 
 @contextmanager
@@ -121,6 +136,7 @@ def build_environment(template_set: TemplateSet) -> ImmutableSandboxedEnvironmen
     )
     # Jinja's new-style callables, with `fill` doing the interpolation.
     env.globals.update({"_": _gettext_filled, "gettext": _gettext_filled,
-                        "ngettext": _ngettext_filled, "pgettext": _pgettext_filled})
+                        "ngettext": _ngettext_filled, "pgettext": _pgettext_filled,
+                        "salutation": _salutation, "postal_lines": _postal_lines})
     env.policies["ext.i18n.trimmed"] = True
     return env

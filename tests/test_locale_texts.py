@@ -218,3 +218,55 @@ def _typed(locale: str) -> dict:
     data = statement_record(locale, 0).data | {"opening_balance": Decimal("1.00")}
     data["transactions"] = []
     return data
+
+
+# -- decimal input ----------------------------------------------------------------------------
+
+def _schema_job(tmp_path: Path, decimal_locale: str | None):
+    import tomllib
+
+    import tomli_w
+
+    data = tomllib.loads(STATEMENT_JOB.read_text(encoding="utf-8"))
+    if decimal_locale:
+        data["schema"]["decimal_locale"] = decimal_locale
+    path = tmp_path / "job.toml"
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    return load_job(path)
+
+
+def _raw(**changes: object):
+    from factory.models import RawRecord
+
+    data = dict(statement_record("cs", 1).data) | changes
+    return RawRecord(data=data, position=statement_record("cs").position)
+
+
+@pytest.mark.parametrize(("written", "value"), [
+    ("12 345,50", "12345.50"), ("12\u00a0345,50", "12345.50"), ("-1 234,5", "-1234.5"),
+    ("12345,50", "12345.50"), ("0,05", "0.05"),
+])
+def test_decimal_input_in_the_locales_form_when_the_job_says_so(
+        tmp_path: Path, written: str, value: str) -> None:
+    from factory.jobs import RecordSchema
+
+    schema = RecordSchema(_schema_job(tmp_path, "cs"))
+    record = schema.validate(_raw(opening_balance=written, transactions=[
+        {"date": "2026-11-02", "description": "x", "amount": written, "reference": None}]))
+    assert Decimal(record.data["opening_balance"]) == Decimal(value)
+    typed = schema.typed(record.data)
+    assert typed["opening_balance"] == Decimal(value)
+    assert typed["transactions"][0]["amount"] == Decimal(value)
+
+
+def test_a_number_not_in_the_locales_form_names_the_field(tmp_path: Path) -> None:
+    from factory.errors import RecordError
+    from factory.jobs import RecordSchema
+
+    schema = RecordSchema(_schema_job(tmp_path, "cs"))
+    with pytest.raises(RecordError) as caught:
+        schema.validate(_raw(opening_balance="12.345,50"))
+    assert "opening_balance" in str(caught.value) and "cs" in str(caught.value)
+    plain = RecordSchema(_schema_job(tmp_path, None))
+    with pytest.raises(RecordError):
+        plain.validate(_raw(opening_balance="12 345,50"))

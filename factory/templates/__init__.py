@@ -96,6 +96,7 @@ class DocumentTemplates:
             "footer": self.brand.footer_for(locale, self.default_locale),
             "contact": dict(self.brand.contact),
             "logo_url": self.brand.logo_path.as_uri(),
+            "email_logo": self.brand.email_logo_src(),
             "colours": dict(self.brand.colours),
             "country": self.brand.country,
             "language": self.brand.language,

@@ -26,9 +26,9 @@ from typing import Any
 from factory.models import Period
 
 CUSTOMER_COLUMNS = [
-    "customer_id", "name", "email", "phone", "locale", "currency", "address_line1",
+    "customer_id", "name", "salutation", "email", "phone", "locale", "currency", "address_line1",
     "address_line2", "postal_code", "city", "country", "account_iban", "opening_balance",
-    "preferred_channel", "consent_email", "consent_sms", "salutation",
+    "preferred_channel", "consent_email", "consent_sms",
 ]
 TRANSACTION_COLUMNS = ["customer_id", "date", "description", "amount", "reference"]
 

@@ -2,10 +2,11 @@
 
 Takes a number of customers, a seed, a period and an output folder; gives the files a job can
 read: ``customers.csv`` + ``transactions.csv`` (the default), ``customers.jsonl`` (nested
-transactions) or ``customers.db`` (SQLite, two tables). Each customer has a name, address,
-valid IBAN and phone number for their country, a locale among en, cs, sk, uk and bg, and 5 to
-80 transactions in the period. The same seed always gives the same bytes. Files are written
-row by row (constant memory) to temporary names and renamed into place.
+transactions) or ``customers.db`` (SQLite, two tables). Each customer has a name, a form of
+address (``salutation``: mr/ms), address, valid IBAN and phone number for their country, a
+locale among en, cs, sk, uk and bg, and 5 to 80 transactions in the period. The same seed
+always gives the same bytes. Files are written row by row (constant memory) to temporary names
+and renamed into place.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from factory.models import Period
 
 CUSTOMER_COLUMNS = [
-    "customer_id", "name", "email", "phone", "locale", "currency", "address_line1",
+    "customer_id", "name", "salutation", "email", "phone", "locale", "currency", "address_line1",
     "address_line2", "postal_code", "city", "country", "account_iban", "opening_balance",
     "preferred_channel", "consent_email", "consent_sms",
 ]
@@ -209,6 +210,7 @@ def customers(count: int, seed: int, period: Period) -> Iterator[tuple[dict, lis
             "preferred_channel": rng.choice(["email", "email", "email", "sms", "print"]),
             "consent_email": "true" if email and rng.random() < 0.85 else "false",
             "consent_sms": "true" if phone and rng.random() < 0.7 else "false",
+            "salutation": "ms" if female else "mr",
         }
         count_tx = rng.randint(5, 80)
         dates = sorted(period.start + timedelta(days=rng.randrange(days))

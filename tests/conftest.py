@@ -98,6 +98,7 @@ class SmtpRecorder:
         self.replies: list[str] = []
         self.peers: set[tuple[str, int]] = set()
         self.logins: list[str] = []
+        self.quits = 0  # sessions the client ended with QUIT
 
     async def handle_DATA(self, server, session, envelope) -> str:
         self.peers.add(tuple(session.peer[:2]))
@@ -108,6 +109,10 @@ class SmtpRecorder:
                               "data": envelope.original_content or envelope.content,
                               "peer": session.peer, "tls": tls})
         return "250 2.0.0 Ok: queued"
+
+    async def handle_QUIT(self, server, session, envelope) -> str:
+        self.quits += 1
+        return "221 Bye"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
         from aiosmtpd.smtp import AuthResult

@@ -124,14 +124,17 @@ def test_one_run_three_channels_real_smtp_and_gateway_then_rerun_sends_nothing(
         assert eml.media_type == "message/rfc822" and eml.storage_key.endswith(".eml")
         (pdf,) = list(index.entries(record_key=key, channel="pdf"))
         alternative, attachment = message.iter_parts()
-        text, html = alternative.iter_parts()
+        text, related = alternative.iter_parts()
+        html, logo = related.iter_parts()
         assert text.get_content_type() == "text/plain" and html.get_content_type() == \
             "text/html"
+        assert logo["Content-ID"] == "<logo@docfactory>"
         assert attachment.get_content() == store.get(pdf.storage_key)
         assert key in "".join(p.extract_text() for p in PdfReader(io.BytesIO(
             attachment.get_content())).pages)
         body = html.get_content()
-        assert 'class="brand" style="background: #0b3d91;' in body, "CSS inlined, brand resolved"
+        assert 'class="brand" style="background: #ffffff;' in body, "CSS inlined"
+        assert "border-bottom: 4px solid #0b3d91" in body, "brand colour resolved"
         assert "var(--" not in body
         (row,) = index.deliveries_of(record_key=key, channel="email")
         assert row["status"] == "sent" and row["message_id"] == message["Message-ID"]
@@ -139,7 +142,7 @@ def test_one_run_three_channels_real_smtp_and_gateway_then_rerun_sends_nothing(
         assert row["document_id"] == eml.document_id and row["attempts"] == 1
     czech = next(m for m in smtp_server.messages if "c000101" in m["to"][0])
     subject = email.message_from_bytes(czech["data"], policy=policy.default)["Subject"]
-    assert subject == "Prodloužení smlouvy o účtu k 31. 12. 2026"
+    assert subject == "Prodloužení smlouvy o účtu ke dni 31. prosince 2026"
 
     # SMS through the gateway, archived as JSON beside the PDF.
     assert {r["json"]["to"] for r in sms_gateway.requests} == {"+420601000001",

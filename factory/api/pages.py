@@ -1,7 +1,9 @@
 """The web pages: log in with a key, search the archive, download, see and start runs.
 
 Takes browser requests with a session cookie (set by logging in with an API key); gives HTML
-rendered on the server from ``templates/`` by Jinja2 with autoescaping (no JavaScript). Every
+rendered on the server from ``templates/`` by Jinja2 with autoescaping (no JavaScript), in the
+user's language (`factory.api.i18n`: ``Accept-Language``, switchable with ``?lang=xx``, which a
+cookie remembers), dates and numbers formatted for it. Every
 page depends on `page_role(...)`, like the API; every form POST carries a CSRF token. The
 pages call the same functions as the JSON API, so they are audited the same way.
 """
@@ -10,11 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from factory.api import i18n
 from factory.api.routes import (
     export_response,
     permitted_jobs,
@@ -38,22 +42,52 @@ from factory.errors import AuthenticationError, InputError, NotFoundError
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-_env.filters["bytes"] = lambda n: f"{int(n or 0):,}"
-_env.filters["when"] = lambda d: f"{d:%Y-%m-%d %H:%M:%S} UTC" if hasattr(d, "strftime") else d
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                   extensions=["jinja2.ext.i18n"])
+_env.filters["bytes"] = i18n.number
+_env.filters["number"] = i18n.number
+_env.filters["when"] = i18n.when
+_env.filters["number_or_blank"] = i18n.number_or_blank
+_env.globals.update(status_name=i18n.status_name, count_name=i18n.count_name,
+                    reconciliation=i18n.reconciliation)
+_env.install_gettext_callables(  # type: ignore[attr-defined]
+    lambda message: i18n.translations(i18n.current()).gettext(message),
+    lambda singular, plural, n: i18n.translations(i18n.current()).ngettext(singular, plural, n),
+    newstyle=True)
+_env.policies["ext.i18n.trimmed"] = True
 
 #: The only routes anyone may call without a key.
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
 
 
 
+def page_locale(request: Request) -> str:
+    """The language of the page for this request (and of the texts pages.py writes)."""
+    locale = i18n.choose(request.query_params.get("lang"), request.cookies.get(i18n.COOKIE),
+                         request.headers.get("accept-language"))
+    i18n.set_current(locale)
+    return locale
+
+
 def render_page(request: Request, template: str, context: dict[str, Any],
                 status: int = 200, principal: Principal | None = None) -> HTMLResponse:
     cookie = request.cookies.get(SESSION_COOKIE)
+    locale = page_locale(request)
+    others = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    switch = {code: request.url.path + "?" + urlencode([*others, ("lang", code)])
+              for code in i18n.LOCALES}
     values = {"principal": principal, "csrf": services(request).sessions.csrf(cookie),
               "can": (lambda p: principal is not None and allows(principal.role, p)),
-              "Permission": Permission, "message": None, **context}
-    return HTMLResponse(_env.get_template(template).render(values), status)
+              "Permission": Permission, "message": None, "lang": locale,
+              "html_lang": i18n.FORMAT[locale].replace("_", "-"), "languages": i18n.NAMES,
+              "switch": switch, **context}
+    response = HTMLResponse(_env.get_template(template).render(values), status)
+    if request.query_params.get("lang") in i18n.LOCALES:
+        response.set_cookie(i18n.COOKIE, locale, max_age=365 * 24 * 3600, httponly=True,
+                            samesite="strict", secure=services(request).config.secure_cookies,
+                            path="/")
+    response.headers["Content-Language"] = locale
+    return response
 
 
 def public_router() -> APIRouter:
@@ -69,8 +103,9 @@ def public_router() -> APIRouter:
         try:
             info = authenticate(services(request).index, key)
         except AuthenticationError:
-            return render_page(request, "login.html",
-                               {"message": "That key is not valid (or has been revoked)."}, 401)
+            page_locale(request)
+            return render_page(request, "login.html", {"message": i18n._(
+                "That key is not valid (or has been revoked).")}, 401)
         response = RedirectResponse("/", status_code=303)
         config = services(request).config
         response.set_cookie(SESSION_COOKIE, services(request).sessions.issue(info.key_id),

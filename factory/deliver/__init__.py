@@ -14,9 +14,11 @@ Every transport states whether sending the same message again is harmless
 (``resend_is_safe``: the outbox rewrites the same file, a gateway deduplicates by idempotency
 key) and may prove an earlier delivery (``find``); SMTP can do neither, so the pipeline never
 resends an SMTP message whose outcome a crash left unknown. Credentials come only from the URL
-and never appear in ``url``, receipts or errors.
+and never appear in ``url``, receipts or errors. `close_sessions` ends every SMTP session
+of the process with QUIT (also run at process exit).
 """
 
+from factory.deliver.smtp import close_sessions
 from factory.deliver.transport import (
     Transport,
     TransportOptions,
@@ -25,5 +27,5 @@ from factory.deliver.transport import (
     safe_transport_url,
 )
 
-__all__ = ["Transport", "TransportOptions", "open_transport", "register_transport",
-           "safe_transport_url"]
+__all__ = ["Transport", "TransportOptions", "close_sessions", "open_transport",
+           "register_transport", "safe_transport_url"]

@@ -7,7 +7,11 @@ STARTTLS when the server offers it (``starttls=auto``, the default), insists on 
 are verified (``cafile=PATH`` adds a private CA). ``user:password@`` logs in after TLS.
 
 The connection is opened on the first send and kept; a connection the server has dropped
-while idle is reopened transparently (nothing was sent on it). ``rate_per_second`` spaces the
+while idle is reopened transparently (nothing was sent on it). Every session ends with QUIT:
+``close`` sends it, and `close_sessions` (run when the process exits: at interpreter exit, by
+multiprocessing's exit finalizers in pool workers, and by Celery's ``worker_process_shutdown``
+in its pool children) closes every session this process still has open, so a server never
+sees a connection simply dropped after the last DATA. ``rate_per_second`` spaces the
 sends of this process. Replies are translated at this edge: 4xx (and a dropped connection or a
 timeout) raise `RetryableDeliveryError`, 5xx `PermanentDeliveryError`, both with the code and
 the server's text. SMTP gives no way to ask whether a message was delivered, so ``find`` is
@@ -16,6 +20,8 @@ always None and ``resend_is_safe`` False.
 
 from __future__ import annotations
 
+import atexit
+import os
 import smtplib
 import ssl
 import time
@@ -28,6 +34,30 @@ from factory.errors import ConfigError, PermanentDeliveryError, RetryableDeliver
 from factory.models import Message, Receipt
 
 _STARTTLS = {"auto", "require", "off"}
+
+#: Transports of this process with a session open (held until closed, so that a session
+#: whose transport was let go still gets its QUIT), and the process that hooked the exit.
+_OPEN: set[SmtpTransport] = set()
+_HOOKED: list[int] = []
+
+
+def close_sessions() -> None:
+    """QUIT every SMTP session this process still has open (idempotent)."""
+    for transport in list(_OPEN):
+        transport.close()
+
+
+def _close_at_exit() -> None:
+    """Hook `close_sessions` to this process's exit, once per process (a forked child
+    inherits neither the parent's sessions nor, in multiprocessing, its exit finalizers)."""
+    if _HOOKED and _HOOKED[-1] == os.getpid():
+        return
+    _HOOKED.append(os.getpid())
+    atexit.register(close_sessions)  # the main process (inline runs, the CLI)
+    from multiprocessing import util
+
+    # Pool workers leave through os._exit, which skips atexit but runs these finalizers.
+    util.Finalize(None, close_sessions, exitpriority=10)
 
 
 class SmtpTransport:
@@ -102,9 +132,13 @@ class SmtpTransport:
         except (OSError, smtplib.SMTPException) as exc:
             raise RetryableDeliveryError(f"{self.url}: cannot connect: {_os_text(exc)}") from None
         self.connections += 1
+        _OPEN.add(self)
+        _close_at_exit()
         return smtp
 
     def close(self) -> None:
+        """End the session with QUIT (the socket is closed if the server is gone)."""
+        _OPEN.discard(self)
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
             try:
@@ -113,6 +147,7 @@ class SmtpTransport:
                 smtp.close()
 
     def _drop(self) -> None:
+        _OPEN.discard(self)
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
             smtp.close()

@@ -32,9 +32,11 @@ from typing import Any
 
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_shutdown
 from celery.utils.time import get_exponential_backoff_interval
 
 from factory.config import Settings
+from factory.deliver import close_sessions
 from factory.errors import RetryableError
 from factory.executors.cluster import RETRY_BACKOFF_MAX, ClusterOptions
 from factory.executors.payload import (
@@ -45,6 +47,13 @@ from factory.executors.payload import (
 from factory.models import Outcome, Status
 
 TASK = "docfactory.process_chunk"
+
+
+@worker_process_shutdown.connect(weak=False)
+def _quit_smtp_sessions(**_: Any) -> None:
+    """A pool child about to exit ends its SMTP sessions with QUIT (billiard's children leave
+    through os._exit, past atexit and multiprocessing's finalizers)."""
+    close_sessions()
 
 
 #: The worker's own settings (its project root and configured URLs), set by the worker entry.

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import phonenumbers
+from babel.numbers import format_decimal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
@@ -23,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     create_model,
 )
 
@@ -84,7 +86,29 @@ def _check_phone(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _python_type(spec: FieldSpec) -> Any:
+def _locale_decimal(locale: str) -> Any:
+    """A before-validator reading ``12 345,50`` as written in ``locale`` (Babel, strict)."""
+    from babel.numbers import NumberFormatError, get_group_symbol, parse_decimal
+
+    group = get_group_symbol(locale=locale)
+
+    def parse(value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str) or (info.context or {}).get("canonical"):
+            return value  # typed(): data this schema already validated, in the plain form
+        text = value.strip()
+        if group in {"\u00a0", "\u202f"}:
+            # CLDR groups with a no-break space; people and spreadsheets type a plain one.
+            text = text.replace(" ", group)
+        try:
+            return parse_decimal(text, locale=locale, strict=True)
+        except NumberFormatError:
+            raise ValueError(f"not a number as written in {locale} (like"
+                             f" {format_decimal(Decimal('12345.50'), locale=locale)})") from None
+
+    return BeforeValidator(parse)
+
+
+def _python_type(spec: FieldSpec, decimal_locale: str | None = None) -> Any:
     constraints: dict[str, Any] = {}
     validators: list[Any] = []
     if spec.type in {"string", "email", "phone"}:
@@ -104,6 +128,8 @@ def _python_type(spec: FieldSpec) -> Any:
     elif spec.type == "decimal":
         base = Decimal
         constraints["allow_inf_nan"] = False
+        if decimal_locale:
+            validators.insert(0, _locale_decimal(decimal_locale))
     elif spec.type == "date":
         base = date
     else:
@@ -128,8 +154,10 @@ def _python_type(spec: FieldSpec) -> Any:
     return Annotated[inner | None, BeforeValidator(_blank_to_none)], None
 
 
-def _model(name: str, fields: Mapping[str, FieldSpec], extra: dict[str, Any]) -> type[BaseModel]:
-    definitions = {field_name: _python_type(spec) for field_name, spec in fields.items()}
+def _model(name: str, fields: Mapping[str, FieldSpec], extra: dict[str, Any],
+           decimal_locale: str | None = None) -> type[BaseModel]:
+    definitions = {field_name: _python_type(spec, decimal_locale)
+                   for field_name, spec in fields.items()}
     definitions.update(extra)
     return create_model(
         name,
@@ -147,13 +175,13 @@ class RecordSchema:
         extra: dict[str, Any] = {}
         self.items_field = schema.items.field if schema.items else None
         if schema.items:
-            item_model = _model("LineItem", schema.items.fields, {})
+            item_model = _model("LineItem", schema.items.fields, {}, schema.decimal_locale)
             extra[schema.items.field] = (
                 Annotated[list[item_model], Field(min_length=schema.items.min_items,  # type: ignore[valid-type]
                                                   max_length=schema.items.max_items)],
                 [],
             )
-        self.model = _model("RecordModel", schema.fields, extra)
+        self.model = _model("RecordModel", schema.fields, extra, schema.decimal_locale)
         self.field_types = {name: spec.type for name, spec in schema.fields.items()}
         if schema.items:
             self.item_types = {name: spec.type for name, spec in schema.items.fields.items()}
@@ -184,7 +212,7 @@ class RecordSchema:
 
     def typed(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """JSON-safe record data back to Python values (Decimal, date) for templates."""
-        return self.model.model_validate(dict(data)).model_dump()
+        return self.model.model_validate(dict(data), context={"canonical": True}).model_dump()
 
     def _locale(self, data: Mapping[str, Any]) -> str:
         field = self.job.locale_field

@@ -71,6 +71,22 @@ class ItemsSpec(_Strict):
 class SchemaSpec(_Strict):
     fields: dict[str, FieldSpec]
     items: ItemsSpec | None = None
+    #: Decimal fields are written the way this locale writes numbers (``12 345,50`` for
+    #: ``cs``), parsed with Babel; None: the plain form ``12345.50``.
+    decimal_locale: str | None = None
+
+    @field_validator("decimal_locale")
+    @classmethod
+    def _known_locale(cls, value: str | None) -> str | None:
+        if value is not None:
+            from babel import Locale, UnknownLocaleError
+
+            try:
+                Locale.parse(value.replace("-", "_"))
+            except (UnknownLocaleError, ValueError):
+                raise ValueError(f"{value!r} is not a locale Babel knows") from None
+            return value.replace("-", "_")
+        return value
 
     @model_validator(mode="after")
     def _no_clash(self) -> SchemaSpec:

@@ -4,7 +4,8 @@ Takes the job, the loaded `DocumentTemplates` and the record schema; gives `Mess
 whose ``email`` and ``sms`` turn a validated record, its document metadata, its recipient and
 its idempotency key into (archived `Artifact`, `Message` for the transport). The fixed texts
 come from the same gettext catalogs and the brand context is the same as the PDF's, so the
-channels say the same thing. Built once per worker process (the CSS inliner included).
+channels say the same thing. Built once per worker process (the CSS inliner and the brand's
+inline email logo included). The To header carries the record's ``name``.
 
 Failures are `RenderError`s naming the template: an empty subject or text, an SMS over the
 job's segment limit (with the encoding, its length and, when transliteration is off, what it
@@ -21,9 +22,16 @@ from urllib.parse import quote
 
 from factory.errors import RenderError
 from factory.jobs import JobSpec, RecordSchema
-from factory.messages.email import Attachment, EmailParts, HtmlInliner, build_email
+from factory.messages.email import (
+    Attachment,
+    EmailParts,
+    HtmlInliner,
+    InlineImage,
+    build_email,
+)
 from factory.models import Artifact, Message, Record
 from factory.templates import DocumentMeta, DocumentTemplates
+from factory.templates.brand import EMAIL_LOGO_CID
 
 EML_MEDIA_TYPE = "message/rfc822"
 SMS_MEDIA_TYPE = "application/json"
@@ -41,6 +49,12 @@ class MessageRenderer:
                       "subject": manifest.email_subject, "sms": manifest.sms}
         templates.template_set.check_channels(list(job.channels))
         self.inliner = HtmlInliner(templates.brand.colour_css()) if job.email else None
+        self.inline: tuple[InlineImage, ...] = ()
+        logo = templates.brand.email_logo_path
+        if job.email and logo is not None:
+            kind = "image/jpeg" if logo.suffix.lower() in {".jpg", ".jpeg"} else \
+                f"image/{logo.suffix.lower().lstrip('.')}"
+            self.inline = (InlineImage(EMAIL_LOGO_CID, kind, logo.read_bytes(), logo.name),)
         for channel, names in (("email", ("html", "text", "subject")), ("sms", ("sms",))):
             if channel in job.channels:
                 for name in names:
@@ -68,7 +82,8 @@ class MessageRenderer:
             subject=self._render("subject", typed, record, meta),
             html=html, text=self._render("text", typed, record, meta), sender=spec.sender,
             recipient=recipient, key=key, date=datetime.now(UTC), reply_to=spec.reply_to,
-            unsubscribe=unsubscribe, attachments=attachments)
+            unsubscribe=unsubscribe, attachments=attachments,
+            recipient_name=str(typed.get("name") or "") or None, inline=self.inline)
         data, message_id = build_email(parts)
         artifact = Artifact.of("email", EML_MEDIA_TYPE, "eml", data)
         message = Message("email", key, recipient, spec.sender, data,

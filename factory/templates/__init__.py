@@ -25,6 +25,7 @@ from factory.errors import TemplateError
 from factory.models import Period
 from factory.templates.brand import Brand, load_brand
 from factory.templates.environment import build_environment, translating
+from factory.templates.formatting import format_locale
 from factory.templates.i18n import Catalogs
 from factory.templates.templateset import TemplateSet, short_version
 
@@ -84,6 +85,10 @@ class DocumentTemplates:
             sheets.append((path.read_text(encoding="utf-8"), path.as_uri()))
         return sheets
 
+    def format_locale(self, locale: str) -> str:
+        """The Babel locale of a document: ``en`` is the brand's English (default en_GB)."""
+        return format_locale(locale, self.brand.english)
+
     def brand_context(self, locale: str) -> dict[str, Any]:
         return {
             "name": self.brand.name,
@@ -91,7 +96,10 @@ class DocumentTemplates:
             "footer": self.brand.footer_for(locale, self.default_locale),
             "contact": dict(self.brand.contact),
             "logo_url": self.brand.logo_path.as_uri(),
+            "email_logo": self.brand.email_logo_src(),
             "colours": dict(self.brand.colours),
+            "country": self.brand.country,
+            "language": self.brand.language,
         }
 
     def render(self, template: str, record: Mapping[str, Any], locale: str,
@@ -100,7 +108,8 @@ class DocumentTemplates:
         context = {
             "record": record,
             "locale": locale,
-            "lang": locale.replace("_", "-"),
+            "format_locale": self.format_locale(locale),
+            "lang": self.format_locale(locale).replace("_", "-"),
             "brand": self.brand_context(locale),
             "document": meta.as_context(),
         }

@@ -11,12 +11,16 @@ import re
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from babel import Locale, UnknownLocaleError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from factory.errors import ConfigError
 
 HEX_COLOUR = r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
 NAME = r"^[a-z][a-z0-9-]{0,31}$"
+#: Content-ID of the inline email logo (RFC 2392), the same in every message.
+EMAIL_LOGO_CID = "logo@docfactory"
+EMAIL_IMAGES = (".png", ".jpg", ".jpeg", ".gif")
 
 
 class FontFace(BaseModel):
@@ -52,9 +56,30 @@ class Brand(BaseModel):
     contact: dict[str, str] = Field(default_factory=dict)
     footer: dict[str, str]
     address_window: WindowZone | None = None
+    #: The English documents are formatted in when a record's locale is ``en``: day-month
+    #: order and European conventions by default (``en_US`` for an American brand).
+    english: str = Field(default="en_GB", pattern=r"^en(_[A-Z]{2})?$")
+    #: Where the sender is (ISO 3166 alpha-2) and the language it writes addresses in: a
+    #: letter to this country has no country line, one abroad names the country in capitals
+    #: in this language. Without a country, every address has its country line.
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    language: str = Field(default="en", pattern=r"^[a-z]{2}(_[A-Z]{2})?$")
+    #: The logo of HTML emails: a PNG, JPEG or GIF in the brand folder, sent inline (CID) with
+    #: every message (email clients do not show SVG), or an https URL the client fetches.
+    email_logo: str | None = None
+    email_logo_url: str | None = Field(default=None, pattern=r"^https://")
     #: How close to the paper's edge printers can print, in mm (proof layout checks).
     printable_margin: float = Field(default=5.0, ge=0, le=50)
     folder: Path = Field(default=Path(), exclude=True)
+
+    @field_validator("english")
+    @classmethod
+    def _known_english(cls, value: str) -> str:
+        try:
+            Locale.parse(value)
+        except (UnknownLocaleError, ValueError):
+            raise ValueError(f"{value!r} is not a locale Babel knows") from None
+        return value
 
     def colour_css(self) -> str:
         lines = [f"  --brand-{name}: {value};" for name, value in sorted(self.colours.items())]
@@ -87,6 +112,16 @@ class Brand(BaseModel):
     @property
     def logo_path(self) -> Path:
         return self.folder / self.logo
+
+    @property
+    def email_logo_path(self) -> Path | None:
+        return self.folder / self.email_logo if self.email_logo else None
+
+    def email_logo_src(self) -> str | None:
+        """What the email's ``<img src>`` says: the inline part's CID, the URL, or None."""
+        if self.email_logo:
+            return f"cid:{EMAIL_LOGO_CID}"
+        return self.email_logo_url
 
 
 def load_brand(folder: Path) -> Brand:
@@ -126,8 +161,14 @@ def _check(brand: Brand) -> list[str]:
     for required in ("primary", "text"):
         if required not in brand.colours:
             problems.append(f"colours.{required}: required, missing")
-    files = [("logo", brand.logo)] + [(f"fonts[{i}].file", f.file) for i, f in
-                                       enumerate(brand.fonts)]
+    if brand.email_logo and brand.email_logo_url:
+        problems.append("email_logo, email_logo_url: give one of them, not both")
+    if brand.email_logo and not brand.email_logo.lower().endswith(EMAIL_IMAGES):
+        problems.append(f"email_logo: {brand.email_logo!r} is not a PNG, JPEG or GIF file")
+    files = [("logo", brand.logo)]
+    if brand.email_logo:
+        files.append(("email_logo", brand.email_logo))
+    files += [(f"fonts[{i}].file", f.file) for i, f in enumerate(brand.fonts)]
     for where, relative in files:
         target = (brand.folder / relative).resolve()
         if not target.is_relative_to(brand.folder):

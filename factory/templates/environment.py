@@ -7,6 +7,11 @@ raises on any
 undefined name (`StrictUndefined`), knows the Babel filters, and translates ``_()`` and
 ``{% trans %}`` through the gettext translation of the locale being rendered (a context
 variable, so one warm environment serves every locale).
+
+The translated string is filled in (``%(name)s``) as Jinja's new-style gettext does, with one
+typographic rule on top: a value that ends with a full stop (a date ending in ``р.`` or
+``г.``, an abbreviation) swallows the full stop the sentence puts right after it, so no text
+ever reads ``2026 р..``.
 """
 
 from __future__ import annotations
@@ -15,11 +20,16 @@ import gettext
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
-from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
 from factory.templates.formatting import FILTERS
+from factory.templates.postal import address_lines
+from factory.templates.salutation import record_salutation
 from factory.templates.templateset import TemplateSet
 
 _current: ContextVar[gettext.NullTranslations | None] = ContextVar(
@@ -42,6 +52,49 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
 
 def _pgettext(context: str, message: str) -> str:
     return _translations().pgettext(context, message)
+
+
+def fill(message: str, variables: dict[str, Any], autoescape: bool = False) -> str:
+    """``message % variables``, without a second full stop after a value that ends in one."""
+    for name, value in variables.items():
+        placeholder = f"%({name})s"
+        if str(value).endswith(".") and placeholder + "." in message:
+            message = message.replace(placeholder + ".", placeholder)
+    if autoescape:
+        # The message is a translator's text, trusted like the template (as Jinja does).
+        message = Markup(message)  # noqa: S704
+    return message % variables
+
+
+@pass_context
+def _gettext_filled(context: Context, message: str, **variables: Any) -> str:
+    return fill(_gettext(message), variables, context.eval_ctx.autoescape)
+
+
+@pass_context
+def _ngettext_filled(context: Context, singular: str, plural: str, n: int,
+                     **variables: Any) -> str:
+    variables.setdefault("num", n)
+    return fill(_ngettext(singular, plural, n), variables, context.eval_ctx.autoescape)
+
+
+@pass_context
+def _pgettext_filled(context: Context, msgctxt: str, message: str, **variables: Any) -> str:
+    variables.setdefault("context", msgctxt)
+    return fill(_pgettext(msgctxt, message), variables, context.eval_ctx.autoescape)
+
+
+@pass_context
+def _salutation(context: Context, record: Any) -> str:
+    """``{{ salutation(record) }}``: the formal greeting in the record's language."""
+    return record_salutation(context["locale"], record)
+
+
+@pass_context
+def _postal_lines(context: Context, record: Any) -> list[str]:
+    """``{{ postal_lines(record) }}``: the address block by the destination's postal rules."""
+    brand = context.get("brand") or {}
+    return address_lines(record, brand.get("country"), brand.get("language") or "en")
 
 
 @contextmanager
@@ -81,5 +134,9 @@ def build_environment(template_set: TemplateSet) -> ImmutableSandboxedEnvironmen
     env.install_gettext_callables(  # type: ignore[attr-defined]
         _gettext, _ngettext, newstyle=True, pgettext=_pgettext
     )
+    # Jinja's new-style callables, with `fill` doing the interpolation.
+    env.globals.update({"_": _gettext_filled, "gettext": _gettext_filled,
+                        "ngettext": _ngettext_filled, "pgettext": _pgettext_filled,
+                        "salutation": _salutation, "postal_lines": _postal_lines})
     env.policies["ext.i18n.trimmed"] = True
     return env

@@ -1,8 +1,25 @@
 """Locale-aware formatting for templates, all through Babel (CLDR data).
 
 Takes values and a locale; gives display strings. Registered as Jinja filters that read the
-record's locale from the template context, so ``{{ tx.amount | money(record.currency) }}`` shows
-``1 234,50 Kč`` in a Czech letter and ``CZK 1,234.50`` in an English one.
+formatting locale from the template context (``format_locale``: the record's locale, with
+``en`` made concrete as the brand's English variant, ``en_GB`` by default), so
+``{{ tx.amount | money(record.currency) }}`` shows ``1 234,50 Kč`` in a Czech letter and
+``CZK 1,234.50`` in an English one.
+
+Dates have two styles, one for running text and headers, one for tables (docs/locale.md):
+
+=======  ===============================  ====================
+locale   ``body`` (CLDR "long")           ``table``
+=======  ===============================  ====================
+cs       30. listopadu 2026               30. 11. 2026
+sk       30. novembra 2026                30. 11. 2026
+uk       30 листопада 2026 р.             30.11.2026
+bg       30 ноември 2026 г.               30.11.2026
+en_GB    30 November 2026                 30/11/2026
+=======  ===============================  ====================
+
+A date (or a month) that ends in an abbreviation's full stop (``р.``, ``г.``) is not followed by
+a second one: `environment` drops the sentence's full stop after such a value.
 """
 
 from __future__ import annotations
@@ -12,7 +29,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from babel.dates import format_date, format_datetime, format_skeleton
+from babel.dates import format_date, format_skeleton
 from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -51,12 +68,43 @@ def percent(locale: str, value: Any) -> str:
     return format_percent(value, locale=locale)
 
 
-def day(locale: str, value: date | str, style: str = "medium") -> str:
+#: The English variant documents use when a record says ``en`` and the brand does not choose.
+DEFAULT_ENGLISH = "en_GB"
+
+#: Table dates: numeric, four-digit year, day first; no-break spaces so that a date never
+#: wraps in a narrow column. Chosen per locale (CLDR's "short" has two-digit years and, for
+#: bg, a trailing "г." that a column does not need).
+TABLE_DATES = {
+    "cs": "d.\u00a0M.\u00a0y",
+    "sk": "d.\u00a0M.\u00a0y",
+    "uk": "dd.MM.y",
+    "bg": "dd.MM.y",
+    "en": "dd/MM/y",
+}
+
+#: The style names templates use; CLDR's names are accepted and mean the same two styles, so
+#: a document cannot mix ``1. 11. 2026`` and ``01.11.26``.
+DATE_STYLES = {"body": "body", "table": "table", "full": "body", "long": "body",
+               "medium": "body", "short": "table"}
+
+
+def format_locale(locale: str, english: str = DEFAULT_ENGLISH) -> str:
+    """The Babel locale a document is formatted in: ``en`` becomes the English variant."""
+    return english if locale == "en" else locale
+
+
+def day(locale: str, value: date | str, style: str = "body") -> str:
+    """A date in the ``body`` or ``table`` style of ``locale`` (see the module docstring)."""
     if isinstance(value, str):
         value = date.fromisoformat(value)
+    if style not in DATE_STYLES:
+        raise ValueError(f"date style {style!r}: use one of body, table")
     if isinstance(value, datetime):
-        return format_datetime(value, style, locale=locale)
-    return format_date(value, style, locale=locale)
+        value = value.date()
+    if DATE_STYLES[style] == "table":
+        pattern = TABLE_DATES.get(locale.split("_")[0], TABLE_DATES["en"])
+        return format_date(value, pattern, locale=locale)
+    return format_date(value, "long", locale=locale)
 
 
 def month_year(locale: str, value: date | str) -> str:
@@ -74,7 +122,8 @@ def iban(value: str) -> str:
 def _with_locale(function: Any) -> Any:
     @pass_context
     def filter_(context: Context, value: Any, *args: Any, **kwargs: Any) -> str:
-        return function(context["locale"], value, *args, **kwargs)
+        locale = context.get("format_locale") or format_locale(context["locale"])
+        return function(locale, value, *args, **kwargs)
 
     filter_.__name__ = function.__name__
     filter_.__doc__ = function.__doc__

@@ -17,9 +17,9 @@ from typing import Any
 
 from factory.archive import document_id
 from factory.config import Settings
-from factory.errors import ConfigError, FactoryError, SourceError
+from factory.errors import ConfigError, FactoryError, RetryableSealError, SealError, SourceError
 from factory.jobs import JobSpec, RecordSchema, load_job
-from factory.models import Period, Record, Reject
+from factory.models import Artifact, Period, Record, Reject
 from factory.pipeline.document import DocumentRenderer
 from factory.routing import route_record
 from factory.runner.plan import plan_records
@@ -69,10 +69,25 @@ def check_job(path: Path, settings: Settings, period: str = "2026-11",
         if locale not in templates.brand.footer:
             result.notes.append(f"{templates.brand.folder / 'brand.toml'}: footer has no"
                                 f" {locale!r} text; the {job.default_locale!r} one is used")
+    _check_seal(renderer, result)
     if result.problems:
         return result
     _check_data(job, settings, renderer, sample, result)
     return result
+
+
+def _check_seal(renderer: DocumentRenderer, result: Checked) -> None:
+    """The seal key opens and its certificate is valid now (a problem), or ends soon (a note)."""
+    if renderer.seal_spec is None:
+        return
+    where = str(renderer.job.label)
+    try:
+        problems, notes = renderer.sealer().check()
+    except ConfigError as exc:
+        result.problems.extend(f"{where}: {line}" for line in _lines(exc))
+        return
+    result.problems.extend(f"{where}: {p}" for p in problems)
+    result.notes.extend(f"{where}: {n}" for n in notes)
 
 
 def _check_data(job: JobSpec, settings: Settings, renderer: DocumentRenderer, sample: int,
@@ -102,13 +117,28 @@ def _render_check(renderer: DocumentRenderer, record: Record, job: JobSpec, pdf:
     doc_id = document_id(job.name, renderer.period.code, record.key, job.document_type, "pdf", 0)
     try:
         if pdf:
-            renderer.render(record, doc_id)
+            _html, artifact = renderer.render(record, doc_id)
+            _seal_check(renderer, artifact, result)
         else:
             renderer.render_html(record, doc_id)
         _message_check(renderer, record, job, doc_id, built)
     except FactoryError as exc:
         result.problems.append(f"{job.template_set} template with record {record.key}"
                                f" ({record.position}): {exc}")
+
+
+def _seal_check(renderer: DocumentRenderer, artifact: Artifact, result: Checked) -> None:
+    """Seal the first sample PDF (and throw it away): the TSA answers, the profile works. A TSA
+    that is down is a note: the run retries such records."""
+    if renderer.seal_spec is None:
+        return
+    try:
+        renderer.sealer().seal(artifact)
+    except RetryableSealError as exc:
+        result.notes.append(f"{renderer.job.label}: seal: {exc}; a run retries the records it"
+                            " could not seal")
+    except SealError as exc:
+        result.problems.append(f"{renderer.job.label}: seal: {exc}")
 
 
 def _message_check(renderer: DocumentRenderer, record: Record, job: JobSpec,

@@ -46,7 +46,16 @@ def open_service(app: App, archive_url: str | None, index_url: str | None
     index = app.open_index(index_url, existing=True)
     settings = app.settings(archive_url=archive_url, index_url=index_url)
     store = open_store(settings.archive_url or settings.default_archive_url)
-    return ComplianceService(index, store, settings.export_max_bytes)
+    return ComplianceService(index, store, settings.export_max_bytes, seal_trust(settings))
+
+
+def seal_trust(settings: Any) -> list[Any] | None:
+    """The trust anchors of ``seal_trust`` (docfactory.toml / FACTORY_SEAL_TRUST), loaded."""
+    if not settings.seal_trust:
+        return None
+    from factory.render.seal import load_trust
+
+    return load_trust(settings.seal_trust, settings.root)
 
 
 def filters(function: Any) -> Any:
@@ -143,7 +152,8 @@ def get(app: App, document_id: str, output: Path | None, archive_url: str | None
 @handle_errors
 def verify(app: App, job: str | None, everything: bool, as_json: bool,
            archive_url: str | None, index_url: str | None) -> None:
-    """Recompute every checksum from the store; report missing, altered and orphan objects."""
+    """Recompute every checksum from the store and check every seal; report missing, altered
+    and orphan objects, broken seals and documents modified after sealing."""
     if job and everything:
         raise click.UsageError("give --job or --all, not both")
     if job:
@@ -162,7 +172,8 @@ def verify(app: App, job: str | None, everything: bool, as_json: bool,
             f"{mark} {report.scope}: {report.documents} document(s) ({report.bytes:,} bytes),"
             f" {report.snapshots} record snapshot(s), {report.template_versions} template-set"
             f" version(s), {report.objects} stored object(s) checked: {counts['missing']}"
-            f" missing, {counts['altered']} altered, {counts['orphan']} orphan", soft_wrap=True)
+            f" missing, {counts['altered']} altered, {counts['orphan']} orphan; {report.sealed}"
+            f" sealed document(s), {counts['seal']} seal problem(s)", soft_wrap=True)
     sys.exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from factory.archive import SqlIndex, Store
 from factory.compliance import documents as docs
@@ -35,9 +36,12 @@ class ComplianceService:
     """Search, retrieve, prove, export, hold and purge archived documents."""
 
     def __init__(self, index: SqlIndex, store: Store,
-                 export_max_bytes: int = DEFAULT_EXPORT_MAX_BYTES) -> None:
+                 export_max_bytes: int = DEFAULT_EXPORT_MAX_BYTES,
+                 seal_trust: list[Any] | None = None) -> None:
         self.index = index
         self.store = store
+        #: asn1crypto trust anchors for seal checks (`factory.render.seal.load_trust`).
+        self.seal_trust = seal_trust
         self.audit = AuditLog(index)
         self.export_max_bytes = export_max_bytes
 
@@ -84,7 +88,7 @@ class ComplianceService:
         return retention.purge_expired(self.index, self.store, self.audit, actor, now, execute)
 
     def verify(self, job: str | None = None) -> VerifyReport:
-        return verify_archive(self.index, self.store, job)
+        return verify_archive(self.index, self.store, job, seal_trust=self.seal_trust)
 
     def rerender(self, actor: Actor, doc_id: str, workdir: Path, job: JobSpec | None = None
                  ) -> RerenderResult:

@@ -68,6 +68,8 @@ class Settings:
     seal: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Trust anchors (PEM/DER files) that `archive verify` checks seals and timestamps against.
     seal_trust: tuple[Path, ...] = ()
+    #: ``[factory.export_seal]``: the key (and TSA) that signs export bundles' manifests.
+    export_seal: Mapping[str, Any] = field(default_factory=dict)
     #: ``FACTORY_SEAL_*`` environment variables: key passwords and token PINs. Never printed.
     seal_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -196,6 +198,7 @@ def load_settings(
         finance_document_types=_names(pick("finance_document_types",
                                            "FACTORY_FINANCE_DOCUMENT_TYPES", ["invoice"])),
         seal=_tables(file_values.get("seal", {})),
+        export_seal=dict(file_values.get("export_seal", {})),
         seal_trust=tuple(as_path(p) for p in _paths(pick("seal_trust", "FACTORY_SEAL_TRUST",
                                                          []))),
         seal_secrets={k: v for k, v in env.items()
@@ -225,7 +228,7 @@ def _read_project_file(path: Path) -> dict[str, Any]:
     section = data.get("factory", {})
     allowed = {"templates_dir", "assets_dir", "var_dir", "archive_url", "index_url", "workers",
                "chunk_size", "retention", "email_url", "sms_url", "export_max_bytes",
-               "finance_document_types", "seal", "seal_trust"}
+               "finance_document_types", "seal", "seal_trust", "export_seal"}
     unknown = sorted(set(section) - allowed)
     if unknown:
         raise ConfigError(

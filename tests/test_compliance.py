@@ -193,7 +193,7 @@ def test_verify_finds_missing_altered_and_orphan_objects(archive: Built) -> None
         ("altered", snap.record_storage_key), ("orphan", "monthly_statements/2026-11/stray.pdf"),
         ("altered", template_snapshot_key(version)),
     ])
-    assert report.counts() == {"missing": 1, "altered": 3, "orphan": 1}
+    assert report.counts() == {"missing": 1, "altered": 3, "orphan": 1, "seal": 0}
     invoices = service(archive).verify("monthly_invoices")
     assert [f.kind for f in invoices.findings] == ["altered"]  # only the shared template zip
 

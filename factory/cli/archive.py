@@ -46,7 +46,10 @@ def open_service(app: App, archive_url: str | None, index_url: str | None
     index = app.open_index(index_url, existing=True)
     settings = app.settings(archive_url=archive_url, index_url=index_url)
     store = open_store(settings.archive_url or settings.default_archive_url)
-    return ComplianceService(index, store, settings.export_max_bytes, seal_trust(settings))
+    from factory.render.seal_data import export_sealer
+
+    return ComplianceService(index, store, settings.export_max_bytes, seal_trust(settings),
+                             export_sealer(settings))
 
 
 def seal_trust(settings: Any) -> list[Any] | None:

@@ -37,11 +37,14 @@ class ComplianceService:
 
     def __init__(self, index: SqlIndex, store: Store,
                  export_max_bytes: int = DEFAULT_EXPORT_MAX_BYTES,
-                 seal_trust: list[Any] | None = None) -> None:
+                 seal_trust: list[Any] | None = None,
+                 export_sealer: Any | None = None) -> None:
         self.index = index
         self.store = store
         #: asn1crypto trust anchors for seal checks (`factory.render.seal.load_trust`).
         self.seal_trust = seal_trust
+        #: Signs and timestamps export manifests (`factory.render.seal_data.DataSealer`).
+        self.export_sealer = export_sealer
         self.audit = AuditLog(index)
         self.export_max_bytes = export_max_bytes
 
@@ -72,7 +75,7 @@ class ComplianceService:
     def export(self, actor: Actor, query: DocumentQuery, target: Path,
                max_bytes: int | None = None) -> ExportSummary:
         return export_bundle(self.index, self.store, self.audit, actor, query, target,
-                             max_bytes or self.export_max_bytes)
+                             max_bytes or self.export_max_bytes, self.export_sealer)
 
     def hold(self, actor: Actor, doc_id: str, reason: str = "") -> tuple[docs.Document, bool]:
         return retention.set_hold(self.index, self.store, self.audit, actor, doc_id, True,

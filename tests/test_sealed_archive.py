@@ -4,8 +4,12 @@ row (SHA-256, size) still cannot hide a change: the seal tells."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import shutil
+import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -146,3 +150,88 @@ def test_a_signer_outside_the_trust_anchors_is_reported(golden: Path, tmp_path: 
         result = invoke(golden, "archive", "verify", trust=other.root_pem)
     assert result.exit_code == 1
     assert "does not chain to a configured trust anchor" in result.output
+
+
+def sealed_export_env(project: Path, pki: TestPki) -> dict[str, str]:
+    """A project root whose docfactory.toml seals export manifests (B-T)."""
+    (project / "docfactory.toml").write_text(
+        f"[factory]\ntemplates_dir = '{REPO / 'templates'}'\nassets_dir = '{REPO / 'assets'}'\n"
+        f"[factory.export_seal]\nprofile = 'B-T'\nkey = '{pki.seal_p12}'\n"
+        f"tsa_url = '{pki.tsa_url}'\n", encoding="utf-8")
+    return {"FACTORY_HOME": str(project), "FACTORY_VAR": str(project / "var"),
+            "FACTORY_WORKERS": "1", "FACTORY_SEAL_PASSWORD": pki.password}
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def test_a_sealed_export_bundle_checks_with_openssl_and_pdfsig_alone(
+        project: Path, pki: TestPki, tmp_path: Path) -> None:
+    doc_id, _key, _path = first_document(project)
+    index = open_index(f"sqlite:///{project / 'var' / 'index.db'}")
+    entry = next(e for e in index.entries(job="monthly_statements") if e.document_id == doc_id)
+    index.close()
+    target = tmp_path / "bundle.zip"
+    result = CliRunner().invoke(cli, ["archive", "export", "--customer", entry.customer_id,
+                                      "-o", str(target)],
+                                env=sealed_export_env(project, pki), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "unzipped"
+    with zipfile.ZipFile(target) as bundle:
+        bundle.extractall(out)
+        names = bundle.namelist()
+    shutil.copy(pki.root_pem, out / "root.pem")
+    # readable names: customer id and name, type, period, revision
+    pdfs = [n for n in names if n.startswith("documents/")]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(pdfs) == 1 and pdfs[0].startswith(f"documents/2026-11/{entry.customer_id}_")
+    assert pdfs[0].endswith("_statement_2026-11_r1.pdf"), pdfs
+    name = manifest["documents"][0]["path"]
+    assert name == pdfs[0] and doc_id not in name
+    cms = run("openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in",
+              "manifest.json.p7s", "-content", "manifest.json", "-CAfile", "root.pem",
+              "-purpose", "any", "-out", "/dev/null", cwd=out)
+    assert cms.returncode == 0 and "Verification successful" in cms.stderr, cms.stderr
+    ts = run("openssl", "ts", "-verify", "-data", "manifest.json", "-in", "manifest.json.tst",
+             "-token_in", "-CAfile", "root.pem", cwd=out)
+    assert ts.returncode == 0 and "Verification: OK" in ts.stdout, ts.stdout + ts.stderr
+    sums = run("sha256sum", "-c", "SHA256SUMS", cwd=out)
+    assert sums.returncode == 0 and sums.stdout.strip().endswith(": OK"), sums.stdout
+    for file, digest in manifest["files"].items():
+        assert hashlib.sha256((out / file).read_bytes()).hexdigest() == digest, file
+    assert "openssl cms -verify" in (out / "README.txt").read_text()
+    pdf = run("pdfsig", pdfs[0], cwd=out)
+    assert "Signature is Valid." in pdf.stdout, pdf.stdout
+    # one changed byte of the manifest and OpenSSL refuses it
+    body = (out / "manifest.json").read_bytes()
+    (out / "manifest.json").write_bytes(body.replace(b'"document_count": 1',
+                                                     b'"document_count": 2'))
+    cms = run("openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in",
+              "manifest.json.p7s", "-content", "manifest.json", "-CAfile", "root.pem",
+              "-purpose", "any", "-out", "/dev/null", cwd=out)
+    assert cms.returncode != 0
+    ts = run("openssl", "ts", "-verify", "-data", "manifest.json", "-in", "manifest.json.tst",
+             "-token_in", "-CAfile", "root.pem", cwd=out)
+    assert ts.returncode != 0
+
+
+def test_readable_names_carry_the_invoice_number_and_stay_unique() -> None:
+    from datetime import UTC, datetime
+
+    from factory.compliance.documents import Document
+    from factory.compliance.export import _path_in_zip
+    from factory.models import ArchiveEntry
+
+    moment = datetime(2026, 12, 1, tzinfo=UTC)
+    entry = ArchiveEntry("d" * 40, "invoices", "r", "2026-11", "K1", "C-7", "invoice", "pdf",
+                         "uk", "v", 1, 10, "0" * 64, "invoices/2026-11/K1/x.pdf",
+                         "application/pdf", moment, moment, revision=2)
+    snapshot = {"record": {"name": "Олена Коваль / ТОВ"},
+                "computed": {"number": "FV2026/000123"}}
+    taken: set[str] = set()
+    first = _path_in_zip(Document(entry, False), snapshot, taken)
+    assert first == "documents/2026-11/C-7_Олена-Коваль-ТОВ_invoice_2026-11_FV2026-000123_r2.pdf"
+    again = _path_in_zip(Document(entry, False), snapshot, taken)
+    assert again != first and again.endswith(f"_{'d' * 12}.pdf")
+    assert _path_in_zip(Document(entry, False), None, set()).endswith(f"_r2_{'d' * 40}.pdf")

@@ -14,8 +14,12 @@ import uuid
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes | str, *, read_only: bool = False) -> None:
-    """Write ``data`` (text as UTF-8) to ``path``; ``read_only`` leaves it r--r--r--."""
+def write_atomic(path: Path, data: bytes | str, *, read_only: bool = False,
+                 exclusive: bool = False) -> None:
+    """Write ``data`` (text as UTF-8) to ``path``; ``read_only`` leaves it r--r--r--;
+    ``exclusive`` never replaces an existing file (`FileExistsError`), even one that appears
+    while writing: the finished file is hard-linked into place, which fails if the name is
+    taken, instead of renamed over it."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,7 +29,11 @@ def write_atomic(path: Path, data: bytes | str, *, read_only: bool = False) -> N
             os.fsync(handle.fileno())
         if read_only:
             tmp.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        tmp.replace(path)
+        if exclusive:
+            os.link(tmp, path)
+            tmp.unlink()
+        else:
+            tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -24,7 +24,7 @@ from factory.archive import open_store
 from factory.cli.app import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, App, cli, handle_errors
 from factory.compliance import Actor, ComplianceService, DocumentQuery
 from factory.config import parse_size
-from factory.errors import IntegrityError
+from factory.errors import InputError, IntegrityError
 from factory.files import write_atomic
 
 ARCHIVE = click.option("--archive", "archive_url", default=None, metavar="URL",
@@ -132,15 +132,22 @@ def search(app: App, customer: str | None, document_type: str | None, job: str |
 @handle_errors
 def get(app: App, document_id: str, output: Path | None, archive_url: str | None,
         index_url: str | None) -> None:
-    """Write DOCUMENT_ID's exact bytes, verified against the recorded SHA-256."""
+    """Write DOCUMENT_ID's exact bytes, verified against the recorded SHA-256 (never over an
+    existing file)."""
     service = open_service(app, archive_url, index_url)
+    target = output or Path(service.document(document_id).file_name)
+    if target.exists():
+        raise InputError(f"{target} exists already; choose another name (nothing written)")
     try:
         document, data = service.get(shell_actor(), document_id)
     except IntegrityError as exc:
         integrity_exit(app, exc)
         return
-    target = output or Path(document.file_name)
-    write_atomic(target, data)
+    try:
+        write_atomic(target, data, exclusive=True)
+    except FileExistsError:
+        raise InputError(f"{target} exists already; choose another name (nothing written)"
+                         ) from None
     app.out.print(f"[green]✓[/] {target}: {len(data):,} bytes, SHA-256 {document.entry.sha256}"
                   " (verified)", soft_wrap=True)
 

@@ -1,4 +1,4 @@
-"""The JSON API under /api: documents, exports, holds, jobs and runs.
+"""The JSON API under /api: documents, exports, holds, the audit log, jobs and runs.
 
 Takes HTTP requests with an API key; gives JSON (or a document's bytes, or an export zip).
 Every route depends on `api_role(...)`, which authenticates the key (401) and checks its role
@@ -24,6 +24,7 @@ from factory.api.catalog import load_catalog
 from factory.api.security import Principal, api_principal, api_role, services
 from factory.compliance import DocumentQuery, Permission, Role
 from factory.compliance import query as q
+from factory.compliance.audit_query import AuditQuery
 from factory.compliance.roles import allows
 from factory.errors import InputError, NotFoundError, PermissionDeniedError
 from factory.jobs import JobSpec
@@ -161,6 +162,23 @@ def api_router() -> APIRouter:
     def export(request: Request, body: ExportBody,
                principal: Principal = api_role(Permission.ARCHIVE_EXPORT)) -> FileResponse:
         return export_response(request, principal, body.model_dump())
+
+    @router.get("/audit", summary="Audit-log entries, newest first (compliance only)")
+    def audit(request: Request,
+              document: str | None = Query(None, max_length=64, description="Document id"),
+              customer: str | None = Query(None, max_length=200,
+                                           description="Every document of this customer"),
+              actor: str | None = Query(None, max_length=200,
+                                        description="Who: key:<id>, web:<name>, cli:<user>"),
+              action: str | None = Query(None, max_length=64,
+                                         description="archive.get, archive.export, ..."),
+              limit: int = Query(100, ge=1, le=q.MAX_LIMIT),
+              principal: Principal = api_role(Permission.AUDIT_READ)) -> dict[str, Any]:
+        query = AuditQuery.parse(document=document, customer=customer, actor=actor,
+                                 action=action, limit=limit)
+        found, more = services(request).compliance.search_audit(principal.actor, query)
+        return {"query": query.as_dict(), "count": len(found), "more": more,
+                "entries": [entry.as_dict() for entry in found]}
 
     @router.get("/jobs", summary="The jobs this key may start")
     def jobs(request: Request,

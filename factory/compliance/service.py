@@ -9,6 +9,8 @@ command line and the HTTP API both call with an `Actor`, so both leave the same 
     hold        archive.hold / archive.release (with the reason)
     purge       archive.purge    (one per document deleted; a dry run writes nothing)
     rerender    archive.rerender (whether the text matched)
+    verify_one  archive.verify   (one document's checksum and seal, e.g. "verify now")
+    audit       audit.search     (the filters and how many matched)
 
 Bytes are handed out only after their audit entry is committed: no audit, no document.
 """
@@ -22,7 +24,8 @@ from typing import Any
 from factory.archive import SqlIndex, Store
 from factory.compliance import documents as docs
 from factory.compliance import retention
-from factory.compliance.audit import Actor, AuditLog
+from factory.compliance.audit import Actor, AuditEntry, AuditLog
+from factory.compliance.audit_query import AuditQuery, search_audit
 from factory.compliance.export import ExportSummary, export_bundle
 from factory.compliance.query import DocumentQuery
 from factory.compliance.rerender import RerenderResult, rerender
@@ -89,6 +92,12 @@ class ComplianceService:
     def purge_expired(self, actor: Actor, now: datetime, execute: bool = False
                       ) -> retention.PurgeResult:
         return retention.purge_expired(self.index, self.store, self.audit, actor, now, execute)
+
+    def search_audit(self, actor: Actor, query: AuditQuery) -> tuple[list[AuditEntry], bool]:
+        found, more = search_audit(self.index, query)
+        self.audit.record(actor, "audit.search", details={
+            "query": query.as_dict(), "matches": len(found), "more": more})
+        return found, more
 
     def verify(self, job: str | None = None) -> VerifyReport:
         return verify_archive(self.index, self.store, job, seal_trust=self.seal_trust)

@@ -185,3 +185,28 @@ def _pem(der: bytes) -> bytes:
     from asn1crypto import pem
 
     return pem.armor("CERTIFICATE", der)
+
+
+def build_sealed_project(root: Path, pki: TestPki, customers: int = 2,
+                         profile: str = "B-T") -> Path:
+    """A project folder (jobs/, var/) whose statements for 2026-11 were run and sealed."""
+    from factory.config import load_settings
+    from factory.executors import InlineExecutor
+    from factory.jobs import load_job
+    from factory.runner import RunOptions, run_job
+    from factory.sample import generate
+    from tests.conftest import REPO, csv_source, write_job
+
+    sample = root / "var" / "sample"
+    generate(customers, sample, seed=3, period="2026-11", fmt="csv")
+    seal = {"profile": profile, "key": str(pki.seal_p12)}
+    if profile != "B-B":
+        seal["tsa_url"] = pki.tsa_url
+    job = load_job(write_job(root / "jobs", "monthly_statements.toml",
+                             source=csv_source(sample / "customers.csv",
+                                               sample / "transactions.csv"), seal=seal))
+    settings = load_settings(REPO, {"FACTORY_SEAL_PASSWORD": pki.password},
+                             var_dir=str(root / "var"), workers=1)
+    report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
+    assert report.counts.archived == customers, report.as_dict()
+    return root

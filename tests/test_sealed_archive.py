@@ -22,13 +22,8 @@ from factory.archive import open_index
 from factory.archive.store import sha256_of
 from factory.archive.tables import documents
 from factory.cli.app import cli, load_commands
-from factory.config import load_settings
-from factory.executors import InlineExecutor
-from factory.jobs import load_job
-from factory.runner import RunOptions, run_job
-from factory.sample import generate
-from tests.conftest import REPO, csv_source, write_job
-from tests.sealkit import TestPki, serve_pki
+from tests.conftest import REPO
+from tests.sealkit import TestPki, build_sealed_project, serve_pki
 
 load_commands()
 
@@ -42,19 +37,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def golden(pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project whose statements (2 customers, 2026-11) are sealed B-T."""
-    root = tmp_path_factory.mktemp("sealed")
-    sample = root / "var" / "sample"
-    generate(2, sample, seed=3, period="2026-11", fmt="csv")
-    job = load_job(write_job(root / "jobs", "monthly_statements.toml",
-                             source=csv_source(sample / "customers.csv",
-                                               sample / "transactions.csv"),
-                             seal={"profile": "B-T", "key": str(pki.seal_p12),
-                                   "tsa_url": pki.tsa_url}))
-    settings = load_settings(REPO, {"FACTORY_SEAL_PASSWORD": pki.password},
-                             var_dir=str(root / "var"), workers=1)
-    report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
-    assert report.counts.archived == 2, report.as_dict()
-    return root
+    return build_sealed_project(tmp_path_factory.mktemp("sealed"), pki)
 
 
 @pytest.fixture

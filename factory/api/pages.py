@@ -1,4 +1,5 @@
-"""The web pages: log in with a key, search the archive, download, see and start runs.
+"""The web pages: log in with a key, search the archive, a document's whole trail (page
+previews, revisions, audit entries, seal status, "verify now"), download, see and start runs.
 
 Takes browser requests with a session cookie (set by logging in with an API key); gives HTML
 rendered on the server from ``templates/`` by Jinja2 with autoescaping (no JavaScript). Every
@@ -34,6 +35,7 @@ from factory.api.security import (
 from factory.compliance import DocumentQuery, Permission
 from factory.compliance.keys import authenticate
 from factory.compliance.roles import allows
+from factory.compliance.trail import MAX_PREVIEW_PAGES
 from factory.errors import AuthenticationError, InputError, NotFoundError
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -45,6 +47,19 @@ _env.filters["when"] = lambda d: f"{d:%Y-%m-%d %H:%M:%S} UTC" if hasattr(d, "str
 #: The only routes anyone may call without a key.
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
 
+
+
+def _details(entry: Any) -> str:
+    """An audit entry's details as short ``key: value`` text for the trail table."""
+    import json
+
+    try:
+        values = json.loads(entry.details)
+    except ValueError:
+        return str(entry.details)[:300]
+    if not isinstance(values, dict):
+        return str(values)[:300]
+    return "; ".join(f"{k}: {v}" for k, v in values.items() if v not in (None, "", []))[:300]
 
 
 def render_page(request: Request, template: str, context: dict[str, Any],
@@ -129,9 +144,28 @@ def page_router() -> APIRouter:
     @router.get("/documents/{document_id}", response_class=HTMLResponse)
     def document(request: Request, document_id: str,
                  principal: Principal = page_role(Permission.ARCHIVE_SEARCH)) -> HTMLResponse:
-        found = services(request).compliance.document(document_id)
-        return render_page(request, "document.html", {"document": found},
-                           principal=principal)
+        trail = services(request).compliance.trail(document_id)
+        verified = next((e for e in trail.audit if e.action == "archive.verify"), None)
+        pages = min(trail.document.entry.page_count or 0, MAX_PREVIEW_PAGES) \
+            if trail.document.entry.media_type == "application/pdf" else 0
+        return render_page(request, "document.html", {
+            "document": trail.document, "trail": trail, "check": trail.check,
+            "seal": trail.check.seal, "verified": verified, "preview_pages": pages,
+            "details": _details}, principal=principal)
+
+    @router.get("/documents/{document_id}/pages/{page}.png")
+    def page_image(request: Request, document_id: str, page: int,
+                   principal: Principal = page_role(Permission.ARCHIVE_GET)) -> Response:
+        png = services(request).compliance.preview(principal.actor, document_id, page)
+        return Response(png, media_type="image/png")
+
+    @router.post("/documents/{document_id}/verify")
+    def verify_now(request: Request, document_id: str, csrf: str = Form(""),
+                   principal: Principal = page_role(Permission.ARCHIVE_SEARCH)) -> Response:
+        services(request).sessions.check_csrf(request, csrf)
+        check = services(request).compliance.verify_one(principal.actor, document_id)
+        return RedirectResponse(f"/documents/{check.document_id}#verification",
+                                status_code=303)
 
     @router.get("/documents/{document_id}/download")
     def download(request: Request, document_id: str,

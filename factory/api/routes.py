@@ -142,6 +142,12 @@ def api_router() -> APIRouter:
             "Content-Disposition": f'attachment; filename="{document.file_name}"',
             "X-Content-SHA256": document.entry.sha256})
 
+    @router.post("/documents/{document_id}/verify",
+                 summary="Check the stored bytes and the seal of one document (audited)")
+    def verify(request: Request, document_id: str = DOC_ID,
+               principal: Principal = api_role(Permission.ARCHIVE_SEARCH)) -> dict[str, Any]:
+        return services(request).compliance.verify_one(principal.actor, document_id).as_dict()
+
     @router.post("/documents/{document_id}/hold", summary="Place a legal hold")
     def hold(request: Request, body: HoldBody, document_id: str = DOC_ID,
              principal: Principal = api_role(Permission.ARCHIVE_HOLD)) -> dict[str, Any]:

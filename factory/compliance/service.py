@@ -10,6 +10,7 @@ command line and the HTTP API both call with an `Actor`, so both leave the same 
     purge       archive.purge    (one per document deleted; a dry run writes nothing)
     rerender    archive.rerender (whether the text matched)
     verify_one  archive.verify   (one document's checksum and seal, e.g. "verify now")
+    preview     archive.preview  (a page image of a document)
     audit       audit.search     (the filters and how many matched)
 
 Bytes are handed out only after their audit entry is committed: no audit, no document.
@@ -29,6 +30,13 @@ from factory.compliance.audit_query import AuditQuery, search_audit
 from factory.compliance.export import ExportSummary, export_bundle
 from factory.compliance.query import DocumentQuery
 from factory.compliance.rerender import RerenderResult, rerender
+from factory.compliance.trail import (
+    DocumentCheck,
+    DocumentTrail,
+    check_document,
+    document_trail,
+    page_png,
+)
 from factory.compliance.verify import VerifyReport, verify_archive
 from factory.config import DEFAULT_EXPORT_MAX_BYTES
 from factory.errors import IntegrityError
@@ -98,6 +106,30 @@ class ComplianceService:
         self.audit.record(actor, "audit.search", details={
             "query": query.as_dict(), "matches": len(found), "more": more})
         return found, more
+
+    def trail(self, doc_id: str) -> DocumentTrail:
+        """Revisions, audit trail and seal status of one document (read-only, not audited:
+        nothing is handed out but the status)."""
+        return document_trail(self.index, self.store, doc_id, self.seal_trust)
+
+    def verify_one(self, actor: Actor, doc_id: str) -> DocumentCheck:
+        """The checks of ``archive verify`` for one document, recorded as archive.verify."""
+        check = check_document(self.index, self.store, doc_id, self.seal_trust)
+        seal = check.seal
+        self.audit.record(actor, "archive.verify", outcome="ok" if check.ok else "problems",
+                          document_id=check.document_id, details={
+                              "intact": check.intact, "problems": check.problems[:10],
+                              "sealed": bool(seal and seal.sealed),
+                              "seal": seal.describe() if seal is not None else None})
+        return check
+
+    def preview(self, actor: Actor, doc_id: str, page: int) -> bytes:
+        """Page ``page`` of a PDF document as PNG, from verified bytes; audited."""
+        document, data = docs.fetch(self.index, self.store, doc_id)
+        png = page_png(data, page)
+        self.audit.record(actor, "archive.preview", document_id=document.document_id,
+                          details={"page": page})
+        return png
 
     def verify(self, job: str | None = None) -> VerifyReport:
         return verify_archive(self.index, self.store, job, seal_trust=self.seal_trust)

@@ -218,3 +218,67 @@ def test_readable_names_carry_the_invoice_number_and_stay_unique() -> None:
     again = _path_in_zip(Document(entry, False), snapshot, taken)
     assert again != first and again.endswith(f"_{'d' * 12}.pdf")
     assert _path_in_zip(Document(entry, False), None, set()).endswith(f"_r2_{'d' * 40}.pdf")
+
+
+def document_timestamp_verifies(data: bytes, tmp: Path, pki: TestPki
+                                ) -> subprocess.CompletedProcess:
+    """``openssl ts -verify`` of the last document timestamp over the bytes it covers."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    stamp = PdfFileReader(io.BytesIO(data)).embedded_timestamp_signatures[-1]
+    start1, len1, start2, len2 = stamp.byte_range
+    (tmp / "covered.bin").write_bytes(data[start1:start1 + len1] + data[start2:start2 + len2])
+    (tmp / "doc-token.der").write_bytes(_content_info(stamp))
+    return run("openssl", "ts", "-verify", "-data", "covered.bin", "-in", "doc-token.der",
+               "-token_in", "-CAfile", str(pki.root_pem), cwd=tmp)
+
+
+def _content_info(stamp) -> bytes:  # type: ignore[no-untyped-def]
+    from asn1crypto import cms
+
+    return cms.ContentInfo({"content_type": "signed_data",
+                            "content": stamp.signed_data}).dump()
+
+
+def test_reseal_adds_a_document_timestamp_as_a_new_revision_and_audits_it(
+        project: Path, pki: TestPki, tmp_path: Path) -> None:
+    from factory.compliance import AuditLog
+
+    before = {e.document_id: e for e in open_index(
+        f"sqlite:///{project / 'var' / 'index.db'}").entries(job="monthly_statements")}
+    dry = invoke(project, "archive", "reseal", "--tsa", pki.tsa_url, trust=pki.root_pem)
+    assert dry.exit_code == 0, dry.output
+    assert "0 of 2 PDF document(s) due" in dry.output  # their TSA certificate runs for years
+    due = invoke(project, "archive", "reseal", "--tsa", pki.tsa_url, "--within", "4000d",
+                 trust=pki.root_pem)
+    assert "2 of 2 PDF document(s) due; run with --execute" in due.output, due.output
+    done = invoke(project, "archive", "reseal", "--tsa", pki.tsa_url, "--within", "4000d",
+                  "--execute", trust=pki.root_pem)
+    assert done.exit_code == 0, done.output
+    assert "2 of 2 PDF document(s) renewed" in done.output
+    index = open_index(f"sqlite:///{project / 'var' / 'index.db'}")
+    after = list(index.entries(job="monthly_statements"))
+    log = AuditLog(index)
+    for entry in after:
+        assert entry.revision == 2 and entry.run_id.startswith("reseal-")
+        old = next(o for o in before.values() if o.record_key == entry.record_key)
+        old_bytes = (project / "var" / "archive" / old.storage_key).read_bytes()
+        new_bytes = (project / "var" / "archive" / entry.storage_key).read_bytes()
+        # nothing archived changed: the old object is still there, byte for byte, and is the
+        # start of the renewed one
+        assert hashlib.sha256(old_bytes).hexdigest() == old.sha256
+        assert new_bytes.startswith(old_bytes) and hashlib.sha256(
+            new_bytes).hexdigest() == entry.sha256
+        checked = document_timestamp_verifies(new_bytes, tmp_path, pki)
+        assert "Verification: OK" in checked.stdout, checked.stdout + checked.stderr
+        assert "Signature is Valid." in run("pdfsig", str(project / "var" / "archive" /
+                                                          entry.storage_key), cwd=tmp_path).stdout
+        actions = [(e.action, e.document_id) for e in log.entries(
+            document_ids=[old.document_id, entry.document_id])]
+        assert ("archive.reseal", old.document_id) in actions
+        assert ("archive.reseal", entry.document_id) in actions
+    index.close()
+    verified = invoke(project, "archive", "verify", "--json", trust=pki.root_pem)
+    report = json.loads(verified.output)
+    assert report["counts"]["seal"] == 0 and report["counts"]["altered"] == 0, report
+    assert report["sealed_documents"] == 2

@@ -118,6 +118,7 @@ COMMAND_MODULES = [
     "factory.cli.invoicing",
     "factory.cli.templates",
     "factory.cli.archive",
+    "factory.cli.reseal",
     "factory.cli.keys",
     "factory.cli.audit",
     "factory.cli.serve",

@@ -11,6 +11,7 @@ command line and the HTTP API both call with an `Actor`, so both leave the same 
     rerender    archive.rerender (whether the text matched)
     verify_one  archive.verify   (one document's checksum and seal, e.g. "verify now")
     preview     archive.preview  (a page image of a document)
+    reseal      archive.reseal   (a B-LTA document timestamp added, as a new revision)
     audit       audit.search     (the filters and how many matched)
 
 Bytes are handed out only after their audit entry is committed: no audit, no document.
@@ -18,7 +19,7 @@ Bytes are handed out only after their audit entry is committed: no audit, no doc
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from factory.compliance.audit_query import AuditQuery, search_audit
 from factory.compliance.export import ExportSummary, export_bundle
 from factory.compliance.query import DocumentQuery
 from factory.compliance.rerender import RerenderResult, rerender
+from factory.compliance.reseal import ResealResult, reseal_due
 from factory.compliance.trail import (
     DocumentCheck,
     DocumentTrail,
@@ -39,7 +41,7 @@ from factory.compliance.trail import (
 )
 from factory.compliance.verify import VerifyReport, verify_archive
 from factory.config import DEFAULT_EXPORT_MAX_BYTES
-from factory.errors import IntegrityError
+from factory.errors import ConfigError, IntegrityError
 from factory.jobs import JobSpec
 
 
@@ -130,6 +132,19 @@ class ComplianceService:
         self.audit.record(actor, "archive.preview", document_id=document.document_id,
                           details={"page": page})
         return png
+
+    def reseal(self, actor: Actor, now: datetime, within: timedelta, tsa_url: str,
+               job: str | None = None, force: bool = False, execute: bool = False
+               ) -> ResealResult:
+        """B-LTA document timestamps on the sealed documents due (a dry run unless
+        ``execute``); needs the trust anchors (``seal_trust``) to collect validation data."""
+        if not self.seal_trust:
+            raise ConfigError("reseal needs the trust anchors the seals and timestamps chain"
+                              " to: set FACTORY_SEAL_TRUST (or seal_trust in docfactory.toml)")
+        stamp = now.strftime("%Y%m%dT%H%M%SZ")
+        return reseal_due(self.index, self.store, self.audit, actor, now=now, within=within,
+                          tsa_url=tsa_url, trust=self.seal_trust, job=job, force=force,
+                          execute=execute, run_id=f"reseal-{stamp}")
 
     def verify(self, job: str | None = None) -> VerifyReport:
         return verify_archive(self.index, self.store, job, seal_trust=self.seal_trust)

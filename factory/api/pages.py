@@ -33,6 +33,7 @@ from factory.api.security import (
     services,
 )
 from factory.compliance import DocumentQuery, Permission
+from factory.compliance.facets import facets
 from factory.compliance.keys import authenticate
 from factory.compliance.roles import allows
 from factory.compliance.trail import MAX_PREVIEW_PAGES
@@ -137,9 +138,9 @@ def page_router() -> APIRouter:
                                         job=job, channel=channel, date_from=date_from,
                                         date_to=date_to, limit=200)
             found, more = services(request).compliance.search(principal.actor, query)
-        return render_page(request, "archive.html", {"form": form, "documents": found,
-                                                     "more": more, "searched": searched},
-                           principal=principal)
+        return render_page(request, "archive.html", {
+            "form": form, "documents": found, "more": more, "searched": searched,
+            "facets": facets(services(request).index)}, principal=principal)
 
     @router.get("/documents/{document_id}", response_class=HTMLResponse)
     def document(request: Request, document_id: str,

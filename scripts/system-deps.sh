@@ -6,11 +6,13 @@
 #   encoding for the inserter marks on print streams, through pylibdmtx), git (proofs against a
 #   git revision: `docfactory proof JOB --against HEAD~1`), chromium (the web pages are tested
 #   in a real headless browser, driven by Playwright at /usr/bin/chromium); redis-server and
-#   postgresql (the broker and the index of a cluster, which the tests run against on loopback).
+#   postgresql (the broker and the index of a cluster, which the tests run against on loopback);
+#   openssl (the sealing tests check timestamps and signed export manifests with `openssl ts`
+#   and `openssl cms`, as an auditor would; pdfsig from poppler-utils checks the PDF seals).
 set -euo pipefail
 PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fontconfig
           fonts-dejavu-core fonts-dejavu-extra poppler-utils libdmtx0b git chromium
-          redis-server postgresql)
+          redis-server postgresql openssl)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \

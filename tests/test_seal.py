@@ -251,3 +251,29 @@ def test_a_retention_class_seals_its_jobs_and_the_payload_carries_no_secret(
     decoded = decode_config(payload, worker_local)
     assert decoded.settings.seal == settings.seal
     assert decoded.settings.seal_secrets == secrets(pki)
+
+
+def test_the_email_attaches_the_sealed_pdf_the_archive_holds(
+        pki: TestPki, tmp_path: Path, sample_dir: Path, settings, smtp_server) -> None:
+    import email
+    from email import policy
+
+    from factory.archive import open_index, open_store
+    from tests.test_channels_run import CASES, customers, renewal_job
+    from tests.test_channels_run import run as run_renewal
+
+    job = renewal_job(tmp_path / "jobs", customers(tmp_path / "data", sample_dir, CASES[:1]),
+                      seal={"profile": "B-B", "key": str(pki.seal_p12)})
+    sealing = load_settings(REPO, secrets(pki), var_dir=str(settings.var_dir), workers=1,
+                            email_url=smtp_server.url())
+    report = run_renewal(job, sealing)
+    assert report.counts.archived == 1 and len(smtp_server.messages) == 1, report.as_dict()
+    message = email.message_from_bytes(smtp_server.messages[0]["data"], policy=policy.default)
+    _alternative, attachment = message.iter_parts()
+    index = open_index(sealing.default_index_url)
+    (pdf,) = list(index.entries(channel="pdf"))
+    index.close()
+    archived = open_store(sealing.default_archive_url).get(pdf.storage_key)
+    assert attachment.get_content() == archived
+    assert hashlib.sha256(archived).hexdigest() == pdf.sha256
+    assert "Signature is Valid." in pdfsig(archived, tmp_path)

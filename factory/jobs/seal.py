@@ -31,7 +31,8 @@ class SealSpec(BaseModel):
 
     profile: SealProfile = "B-T"
     #: The organisation's key and certificate: a PKCS#12 file (a path relative to the project
-    #: root, or a ``file://`` URL) or a PKCS#11 token (``pkcs11:token=...;object=...``).
+    #: root, or a ``file://`` URL) or a key on a PKCS#11 token, as an RFC 7512 URI
+    #: (``pkcs11:token=<label>;object=<key label>?module-path=<PKCS#11 library>``).
     key: str = Field(min_length=1)
     #: The environment variable holding the PKCS#12 password or the token's PIN.
     password_env: str = Field(default="FACTORY_SEAL_PASSWORD",

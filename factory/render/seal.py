@@ -51,8 +51,7 @@ def load_signer(spec: SealSpec, secrets: Mapping[str, str], root: Path) -> Any:
     from pyhanko.sign import signers
 
     if spec.pkcs11:
-        raise ConfigError(f"seal.key {spec.key!r}: PKCS#11 tokens are not supported yet;"
-                          " export the seal certificate and key to a PKCS#12 file")
+        return pkcs11_signer(spec, secrets)
     path = key_path(spec, root)
     if not path.is_file():
         raise ConfigError(f"seal.key: {path}: no such PKCS#12 file")
@@ -68,6 +67,65 @@ def load_signer(spec: SealSpec, secrets: Mapping[str, str], root: Path) -> Any:
                           f" {spec.password_env} (wrong password, or not a PKCS#12 file)"
                           ) from None
     return _warm_signer(loaded)
+
+
+def parse_pkcs11_uri(uri: str) -> dict[str, str]:
+    """The attributes of an RFC 7512 PKCS#11 URI (path and query, percent-decoded):
+    ``pkcs11:token=Seal;object=org-seal?module-path=/usr/lib/softhsm/libsofthsm2.so``."""
+    body = uri[len("pkcs11:"):]
+    path, _, query = body.partition("?")
+    values: dict[str, str] = {}
+    for part in [p for p in path.split(";") if p] + [q for q in query.split("&") if q]:
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise ConfigError(f"seal.key {uri!r}: {part!r} is not an attribute=value pair")
+        values[unquote(name.strip())] = unquote(value.strip())
+    return values
+
+
+def pkcs11_signer(spec: SealSpec, secrets: Mapping[str, str]) -> Any:
+    """A signer on a PKCS#11 token (an HSM, a smart card, SoftHSM): the key and its
+    certificate are found by ``object`` (label) or ``id`` (hex) on the token ``token``; the
+    session stays open for the life of the process; the PIN comes from ``password_env``."""
+    attrs = parse_pkcs11_uri(spec.key)
+    module = attrs.get("module-path")
+    if not module:
+        raise ConfigError(f"seal.key {spec.key!r}: add ?module-path=<the PKCS#11 library>")
+    if not Path(module).is_file():
+        raise ConfigError(f"seal.key: PKCS#11 module {module}: no such file")
+    label, key_id = attrs.get("object"), attrs.get("id")
+    if not label and not key_id:
+        raise ConfigError(f"seal.key {spec.key!r}: name the key with object=<label> or"
+                          " id=<hex>")
+    pin = secrets.get(spec.password_env)
+    if pin is None:
+        raise ConfigError(f"seal.password_env: the environment variable {spec.password_env}"
+                          " (the token's PIN) is not set")
+    try:
+        from pyhanko.config.pkcs11 import TokenCriteria
+        from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
+    except ImportError:
+        raise ConfigError("PKCS#11 seals need python-pkcs11: pip install"
+                          " 'docfactory[seal]'") from None
+    import pkcs11.exceptions as p11_errors
+    from pyhanko.sign.general import SigningError
+
+    token = attrs.get("token")
+    try:
+        criteria = TokenCriteria(label=token)
+        try:
+            session = open_pkcs11_session(module, token_criteria=criteria, user_pin=pin)
+        except p11_errors.UserAlreadyLoggedIn:  # login is per process and token, not session
+            session = open_pkcs11_session(module, token_criteria=criteria, user_pin=None)
+        ident = bytes.fromhex(key_id.replace("%", "")) if key_id else None
+        signer = PKCS11Signer(session, key_label=label, cert_label=label, key_id=ident,
+                              cert_id=ident)
+        signer.signing_cert  # noqa: B018 - fetch the certificate now: fail at validate
+    except (p11_errors.PKCS11Error, SigningError, ValueError) as exc:
+        what = type(exc).__name__
+        raise ConfigError(f"seal.key: PKCS#11 token {token or '(first)'}: {what}: {exc}"
+                          " (wrong PIN, token or object?)".replace(pin, "***")) from None
+    return signer
 
 
 def _warm_signer(loaded: Any) -> Any:

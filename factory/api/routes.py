@@ -50,6 +50,7 @@ class ExportBody(BaseModel):
                                   description="YYYY-MM or YYYY-MM-DD")
     date_to: str | None = Field(None, alias="to", max_length=10,
                                 description="YYYY-MM or YYYY-MM-DD")
+    invoice: str | None = Field(None, max_length=64, description="An invoice number")
 
 
 class RunBody(BaseModel):
@@ -117,11 +118,13 @@ def api_router() -> APIRouter:
                                              description="YYYY-MM or YYYY-MM-DD"),
                date_to: str | None = Query(None, alias="to", max_length=200,
                                            description="YYYY-MM or YYYY-MM-DD"),
+               invoice: str | None = Query(None, max_length=64,
+                                           description="An invoice number, as printed"),
                limit: int = Query(100, ge=1, le=q.MAX_LIMIT),
                principal: Principal = api_role(Permission.ARCHIVE_SEARCH)) -> dict[str, Any]:
         query = DocumentQuery.parse(customer=customer, document_type=document_type, job=job,
                                     channel=channel, run=run, date_from=date_from,
-                                    date_to=date_to, limit=limit)
+                                    date_to=date_to, limit=limit, invoice=invoice)
         found, more = services(request).compliance.search(principal.actor, query)
         return {"query": query.as_dict(), "count": len(found), "more": more,
                 "documents": [d.as_dict() for d in found]}
@@ -227,7 +230,8 @@ def export_response(request: Request, principal: Principal, fields: dict[str, An
                                 document_type=fields.get("document_type"),
                                 job=fields.get("job"), channel=fields.get("channel"),
                                 run=fields.get("run"), date_from=fields.get("date_from"),
-                                date_to=fields.get("date_to"), limit=None)
+                                date_to=fields.get("date_to"), limit=None,
+                                invoice=fields.get("invoice"))
     folder = tempfile.TemporaryDirectory(prefix="docfactory-export-")
     try:
         target = Path(folder.name) / "export.zip"

@@ -73,6 +73,8 @@ def filters(function: Any) -> Any:
                      help="Documents whose period starts on or after this month or day."),
         click.option("--to", "date_to", default=None, metavar="YYYY-MM[-DD]",
                      help="... and on or before this month or day."),
+        click.option("--invoice", default=None, metavar="NUMBER",
+                     help="The documents of the invoice with this number (FV2026000123)."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -99,11 +101,12 @@ def archive() -> None:
 @handle_errors
 def search(app: App, customer: str | None, document_type: str | None, job: str | None,
            channel: str | None, run: str | None, date_from: str | None, date_to: str | None,
-           limit: int, as_json: bool, archive_url: str | None, index_url: str | None) -> None:
+           invoice: str | None, limit: int, as_json: bool, archive_url: str | None,
+           index_url: str | None) -> None:
     """A table of the archived documents that match every filter given."""
     query = DocumentQuery.parse(customer=customer, document_type=document_type, job=job,
                                 channel=channel, run=run, date_from=date_from,
-                                date_to=date_to, limit=limit)
+                                date_to=date_to, limit=limit, invoice=invoice)
     found, more = open_service(app, archive_url, index_url).search(shell_actor(), query)
     if as_json:
         app.out.print_json(json.dumps([d.as_dict() for d in found]))
@@ -199,12 +202,12 @@ def verify(app: App, job: str | None, everything: bool, as_json: bool,
 @handle_errors
 def export(app: App, customer: str | None, document_type: str | None, job: str | None,
            channel: str | None, run: str | None, date_from: str | None, date_to: str | None,
-           output: Path, max_bytes: str | None, archive_url: str | None,
+           invoice: str | None, output: Path, max_bytes: str | None, archive_url: str | None,
            index_url: str | None) -> None:
     """Write an auditor's bundle: documents, manifest (JSON and CSV), audit entries."""
     query = DocumentQuery.parse(customer=customer, document_type=document_type, job=job,
                                 channel=channel, run=run, date_from=date_from,
-                                date_to=date_to, limit=None)
+                                date_to=date_to, limit=None, invoice=invoice)
     service = open_service(app, archive_url, index_url)
     limit = parse_size(max_bytes) if max_bytes else None
     try:

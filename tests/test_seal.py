@@ -277,3 +277,44 @@ def test_the_email_attaches_the_sealed_pdf_the_archive_holds(
     assert attachment.get_content() == archived
     assert hashlib.sha256(archived).hexdigest() == pdf.sha256
     assert "Signature is Valid." in pdfsig(archived, tmp_path)
+
+
+def test_a_retention_class_seal_is_kept_in_the_snapshot_so_verify_expects_it(
+        pki: TestPki, tmp_path: Path) -> None:
+    import json
+
+    from sqlalchemy import update
+    from weasyprint import HTML
+
+    from factory.archive import open_index, open_store
+    from factory.archive.store import sha256_of
+    from factory.archive.tables import documents
+    from factory.compliance.verify import verify_archive
+
+    sample = tmp_path / "var" / "sample"
+    generate(1, sample, seed=5, period="2026-11", fmt="csv")
+    job = load_job(write_job(tmp_path / "jobs", source=csv_source(sample / "customers.csv",
+                                                                  None)))
+    assert job.seal is None
+    (tmp_path / "docfactory.toml").write_text(
+        f"[factory]\ntemplates_dir = '{REPO / 'templates'}'\nassets_dir = '{REPO / 'assets'}'\n"
+        f"[factory.seal.statement]\nprofile = 'B-B'\nkey = '{pki.seal_p12}'\n")
+    settings = load_settings(tmp_path, secrets(pki), var_dir=str(tmp_path / "var"), workers=1)
+    assert run_job(job, settings, RunOptions(period="2026-11"),
+                   InlineExecutor()).counts.archived == 1
+    index, store = open_index(settings.default_index_url), open_store(
+        settings.default_archive_url)
+    (entry,) = list(index.entries())
+    snapshot = json.loads(store.get(entry.record_storage_key))
+    assert snapshot["computed"]["seal"] == "B-B"
+    assert verify_archive(index, store).ok
+    forged = HTML(string="<p>forged</p>").write_pdf()
+    path = tmp_path / "var" / "archive" / entry.storage_key
+    path.chmod(0o644)
+    path.write_bytes(forged)
+    with index.begin() as conn:
+        conn.execute(update(documents).values(sha256=sha256_of(forged), byte_size=len(forged)))
+    report = verify_archive(index, store)
+    index.close()
+    assert [(f.kind, f.document_id) for f in report.findings] == [("seal", entry.document_id)]
+    assert "not sealed, although its job sealed" in report.findings[0].detail

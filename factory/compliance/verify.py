@@ -8,8 +8,8 @@ references. Everything is recomputed from the stored bytes; nothing is trusted. 
 read one at a time and store keys checked against the index in batches, so memory stays flat.
 A sealed PDF's seal and timestamps are validated too (`factory.render.seal_check`): a seal that
 is broken, a document modified after sealing, or (with ``seal_trust``) a signer or TSA that does
-not chain to a trust anchor is a **seal** finding, and so is a PDF whose job sealed its
-documents (the record snapshot says so) that carries no seal.
+not chain to a trust anchor is a **seal** finding, and so is a PDF whose job (or retention
+class) sealed its documents (the record snapshot says so) that carries no seal.
 """
 
 from __future__ import annotations
@@ -158,7 +158,9 @@ def _job_sealed(snapshot: bytes | None) -> bool:
     if snapshot is None:
         return False
     try:
-        return bool((json.loads(snapshot).get("job_spec") or {}).get("seal"))
+        body = json.loads(snapshot)
+        return bool((body.get("job_spec") or {}).get("seal")
+                    or (body.get("computed") or {}).get("seal"))
     except (ValueError, AttributeError):
         return False
 

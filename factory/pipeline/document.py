@@ -77,7 +77,13 @@ class DocumentRenderer:
         return typed
 
     def snapshot(self, typed: dict[str, Any]) -> dict[str, Any] | None:
-        return self.plugin.snapshot(typed) if self.plugin is not None else None
+        """What the record snapshot keeps of computed values: the plugin's, and for a sealing
+        job the seal profile (so `archive verify` knows the document must carry a seal, even
+        when the seal came from its retention class rather than the job file)."""
+        computed = self.plugin.snapshot(typed) if self.plugin is not None else None
+        if self.seal_spec is not None:
+            computed = {**(computed or {}), "seal": self.seal_spec.profile}
+        return computed
 
     def _html(self, typed: dict[str, Any], record: Record, doc_id: str) -> str:
         return self.templates.render(self.templates.template_set.manifest.document, typed,

@@ -277,6 +277,12 @@ def test_reseal_adds_a_document_timestamp_as_a_new_revision_and_audits_it(
             document_ids=[old.document_id, entry.document_id])]
         assert ("archive.reseal", old.document_id) in actions
         assert ("archive.reseal", entry.document_id) in actions
+        # the document page says who made the new revision supersede the old one, and why
+        from factory.compliance.documents import Document
+        from factory.compliance.trail import supersessions
+
+        why = supersessions(index, [Document(old, False), Document(entry, False)])
+        assert why[entry.document_id].startswith("cli:") and "B-LTA" in why[entry.document_id]
     index.close()
     verified = invoke(project, "archive", "verify", "--json", trust=pki.root_pem)
     report = json.loads(verified.output)

@@ -13,6 +13,7 @@ document type, oldest first; a revision is superseded by the next one (its run s
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,9 @@ from factory.errors import ArchiveError, ConfigError, InputError, IntegrityError
 PDF = "application/pdf"
 MAX_PREVIEW_PAGES = 20
 PREVIEW_DPI = 60
+#: PDFium is not thread-safe (pypdfium2 says so; the web server renders previews from a
+#: thread pool, and two at once crashed the process): one preview at a time per process.
+_PDFIUM = threading.Lock()
 
 
 @dataclass
@@ -54,6 +58,26 @@ class DocumentTrail:
     audit: list[AuditEntry]
     more_audit: bool
     check: DocumentCheck
+    #: revision's document id -> who made it supersede its predecessor, and why (from the
+    #: audit entries of the revisions: a reseal says who and that it added a timestamp).
+    why: dict[str, str] = field(default_factory=dict)
+
+
+def supersessions(index: SqlIndex, revisions: list[Document]) -> dict[str, str]:
+    """Who made each later revision and why, where the audit log says so (reseals)."""
+    import json
+
+    found: dict[str, str] = {}
+    for later in revisions[1:]:
+        entries, _more = search_audit(index, AuditQuery.parse(
+            document=later.document_id, action="archive.reseal", limit=5))
+        for entry in entries:
+            details = json.loads(entry.details or "{}")
+            if details.get("to") == later.document_id:
+                found[later.document_id] = (
+                    f"{entry.actor}: a document timestamp (PAdES B-LTA) was added by"
+                    f" archive reseal; content unchanged")
+    return found
 
 
 def revisions(index: SqlIndex, document: Document) -> list[Document]:
@@ -95,8 +119,10 @@ def document_trail(index: SqlIndex, store: Store, doc_id: str,
     document = load(index, doc_id)
     trail, more = search_audit(index, AuditQuery.parse(document=document.document_id,
                                                        limit=audit_limit))
-    return DocumentTrail(document, revisions(index, document), trail, more,
-                         check_document(index, store, document.document_id, trust))
+    found = revisions(index, document)
+    return DocumentTrail(document, found, trail, more,
+                         check_document(index, store, document.document_id, trust),
+                         supersessions(index, found))
 
 
 def page_png(data: bytes, page: int, dpi: int = PREVIEW_DPI) -> bytes:
@@ -106,17 +132,22 @@ def page_png(data: bytes, page: int, dpi: int = PREVIEW_DPI) -> bytes:
     except ImportError:
         raise ConfigError("page previews need the 'proof' extra (pypdfium2, pillow):"
                           " pip install 'docfactory[proof]'") from None
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        raise RenderError(f"PDFium cannot read the document: {exc}") from None
-    try:
-        if not 1 <= page <= min(len(pdf), MAX_PREVIEW_PAGES):
-            raise InputError(f"page {page} is not a page of this document (1 to"
-                             f" {min(len(pdf), MAX_PREVIEW_PAGES)})")
-        rendered = pdf[page - 1].render(scale=dpi / 72).to_pil()
-        buffer = io.BytesIO()
-        rendered.convert("RGB").save(buffer, format="PNG", optimize=True)
-        return buffer.getvalue()
-    finally:
-        pdf.close()
+    with _PDFIUM:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as exc:
+            raise RenderError(f"PDFium cannot read the document: {exc}") from None
+        try:
+            if not 1 <= page <= min(len(pdf), MAX_PREVIEW_PAGES):
+                raise InputError(f"page {page} is not a page of this document (1 to"
+                                 f" {min(len(pdf), MAX_PREVIEW_PAGES)})")
+            pdf_page = pdf[page - 1]
+            try:
+                rendered = pdf_page.render(scale=dpi / 72).to_pil().convert("RGB")
+            finally:
+                pdf_page.close()
+        finally:
+            pdf.close()
+    buffer = io.BytesIO()
+    rendered.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()

@@ -11,7 +11,8 @@ Environment variables: ``FACTORY_HOME`` (project root), ``FACTORY_VAR`` (work fo
 override the job file's, which should hold none).
 ``FACTORY_EXPORT_MAX_BYTES`` (largest compliance export, ``500M``, ``2G`` or bytes) and
 ``FACTORY_FINANCE_DOCUMENT_TYPES`` (comma-separated document types whose jobs the finance role
-may start and watch).
+may start and watch). ``FACTORY_SEAL_TRUST`` (trust anchors for seal checks, separated by
+``:``) and every ``FACTORY_SEAL_*`` variable (passwords of seal keys, see `factory.jobs.seal`).
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ class Settings:
     retention: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
     export_max_bytes: int = DEFAULT_EXPORT_MAX_BYTES
     finance_document_types: tuple[str, ...] = ("invoice",)
+    #: ``[factory.seal.<retention class>]`` tables (validated by `factory.jobs.seal`).
+    seal: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Trust anchors (PEM/DER files) that `archive verify` checks seals and timestamps against.
+    seal_trust: tuple[Path, ...] = ()
+    #: ``[factory.export_seal]``: the key (and TSA) that signs export bundles' manifests.
+    export_seal: Mapping[str, Any] = field(default_factory=dict)
+    #: ``FACTORY_SEAL_*`` environment variables: key passwords and token PINs. Never printed.
+    seal_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def runs_dir(self) -> Path:
@@ -190,7 +199,25 @@ def load_settings(
                                          DEFAULT_EXPORT_MAX_BYTES)),
         finance_document_types=_names(pick("finance_document_types",
                                            "FACTORY_FINANCE_DOCUMENT_TYPES", ["invoice"])),
+        seal=_tables(file_values.get("seal", {})),
+        export_seal=dict(file_values.get("export_seal", {})),
+        seal_trust=tuple(as_path(p) for p in _paths(pick("seal_trust", "FACTORY_SEAL_TRUST",
+                                                         []))),
+        seal_secrets={k: v for k, v in env.items()
+                      if k.startswith("FACTORY_SEAL_") and k != "FACTORY_SEAL_TRUST"},
     )
+
+
+def _tables(value: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ConfigError("docfactory.toml: [factory.seal] holds one table per retention class"
+                          " ([factory.seal.statement], ...)")
+    return {str(k): dict(v) for k, v in value.items()}
+
+
+def _paths(value: Any) -> list[str]:
+    items = value.split(":") if isinstance(value, str) else list(value)
+    return [str(item).strip() for item in items if str(item).strip()]
 
 
 def _read_project_file(path: Path) -> dict[str, Any]:
@@ -203,8 +230,8 @@ def _read_project_file(path: Path) -> dict[str, Any]:
     section = data.get("factory", {})
     allowed = {"templates_dir", "assets_dir", "var_dir", "archive_url", "index_url", "workers",
                "chunk_size", "retention", "email_url", "sms_url", "peppol_url",
-               "export_max_bytes",
-               "finance_document_types"}
+               "export_max_bytes", "finance_document_types", "seal", "seal_trust",
+               "export_seal"}
     unknown = sorted(set(section) - allowed)
     if unknown:
         raise ConfigError(

@@ -16,7 +16,8 @@ to do on our types only::
     ├── RecordError                  one input record is unusable: it is rejected, the batch goes on
     ├── RenderError                  one record could not be rendered (permanent for that record)
     │   ├── TemplateError            the template raised, or referenced a missing field
-    │   └── ResourceBlockedError     a template or a field tried to load a forbidden resource
+    │   ├── ResourceBlockedError     a template or a field tried to load a forbidden resource
+    │   └── SealError                the PDF could not be sealed (RetryableSealError: TSA down)
     ├── ArchiveError                 the store or the index failed
     │   ├── IntegrityError           stored bytes do not match their recorded SHA-256
     │   ├── LegalHoldError           a document on legal hold cannot be deleted or replaced
@@ -105,6 +106,14 @@ class TemplateError(RenderError):
 
 class ResourceBlockedError(RenderError):
     """A template or a data field tried to load a resource outside the allowed folders."""
+
+
+class SealError(RenderError):
+    """The PDF could not be sealed (key unusable, signing failed)."""
+
+
+class RetryableSealError(SealError, RetryableError):
+    """Sealing failed on a server that may come back: the TSA, an OCSP responder, a CRL."""
 
 
 class ArchiveError(FactoryError):

@@ -20,8 +20,9 @@ TEMP_PATTERN = r"^\..+\.[0-9a-f]{32}\.tmp$"
 def write_atomic(path: Path, data: bytes | str, *, read_only: bool = False,
                  exclusive: bool = False) -> None:
     """Write ``data`` (text as UTF-8) to ``path``; ``read_only`` leaves it r--r--r--;
-    ``exclusive`` never replaces an existing file (`FileExistsError`): the temporary file is
-    hard-linked into place, which fails atomically when the name is taken."""
+    ``exclusive`` never replaces an existing file (`FileExistsError`), even one that appears
+    while writing: the finished file is hard-linked into place, which fails if the name is
+    taken, instead of renamed over it."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

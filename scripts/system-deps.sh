@@ -7,11 +7,15 @@
 #   git revision: `docfactory proof JOB --against HEAD~1`), chromium (the web pages are tested
 #   in a real headless browser, driven by Playwright at /usr/bin/chromium); redis-server and
 #   postgresql (the broker and the index of a cluster, which the tests run against on loopback);
-#   nodejs and npm (the tests' second S3 server, s3rver, without Object Lock: `make test-deps`).
+#   nodejs and npm (the tests' second S3 server, s3rver, without Object Lock: `make test-deps`);
+#   openssl (the sealing tests check timestamps and signed export manifests with `openssl ts`
+#   and `openssl cms`, as an auditor would; pdfsig from poppler-utils checks the PDF seals);
+#   softhsm2 and opensc (a software PKCS#11 token and pkcs11-tool: the tests seal with a key
+#   held on a real PKCS#11 token).
 set -euo pipefail
 PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fontconfig
           fonts-dejavu-core fonts-dejavu-extra poppler-utils libdmtx0b git chromium
-          redis-server postgresql nodejs)
+          redis-server postgresql nodejs openssl softhsm2 opensc)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \

@@ -102,6 +102,8 @@ def matrix(site: Site) -> list[tuple[str, str, dict[str, Any], dict[str, int]]]:
         ("POST", "/api/exports", {"json": {"customer": site.customer, "from": "2026-11",
                                            "to": "2026-11", "type": "statement"}},
          {"operations": 403, "finance": 403, "compliance": 200}),
+        ("GET", f"/api/audit?document={doc}", {},
+         {"operations": 403, "finance": 403, "compliance": 200}),
         ("GET", "/api/jobs", {}, {"operations": 200, "finance": 200, "compliance": 403}),
         ("GET", "/api/runs", {}, {"operations": 200, "finance": 200, "compliance": 200}),
         ("GET", f"/api/runs/{site.statement_run}", {},
@@ -310,6 +312,40 @@ def test_retrievals_and_denials_are_audited(site: Site) -> None:
     assert [(e.action, e.outcome, e.role) for e in new] == [
         ("archive.get", "ok", "compliance"), ("access.denied", "denied", "operations")]
     assert json.loads(new[1].details)["permission"] == "archive:search"
+
+
+def test_the_audit_api_filters_by_document_customer_actor_and_action(site: Site) -> None:
+    doc = site.doc.document_id
+    site.call("GET", f"/api/documents/{doc}/content", "compliance")
+    site.call("POST", f"/api/documents/{doc}/hold", "compliance", json={"reason": "case 9"})
+    site.call("POST", f"/api/documents/{doc}/release", "compliance", json={"reason": "done"})
+    response = site.call("GET", "/api/audit", "compliance", params={"document": doc})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["count"] == len(body["entries"]) >= 3
+    assert {e["document_id"] for e in body["entries"]} == {doc}
+    seqs = [e["seq"] for e in body["entries"]]
+    assert seqs == sorted(seqs, reverse=True)  # newest first
+    holds = site.call("GET", "/api/audit", "compliance",
+                      params={"document": doc, "action": "archive.hold"}).json()["entries"]
+    assert holds and all(e["action"] == "archive.hold" for e in holds)
+    assert holds[0]["details"]["reason"] == "case 9"
+    actor = holds[0]["actor"]
+    by_actor = site.call("GET", "/api/audit", "compliance",
+                         params={"actor": actor, "limit": 500}).json()["entries"]
+    assert by_actor and {e["actor"] for e in by_actor} == {actor}
+    other = next(e for e in site.built.entries() if e.customer_id != site.customer)
+    mine = site.call("GET", "/api/audit", "compliance",
+                     params={"customer": site.customer, "limit": 1000}).json()["entries"]
+    mine_ids = {e.document_id for e in site.built.entries(customer_id=site.customer)}
+    assert mine and {e["document_id"] for e in mine} <= mine_ids
+    assert other.document_id not in {e["document_id"] for e in mine}
+    one = site.call("GET", "/api/audit", "compliance", params={"limit": 1}).json()
+    assert one["count"] == 1 and one["more"] is True
+    bad = site.call("GET", "/api/audit", "compliance", params={"document": "x; DROP"})
+    assert bad.status_code == 400 and "is not a document id" in bad.json()["detail"]
+    bad = site.call("GET", "/api/audit", "compliance", params={"action": "Get Everything"})
+    assert bad.status_code == 400 and "is not an action" in bad.json()["detail"]
 
 
 # -- every route checks the role ------------------------------------------------------------------

@@ -194,7 +194,7 @@ def test_verify_finds_missing_altered_and_orphan_objects(archive: Built) -> None
         ("altered", template_snapshot_key(version)),
     ])
     assert report.counts() == {"missing": 1, "altered": 3, "orphan": 1, "temp": 0,
-                               "unheld": 0}
+                               "unheld": 0, "seal": 0}
     invoices = service(archive).verify("monthly_invoices")
     assert [f.kind for f in invoices.findings] == ["altered"]  # only the shared template zip
 

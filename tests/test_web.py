@@ -81,11 +81,22 @@ def test_compliance_searches_downloads_and_holds(web, page: Page) -> None:
     page.click("#nav-archive")
     entry = built.entries(job="monthly_statements", period="2026-11")[0]
     page.fill("#customer", entry.customer_id)
-    page.fill("#from", "2026-11")
-    page.fill("#to", "2026-11")
+    page.fill("#from", "2026-11-01")  # typed filters: dates are dates, types from a list
+    page.fill("#to", "2026-11-30")
+    assert page.locator("#type option").all_inner_texts() == ["any", "invoice", "statement"]
+    assert page.locator("#channel option").all_inner_texts() == ["any", "pdf"]
     page.click("#search-button")
     page.wait_for_selector("#results")
     assert page.locator("#count").inner_text().startswith("2 documents")  # statement, invoice
+    page.select_option("#type", "invoice")
+    page.click("#search-button")
+    page.wait_for_selector("#results")
+    assert page.locator("#count").inner_text().startswith("1 document")
+    assert page.locator("#type").input_value() == "invoice"
+    assert page.locator("#from").input_value() == "2026-11-01"
+    page.select_option("#type", "")
+    page.click("#search-button")
+    page.wait_for_selector("#results")
     row = page.locator(f"tr[data-document='{entry.document_id}']")
     with page.expect_download() as download_info:
         row.locator("a.download").click()

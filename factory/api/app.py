@@ -78,8 +78,16 @@ class Services:
                                                        index_url=config.index_url)
         self.index = open_index(config.index_url)
         self.store = open_store(config.store_url)
+        trust = None
+        if config.settings.seal_trust:
+            from factory.render.seal import load_trust
+
+            trust = load_trust(config.settings.seal_trust, config.settings.root)
+        from factory.render.seal_data import export_sealer
+
         self.compliance = ComplianceService(self.index, self.store,
-                                            config.settings.export_max_bytes)
+                                            config.settings.export_max_bytes, trust,
+                                            export_sealer(config.settings))
         self.policy = JobPolicy.of(config.settings.finance_document_types)
         self.launcher = RunLauncher(self.settings, self.index, config.executor, config.workers,
                                     config.max_runs)

@@ -1,4 +1,5 @@
-"""The web pages: log in with a key, search the archive, download, see and start runs.
+"""The web pages: log in with a key, search the archive, a document's whole trail (page
+previews, revisions, audit entries, seal status, "verify now"), download, see and start runs.
 
 Takes browser requests with a session cookie (set by logging in with an API key); gives HTML
 rendered on the server from ``templates/`` by Jinja2 with autoescaping (no JavaScript), in the
@@ -36,8 +37,10 @@ from factory.api.security import (
     services,
 )
 from factory.compliance import DocumentQuery, Permission
+from factory.compliance.facets import facets
 from factory.compliance.keys import authenticate
 from factory.compliance.roles import allows
+from factory.compliance.trail import MAX_PREVIEW_PAGES
 from factory.errors import AuthenticationError, InputError, NotFoundError
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -67,6 +70,19 @@ def page_locale(request: Request) -> str:
                          request.headers.get("accept-language"))
     i18n.set_current(locale)
     return locale
+
+
+def _details(entry: Any) -> str:
+    """An audit entry's details as short ``key: value`` text for the trail table."""
+    import json
+
+    try:
+        values = json.loads(entry.details)
+    except ValueError:
+        return str(entry.details)[:300]
+    if not isinstance(values, dict):
+        return str(values)[:300]
+    return "; ".join(f"{k}: {v}" for k, v in values.items() if v not in (None, "", []))[:300]
 
 
 def render_page(request: Request, template: str, context: dict[str, Any],
@@ -148,27 +164,45 @@ def page_router() -> APIRouter:
                 job: str = Query("", max_length=200), channel: str = Query("", max_length=200),
                 date_from: str = Query("", alias="from", max_length=200),
                 date_to: str = Query("", alias="to", max_length=200),
+                invoice: str = Query("", max_length=64),
                 principal: Principal = page_role(Permission.ARCHIVE_SEARCH)) -> HTMLResponse:
         form = {"customer": customer, "type": document_type, "job": job, "channel": channel,
-                "from": date_from, "to": date_to}
+                "from": date_from, "to": date_to, "invoice": invoice}
         found, more, searched = [], False, any(v.strip() for v in form.values())
         if searched:
             query = DocumentQuery.parse(customer=customer, document_type=document_type,
                                         job=job, channel=channel, date_from=date_from,
-                                        date_to=date_to, limit=200)
+                                        date_to=date_to, limit=200, invoice=invoice)
             found, more = services(request).compliance.search(principal.actor, query)
-        return render_page(request, "archive.html", {"form": form, "documents": found,
-                                                     "more": more, "searched": searched},
-                           principal=principal)
+        return render_page(request, "archive.html", {
+            "form": form, "documents": found, "more": more, "searched": searched,
+            "facets": facets(services(request).index)}, principal=principal)
 
     @router.get("/documents/{document_id}", response_class=HTMLResponse)
     def document(request: Request, document_id: str,
                  principal: Principal = page_role(Permission.ARCHIVE_SEARCH)) -> HTMLResponse:
-        compliance = services(request).compliance
-        found = compliance.document(document_id)
-        return render_page(request, "document.html",
-                           {"document": found, "revisions": compliance.revisions(found)},
-                           principal=principal)
+        trail = services(request).compliance.trail(document_id)
+        verified = next((e for e in trail.audit if e.action == "archive.verify"), None)
+        pages = min(trail.document.entry.page_count or 0, MAX_PREVIEW_PAGES) \
+            if trail.document.entry.media_type == "application/pdf" else 0
+        return render_page(request, "document.html", {
+            "document": trail.document, "trail": trail, "check": trail.check,
+            "seal": trail.check.seal, "verified": verified, "preview_pages": pages,
+            "details": _details}, principal=principal)
+
+    @router.get("/documents/{document_id}/pages/{page}.png")
+    def page_image(request: Request, document_id: str, page: int,
+                   principal: Principal = page_role(Permission.ARCHIVE_GET)) -> Response:
+        png = services(request).compliance.preview(principal.actor, document_id, page)
+        return Response(png, media_type="image/png")
+
+    @router.post("/documents/{document_id}/verify")
+    def verify_now(request: Request, document_id: str, csrf: str = Form(""),
+                   principal: Principal = page_role(Permission.ARCHIVE_SEARCH)) -> Response:
+        services(request).sessions.check_csrf(request, csrf)
+        check = services(request).compliance.verify_one(principal.actor, document_id)
+        return RedirectResponse(f"/documents/{check.document_id}#verification",
+                                status_code=303)
 
     @router.get("/documents/{document_id}/download")
     def download(request: Request, document_id: str,
@@ -201,11 +235,13 @@ def page_router() -> APIRouter:
                job: str = Form("", max_length=200), channel: str = Form("", max_length=200),
                date_from: str = Form("", alias="from", max_length=200),
                date_to: str = Form("", alias="to", max_length=200),
+               invoice: str = Form("", max_length=64),
                principal: Principal = page_role(Permission.ARCHIVE_EXPORT)) -> Response:
         services(request).sessions.check_csrf(request, csrf)
         return export_response(request, principal, {
             "customer": customer, "document_type": document_type, "job": job,
-            "channel": channel, "date_from": date_from, "date_to": date_to})
+            "channel": channel, "date_from": date_from, "date_to": date_to,
+            "invoice": invoice})
 
     @router.get("/runs", response_class=HTMLResponse)
     def runs(request: Request,

@@ -1,4 +1,4 @@
-"""The JSON API under /api: documents, exports, holds, jobs and runs.
+"""The JSON API under /api: documents, exports, holds, the audit log, jobs and runs.
 
 Takes HTTP requests with an API key; gives JSON (or a document's bytes, or an export zip).
 Every route depends on `api_role(...)`, which authenticates the key (401) and checks its role
@@ -24,6 +24,7 @@ from factory.api.catalog import load_catalog
 from factory.api.security import Principal, api_principal, api_role, services
 from factory.compliance import DocumentQuery, Permission, Role
 from factory.compliance import query as q
+from factory.compliance.audit_query import AuditQuery
 from factory.compliance.roles import allows
 from factory.errors import InputError, NotFoundError, PermissionDeniedError
 from factory.jobs import JobSpec
@@ -49,6 +50,7 @@ class ExportBody(BaseModel):
                                   description="YYYY-MM or YYYY-MM-DD")
     date_to: str | None = Field(None, alias="to", max_length=10,
                                 description="YYYY-MM or YYYY-MM-DD")
+    invoice: str | None = Field(None, max_length=64, description="An invoice number")
 
 
 class RunBody(BaseModel):
@@ -118,13 +120,16 @@ def api_router() -> APIRouter:
                                              description="YYYY-MM or YYYY-MM-DD"),
                date_to: str | None = Query(None, alias="to", max_length=200,
                                            description="YYYY-MM or YYYY-MM-DD"),
+               invoice: str | None = Query(None, max_length=64,
+                                           description="An invoice number, as printed"),
                limit: int = Query(100, ge=1, le=q.MAX_LIMIT),
                revisions: bool = Query(False, description="Every revision, superseded ones"
                                        " too (default: the current revision of each)."),
                principal: Principal = api_role(Permission.ARCHIVE_SEARCH)) -> dict[str, Any]:
         query = DocumentQuery.parse(customer=customer, document_type=document_type, job=job,
                                     channel=channel, run=run, date_from=date_from,
-                                    date_to=date_to, limit=limit, revisions=revisions)
+                                    date_to=date_to, limit=limit, revisions=revisions,
+                                    invoice=invoice)
         found, more = services(request).compliance.search(principal.actor, query)
         return {"query": query.as_dict(), "count": len(found), "more": more,
                 "documents": [d.as_dict() for d in found]}
@@ -144,6 +149,12 @@ def api_router() -> APIRouter:
         return Response(data, media_type=document.entry.media_type, headers={
             "Content-Disposition": f'attachment; filename="{document.file_name}"',
             "X-Content-SHA256": document.entry.sha256})
+
+    @router.post("/documents/{document_id}/verify",
+                 summary="Check the stored bytes and the seal of one document (audited)")
+    def verify(request: Request, document_id: str = DOC_ID,
+               principal: Principal = api_role(Permission.ARCHIVE_SEARCH)) -> dict[str, Any]:
+        return services(request).compliance.verify_one(principal.actor, document_id).as_dict()
 
     @router.post("/documents/{document_id}/hold", summary="Place a legal hold")
     def hold(request: Request, body: HoldBody, document_id: str = DOC_ID,
@@ -165,6 +176,23 @@ def api_router() -> APIRouter:
     def export(request: Request, body: ExportBody,
                principal: Principal = api_role(Permission.ARCHIVE_EXPORT)) -> FileResponse:
         return export_response(request, principal, body.model_dump())
+
+    @router.get("/audit", summary="Audit-log entries, newest first (compliance only)")
+    def audit(request: Request,
+              document: str | None = Query(None, max_length=64, description="Document id"),
+              customer: str | None = Query(None, max_length=200,
+                                           description="Every document of this customer"),
+              actor: str | None = Query(None, max_length=200,
+                                        description="Who: key:<id>, web:<name>, cli:<user>"),
+              action: str | None = Query(None, max_length=64,
+                                         description="archive.get, archive.export, ..."),
+              limit: int = Query(100, ge=1, le=q.MAX_LIMIT),
+              principal: Principal = api_role(Permission.AUDIT_READ)) -> dict[str, Any]:
+        query = AuditQuery.parse(document=document, customer=customer, actor=actor,
+                                 action=action, limit=limit)
+        found, more = services(request).compliance.search_audit(principal.actor, query)
+        return {"query": query.as_dict(), "count": len(found), "more": more,
+                "entries": [entry.as_dict() for entry in found]}
 
     @router.get("/jobs", summary="The jobs this key may start")
     def jobs(request: Request,
@@ -208,7 +236,8 @@ def export_response(request: Request, principal: Principal, fields: dict[str, An
                                 document_type=fields.get("document_type"),
                                 job=fields.get("job"), channel=fields.get("channel"),
                                 run=fields.get("run"), date_from=fields.get("date_from"),
-                                date_to=fields.get("date_to"), limit=None)
+                                date_to=fields.get("date_to"), limit=None,
+                                invoice=fields.get("invoice"))
     folder = tempfile.TemporaryDirectory(prefix="docfactory-export-")
     try:
         target = Path(folder.name) / "export.zip"

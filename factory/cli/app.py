@@ -119,6 +119,7 @@ COMMAND_MODULES = [
     "factory.cli.invoices",
     "factory.cli.templates",
     "factory.cli.archive",
+    "factory.cli.reseal",
     "factory.cli.keys",
     "factory.cli.audit",
     "factory.cli.serve",

@@ -25,7 +25,7 @@ from factory.archive import open_store
 from factory.cli.app import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, App, cli, handle_errors
 from factory.compliance import Actor, ComplianceService, DocumentQuery
 from factory.config import parse_size
-from factory.errors import ArchiveError, IntegrityError
+from factory.errors import ArchiveError, InputError, IntegrityError
 from factory.files import write_atomic
 
 ARCHIVE = click.option("--archive", "archive_url", default=None, metavar="URL",
@@ -47,7 +47,19 @@ def open_service(app: App, archive_url: str | None, index_url: str | None
     index = app.open_index(index_url, existing=True)
     settings = app.settings(archive_url=archive_url, index_url=index_url)
     store = open_store(settings.archive_url or settings.default_archive_url)
-    return ComplianceService(index, store, settings.export_max_bytes)
+    from factory.render.seal_data import export_sealer
+
+    return ComplianceService(index, store, settings.export_max_bytes, seal_trust(settings),
+                             export_sealer(settings))
+
+
+def seal_trust(settings: Any) -> list[Any] | None:
+    """The trust anchors of ``seal_trust`` (docfactory.toml / FACTORY_SEAL_TRUST), loaded."""
+    if not settings.seal_trust:
+        return None
+    from factory.render.seal import load_trust
+
+    return load_trust(settings.seal_trust, settings.root)
 
 
 def filters(function: Any) -> Any:
@@ -62,6 +74,8 @@ def filters(function: Any) -> Any:
                      help="Documents whose period starts on or after this month or day."),
         click.option("--to", "date_to", default=None, metavar="YYYY-MM[-DD]",
                      help="... and on or before this month or day."),
+        click.option("--invoice", default=None, metavar="NUMBER",
+                     help="The documents of the invoice with this number (FV2026000123)."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -103,12 +117,14 @@ def archive() -> None:
 @handle_errors
 def search(app: App, customer: str | None, document_type: str | None, job: str | None,
            channel: str | None, run: str | None, date_from: str | None, date_to: str | None,
-           limit: int, revisions: bool, as_json: bool, archive_url: str | None,
+           invoice: str | None, limit: int, revisions: bool, as_json: bool,
+           archive_url: str | None,
            index_url: str | None) -> None:
     """A table of the archived documents that match every filter given."""
     query = DocumentQuery.parse(customer=customer, document_type=document_type, job=job,
                                 channel=channel, run=run, date_from=date_from,
-                                date_to=date_to, limit=limit, revisions=revisions)
+                                date_to=date_to, limit=limit, revisions=revisions,
+                                invoice=invoice)
     found, more = open_service(app, archive_url, index_url).search(shell_actor(), query)
     if as_json:
         app.out.print_json(json.dumps([d.as_dict() for d in found]))
@@ -139,8 +155,12 @@ def search(app: App, customer: str | None, document_type: str | None, job: str |
 @handle_errors
 def get(app: App, document_id: str, output: Path | None, archive_url: str | None,
         index_url: str | None) -> None:
-    """Write DOCUMENT_ID's exact bytes, verified against the recorded SHA-256."""
+    """Write DOCUMENT_ID's exact bytes, verified against the recorded SHA-256 (never over an
+    existing file)."""
     service = open_service(app, archive_url, index_url)
+    target = output or Path(service.document(document_id).file_name)
+    if target.exists():
+        raise InputError(f"{target} exists already; choose another name (nothing written)")
     try:
         document, data = service.get(shell_actor(), document_id)
     except IntegrityError as exc:
@@ -149,8 +169,11 @@ def get(app: App, document_id: str, output: Path | None, archive_url: str | None
     except ArchiveError:
         missing_exit(app, service, document_id)
         raise
-    target = output or Path(document.file_name)
-    write_atomic(target, data)
+    try:
+        write_atomic(target, data, exclusive=True)
+    except FileExistsError:
+        raise InputError(f"{target} exists already; choose another name (nothing written)"
+                         ) from None
     app.out.print(f"[green]✓[/] {escape(str(target))}: {len(data):,} bytes, SHA-256"
                   f" {document.entry.sha256} (verified)", soft_wrap=True)
     entry = document.entry
@@ -172,7 +195,8 @@ def get(app: App, document_id: str, output: Path | None, archive_url: str | None
 @handle_errors
 def verify(app: App, job: str | None, everything: bool, as_json: bool,
            archive_url: str | None, index_url: str | None) -> None:
-    """Recompute every checksum from the store; report missing, altered and orphan objects."""
+    """Recompute every checksum from the store and check every seal; report missing, altered
+    and orphan objects, broken seals and documents modified after sealing."""
     if job and everything:
         raise click.UsageError("give --job or --all, not both")
     if job:
@@ -193,7 +217,9 @@ def verify(app: App, job: str | None, everything: bool, as_json: bool,
             f" version(s), {report.objects} stored object(s) checked: {counts['missing']}"
             f" missing, {counts['altered']} altered, {counts['orphan']} orphan"
             + (f", {counts['unheld']} on legal hold but not held by the store"
-               if counts["unheld"] else ""), soft_wrap=True)
+               if counts["unheld"] else "")
+            + f"; {report.sealed} sealed document(s), {counts['seal']} seal problem(s)",
+            soft_wrap=True)
     sys.exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
 
 
@@ -209,12 +235,12 @@ def verify(app: App, job: str | None, everything: bool, as_json: bool,
 @handle_errors
 def export(app: App, customer: str | None, document_type: str | None, job: str | None,
            channel: str | None, run: str | None, date_from: str | None, date_to: str | None,
-           output: Path, max_bytes: str | None, archive_url: str | None,
+           invoice: str | None, output: Path, max_bytes: str | None, archive_url: str | None,
            index_url: str | None) -> None:
     """Write an auditor's bundle: documents, manifest (JSON and CSV), audit entries."""
     query = DocumentQuery.parse(customer=customer, document_type=document_type, job=job,
                                 channel=channel, run=run, date_from=date_from,
-                                date_to=date_to, limit=None)
+                                date_to=date_to, limit=None, invoice=invoice)
     service = open_service(app, archive_url, index_url)
     limit = parse_size(max_bytes) if max_bytes else None
     try:

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, exists, false, func, or_, select
 from sqlalchemy.sql import Select
 
 from factory.archive import SqlIndex, Store
 from factory.archive.index import entry_from_row
 from factory.archive.store import sha256_of
-from factory.archive.tables import documents
+from factory.archive.tables import document_numbers, documents
 from factory.compliance import query as q
 from factory.errors import ArchiveError, IntegrityError, NotFoundError
 from factory.models import ArchiveEntry
@@ -76,7 +76,21 @@ def _select(query: q.DocumentQuery) -> Select[Any]:
         statement = statement.where(_period_start() <= query.date_to.isoformat())
     if not query.revisions:
         statement = statement.where(documents.c.superseded_at.is_(None))
+    if query.invoice is not None:
+        statement = statement.where(_numbered(query.invoice))
     return statement
+
+
+def _numbered(text: str) -> Any:
+    """The documents (every channel) of the invoice numbered ``text`` in the numbering table."""
+    n = document_numbers
+    pairs = q.invoice_candidates(text)
+    if not pairs:
+        return false()
+    return exists(select(n.c.number).where(
+        n.c.job == documents.c.job, n.c.period == documents.c.period,
+        n.c.record_key == documents.c.record_key, n.c.document_type == documents.c.document_type,
+        or_(*(and_(n.c.series == series, n.c.number == number) for series, number in pairs))))
 
 
 def search(index: SqlIndex, query: q.DocumentQuery) -> tuple[list[Document], bool]:

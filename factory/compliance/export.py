@@ -3,12 +3,20 @@
 Takes the index, the store, the audit log, an `Actor`, a `DocumentQuery`, a target path and a
 size limit; gives an `ExportSummary`. The bundle holds::
 
-    documents/<period>/<document id>.pdf   the exact archived bytes, each verified first
-    manifest.json                          the query, every index field, checksums, audit head
-    manifest.csv                           the same index fields, one row per document
-    audit.jsonl                            every audit entry about these documents, with hashes
-    SHA256SUMS                             for `sha256sum -c SHA256SUMS` after unzipping
-    README.txt                             what is in it and how to check it
+    documents/<period>/<readable name>.pdf  the exact archived bytes, each verified first
+    manifest.json                           the query, every index field, checksums, audit head,
+                                            and the SHA-256 of every other file of the bundle
+    manifest.json.p7s                       (sealed bundles) detached CMS signature of it
+    manifest.json.tst                       (sealed bundles, B-T) RFC 3161 token over it
+    manifest.csv                            the same index fields, one row per document
+    audit.jsonl                             every audit entry about these documents, with hashes
+    SHA256SUMS                              for `sha256sum -c SHA256SUMS` after unzipping
+    README.txt                              what is in it and how to check it
+
+A readable name is ``<customer id>_<customer name>_<document type>_<period>[_<invoice
+number>]_r<revision>``, from the record snapshot (a document without one keeps its id). With a
+`DataSealer` (``[factory.export_seal]``) the manifest is signed and timestamped, so a recipient
+checks the whole bundle with OpenSSL alone (README.txt shows the commands).
 
 The size is checked against the index BEFORE anything is written; the zip is written under a
 temporary name beside the target and renamed into place only when complete and audited, so a
@@ -22,11 +30,13 @@ import hashlib
 import io
 import json
 import os
+import re
 import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from factory.archive import SqlIndex, Store
 from factory.compliance.audit import Actor, AuditLog
@@ -51,6 +61,22 @@ audit.jsonl    every audit-log entry about these documents; each carries prev_ha
 SHA256SUMS     check the documents with:  sha256sum -c SHA256SUMS
 """
 
+SEALED_README = """
+This bundle is sealed: manifest.json lists the SHA-256 of every document and of every other
+file here, and it is signed (manifest.json.p7s) and timestamped (manifest.json.tst) by
+{signer}.
+Check it with OpenSSL alone, root.pem being the issuer's root certificate (and the TSA's):
+
+  openssl cms -verify -binary -inform DER -in manifest.json.p7s -content manifest.json \\
+      -CAfile root.pem -purpose any -out /dev/null
+  openssl ts -verify -data manifest.json -in manifest.json.tst -token_in -CAfile root.pem
+  openssl ts -reply -in manifest.json.tst -token_in -text     (shows the time)
+  sha256sum -c SHA256SUMS
+  sha256sum manifest.csv audit.jsonl SHA256SUMS README.txt    (compare with manifest.json)
+
+Each sealed PDF carries its own seal: pdfsig documents/<period>/<name>.pdf
+"""
+
 
 @dataclass(frozen=True)
 class ExportSummary:
@@ -66,12 +92,49 @@ def _extension(document: Document) -> str:
     return document.entry.storage_key.rsplit(".", 1)[-1]
 
 
-def _path_in_zip(document: Document) -> str:
-    return f"documents/{document.entry.period}/{document.document_id}.{_extension(document)}"
+_UNSAFE = re.compile(r"[^\w.+-]+")
+
+
+def _slug(value: Any, limit: int = 40) -> str:
+    """``value`` safe as a part of a file name on any system (letters of any script kept)."""
+    return _UNSAFE.sub("-", str(value)).strip("-.")[:limit].strip("-.")
+
+
+def _readable_name(document: Document, snapshot: dict[str, Any] | None) -> str:
+    entry = document.entry
+    record = (snapshot or {}).get("record") or {}
+    computed = (snapshot or {}).get("computed") or {}
+    parts = [entry.customer_id, record.get("name"), entry.document_type, entry.period,
+             computed.get("number"), f"r{entry.revision}"]
+    name = "_".join(p for p in (_slug(part) for part in parts if part) if p)
+    return name if snapshot is not None else f"{name}_{document.document_id}"
+
+
+def _path_in_zip(document: Document, snapshot: dict[str, Any] | None, taken: set[str]) -> str:
+    base = f"documents/{document.entry.period}/{_readable_name(document, snapshot)}"
+    name = f"{base}.{_extension(document)}"
+    if name in taken:  # two channels or jobs with the same customer, type and period
+        name = f"{base}_{document.document_id[:12]}.{_extension(document)}"
+    taken.add(name)
+    return name
+
+
+def _snapshot(store: Store, document: Document) -> dict[str, Any] | None:
+    entry = document.entry
+    if not entry.record_storage_key:
+        return None
+    data = read_verified(store, entry.record_storage_key, entry.record_sha256,
+                         f"record snapshot of {document.document_id}")
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def export_bundle(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor,
-                  query: DocumentQuery, target: Path, max_bytes: int) -> ExportSummary:
+                  query: DocumentQuery, target: Path, max_bytes: int,
+                  sealer: Any | None = None) -> ExportSummary:
     """Write the bundle of every document matching ``query`` to ``target``, atomically."""
     target = Path(target)
     if not target.parent.is_dir():
@@ -93,7 +156,7 @@ def export_bundle(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor,
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
     try:
         written = _write_zip(tmp, store, found, trail, query, actor, (head_seq, head_hash),
-                             max_bytes)
+                             max_bytes, sealer)
         digest = _sha256_file(tmp)
         bundle_bytes = tmp.stat().st_size
         with index.begin() as conn:
@@ -110,10 +173,12 @@ def export_bundle(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor,
 
 
 def _write_zip(path: Path, store: Store, found: list[Document], trail: list, query: DocumentQuery,
-               actor: Actor, head: tuple[int, str], max_bytes: int) -> int:
+               actor: Actor, head: tuple[int, str], max_bytes: int,
+               sealer: Any | None = None) -> int:
     written = 0
     rows = []
     sums = []
+    taken: set[str] = set()
     with path.open("wb") as handle:
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
             for document in found:
@@ -124,11 +189,18 @@ def _write_zip(path: Path, store: Store, found: list[Document], trail: list, que
                     raise LimitExceededError(
                         f"the stored documents exceed the limit of {max_bytes:,} bytes (the"
                         " index under-reports their size); nothing written")
-                name = _path_in_zip(document)
+                name = _path_in_zip(document, _snapshot(store, document), taken)
                 bundle.writestr(zipfile.ZipInfo(name, _zip_time(document.entry.created_at)),
                                 data, compress_type=zipfile.ZIP_STORED)
                 rows.append({**document.as_dict(), "path": name})
                 sums.append(f"{document.entry.sha256}  {name}\n")
+            readme = README + (SEALED_README.format(signer=sealer.signer_name)
+                               if sealer is not None else "")
+            others = {"manifest.csv": _csv(rows).encode("utf-8"),
+                      "audit.jsonl": "".join(json.dumps(entry.as_dict(), ensure_ascii=False)
+                                             + "\n" for entry in trail).encode("utf-8"),
+                      "SHA256SUMS": "".join(sums).encode("utf-8"),
+                      "README.txt": readme.encode("utf-8")}
             manifest = {
                 "generated_at": datetime.now(UTC).isoformat(),
                 "generated_by": actor.id,
@@ -138,14 +210,19 @@ def _write_zip(path: Path, store: Store, found: list[Document], trail: list, que
                 "document_bytes": written,
                 "audit_entries": len(trail),
                 "audit_head": {"seq": head[0], "entry_hash": head[1]},
+                "files": {name: hashlib.sha256(data).hexdigest()
+                          for name, data in others.items()},
+                "sealed_by": sealer.signer_name if sealer is not None else None,
             }
-            bundle.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False,
-                                                        indent=2) + "\n")
-            bundle.writestr("manifest.csv", _csv(rows))
-            bundle.writestr("audit.jsonl", "".join(
-                json.dumps(entry.as_dict(), ensure_ascii=False) + "\n" for entry in trail))
-            bundle.writestr("SHA256SUMS", "".join(sums))
-            bundle.writestr("README.txt", README)
+            body = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+            bundle.writestr("manifest.json", body)
+            if sealer is not None:
+                bundle.writestr("manifest.json.p7s", sealer.sign(body))
+                token = sealer.timestamp(body)
+                if token is not None:
+                    bundle.writestr("manifest.json.tst", token)
+            for name, data in others.items():
+                bundle.writestr(name, data)
         handle.flush()
         os.fsync(handle.fileno())
     return written

@@ -27,6 +27,9 @@ RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 #: Customer ids are free text in the source, but never control characters or huge.
 CUSTOMER = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
 
+#: An invoice number as printed: letters, digits and the usual separators.
+INVOICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.\- ]{0,63}$")
+
 #: Never return more rows than this from one search.
 MAX_LIMIT = 10_000
 
@@ -85,12 +88,15 @@ class DocumentQuery:
     limit: int = 1000
     #: Every revision (superseded ones too); by default only the current revision of each.
     revisions: bool = False
+    #: An invoice number as printed (``FV2026000123``): the documents of that invoice.
+    invoice: str | None = None
 
     @classmethod
     def parse(cls, *, customer: str | None = None, document_type: str | None = None,
               job: str | None = None, channel: str | None = None, run: str | None = None,
               date_from: str | None = None, date_to: str | None = None,
-              limit: int | None = 1000, revisions: bool = False) -> DocumentQuery:
+              limit: int | None = 1000, revisions: bool = False,
+              invoice: str | None = None) -> DocumentQuery:
         """Check raw values (empty strings count as absent); `InputError` names the culprit."""
 
         def given(value: str | None) -> str | None:
@@ -118,8 +124,12 @@ class DocumentQuery:
                              " reversed")
         if limit is not None and not 1 <= int(limit) <= MAX_LIMIT:
             raise InputError(f"limit {limit} must be between 1 and {MAX_LIMIT}")
+        invoice = given(invoice)
+        if invoice is not None and not (INVOICE.match(invoice) and invoice[-1].isdigit()):
+            raise InputError(f"invoice number {_shown(invoice)} is not an invoice number like"
+                             " FV2026000123")
         return cls(customer, document_type, job, channel, run, start, stop,
-                   int(limit) if limit is not None else MAX_LIMIT, bool(revisions))
+                   int(limit) if limit is not None else MAX_LIMIT, bool(revisions), invoice)
 
     def as_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -129,3 +139,17 @@ class DocumentQuery:
         if not values["revisions"]:
             del values["revisions"]
         return {k: v for k, v in values.items() if v is not None}
+
+
+def invoice_candidates(text: str) -> list[tuple[str, int]]:
+    """Every (series, number) an invoice number as printed can be: the number is a run of
+    trailing digits, the series what precedes it (less a separator). ``FV2026000123`` is
+    (FV2026, 123), (FV202600012, 3)... The numbering table decides which one exists."""
+    found = []
+    for cut in range(len(text) - 1, -1, -1):
+        if not text[cut].isdigit():
+            break
+        series = text[:cut].rstrip("/-_. ")
+        if series:
+            found.append((series, int(text[cut:])))
+    return found

@@ -41,6 +41,7 @@ class Permission(StrEnum):
     ARCHIVE_GET = "archive:get"
     ARCHIVE_EXPORT = "archive:export"
     ARCHIVE_HOLD = "archive:hold"
+    AUDIT_READ = "audit:read"
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -48,7 +49,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.FINANCE: frozenset({Permission.RUNS_READ, Permission.RUNS_START}),
     Role.COMPLIANCE: frozenset({Permission.RUNS_READ, Permission.ARCHIVE_SEARCH,
                                 Permission.ARCHIVE_GET, Permission.ARCHIVE_EXPORT,
-                                Permission.ARCHIVE_HOLD}),
+                                Permission.ARCHIVE_HOLD, Permission.AUDIT_READ}),
 }
 
 
@@ -69,6 +70,7 @@ def _verb(permission: Permission) -> str:
         Permission.ARCHIVE_GET: "retrieve archived documents",
         Permission.ARCHIVE_EXPORT: "export archived documents",
         Permission.ARCHIVE_HOLD: "place or release legal holds",
+        Permission.AUDIT_READ: "read the audit log",
     }[permission]
 
 

@@ -9,6 +9,10 @@ document on legal hold that the store no longer holds (**unheld**: an S3 Object 
 hold cleared behind the index's back). Every revision is checked, superseded ones too.
 Everything is recomputed from the stored bytes; nothing is trusted. Documents are read one at
 a time and store keys checked against the index in batches, so memory stays flat.
+A sealed PDF's seal and timestamps are validated too (`factory.render.seal_check`): a seal that
+is broken, a document modified after sealing, or (with ``seal_trust``) a signer or TSA that does
+not chain to a trust anchor is a **seal** finding, and so is a PDF whose job (or retention
+class) sealed its documents (the record snapshot says so) that carries no seal.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 
@@ -35,7 +40,7 @@ TEMPLATE_PREFIX = "_template-sets/"
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # missing | altered | orphan | unreadable | temp | unheld
+    kind: str  # missing | altered | orphan | unreadable | temp | unheld | seal
     key: str
     document_id: str | None
     detail: str
@@ -53,6 +58,7 @@ class VerifyReport:
     snapshots: int = 0
     template_versions: int = 0
     objects: int = 0
+    sealed: int = 0
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -62,12 +68,13 @@ class VerifyReport:
     def counts(self) -> dict[str, int]:
         found = Counter(f.kind for f in self.findings)
         return {kind: found.get(kind, 0) for kind in ("missing", "altered", "orphan",
-                                                      "temp", "unheld")}
+                                                      "temp", "unheld", "seal")}
 
     def as_dict(self) -> dict[str, object]:
         return {"scope": self.scope, "ok": self.ok, "documents": self.documents,
                 "bytes": self.bytes, "record_snapshots": self.snapshots,
                 "template_versions": self.template_versions, "store_objects": self.objects,
+                "sealed_documents": self.sealed,
                 "counts": self.counts(),
                 "findings": [f.__dict__ for f in self.findings]}
 
@@ -92,8 +99,10 @@ def _exists(store: Store, key: str) -> bool:
 
 
 def verify_archive(index: SqlIndex, store: Store, job: str | None = None,
-                   progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Recompute every checksum of ``job``'s documents (or all) and look for orphans."""
+                   progress: Callable[[int], None] | None = None,
+                   seal_trust: list[Any] | None = None) -> VerifyReport:
+    """Recompute every checksum of ``job``'s documents (or all), check their seals and look
+    for orphans; ``seal_trust``: the trust anchors signers and TSAs must chain to."""
     report = VerifyReport(scope=f"job {job}" if job else "the whole archive")
     versions: set[str] = set()
     for document in iter_documents(index, DocumentQuery(job=job, revisions=True)):
@@ -102,8 +111,9 @@ def verify_archive(index: SqlIndex, store: Store, job: str | None = None,
         report.bytes += entry.byte_size
         if entry.channel != Channel.PRINT:  # print files carry their print settings' hash
             versions.add(entry.template_version)
-        _check_object(store, report, entry.storage_key, entry.sha256, entry.document_id,
-                      "document")
+        body = _check_object(store, report, entry.storage_key, entry.sha256,
+                             entry.document_id, "document")
+        data = None
         if entry.record_storage_key:
             report.snapshots += 1
             data = _check_object(store, report, entry.record_storage_key, entry.record_sha256,
@@ -113,6 +123,8 @@ def verify_archive(index: SqlIndex, store: Store, job: str | None = None,
                                        data)
         if document.legal_hold and isinstance(store, HoldableStore):
             _check_holds(store, report, document)
+        if body is not None and entry.media_type == "application/pdf":
+            _check_seal(report, entry.storage_key, entry.document_id, body, data, seal_trust)
         if progress is not None:
             progress(report.documents)
     for version in sorted(versions):
@@ -156,6 +168,35 @@ def _check_holds(store: HoldableStore, report: VerifyReport, document: Document)
                 "unheld", key, document.document_id, "the document is on legal hold, but the"
                 " store does not hold this object (its hold was cleared outside docfactory);"
                 " `archive hold` places it again"))
+
+
+def _check_seal(report: VerifyReport, key: str, doc_id: str, body: bytes,
+                snapshot: bytes | None, trust: list[Any] | None) -> None:
+    from factory.render.seal_check import check_seal  # imports pyHanko
+
+    try:
+        status = check_seal(body, trust)
+    except IntegrityError as exc:
+        report.findings.append(Finding("seal", key, doc_id, str(exc)))
+        return
+    if status.sealed:
+        report.sealed += 1
+        for problem in status.problems:
+            report.findings.append(Finding("seal", key, doc_id, problem))
+    elif _job_sealed(snapshot):
+        report.findings.append(Finding("seal", key, doc_id, "not sealed, although its job"
+                                       " sealed every document (see its record snapshot)"))
+
+
+def _job_sealed(snapshot: bytes | None) -> bool:
+    if snapshot is None:
+        return False
+    try:
+        body = json.loads(snapshot)
+        return bool((body.get("job_spec") or {}).get("seal")
+                    or (body.get("computed") or {}).get("seal"))
+    except (ValueError, AttributeError):
+        return False
 
 
 def _check_legacy_snapshot(report: VerifyReport, key: str, doc_id: str, data: bytes) -> None:

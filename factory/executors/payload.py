@@ -54,6 +54,7 @@ def encode_config(config: WorkerConfig) -> dict[str, Any]:
     settings = {name: _relative(getattr(config.settings, name), root) for name in _PATHS}
     settings["root"] = str(root)
     settings["retention"] = dict(config.settings.retention)
+    settings["seal"] = {k: dict(v) for k, v in config.settings.seal.items()}  # no secrets
     return {
         "job_path": _relative(Path(config.job_path), root),
         "settings": settings,
@@ -82,7 +83,11 @@ def decode_config(data: Mapping[str, Any], local: Settings | None = None) -> Wor
     raw = data["settings"]
     root = local.root if local is not None else Path(raw["root"])
     paths = {name: root / raw[name] for name in _PATHS if name != "root"}
-    settings = Settings(root=root, retention=dict(raw["retention"]), **paths)
+    # A sealing job's key password never travels: each worker has its own FACTORY_SEAL_*.
+    settings = Settings(root=root, retention=dict(raw["retention"]),
+                        seal=dict(raw.get("seal", {})),
+                        seal_secrets=dict(local.seal_secrets) if local is not None else {},
+                        **paths)
     urls = [local.archive_url, local.index_url, local.email_url, local.sms_url,
             local.peppol_url] \
         if local is not None else []

@@ -26,6 +26,7 @@ from factory.jobs.channels import (
     SmsSpec,
     channel_problems,
 )
+from factory.jobs.seal import SealSpec
 
 FieldType = Literal["string", "integer", "decimal", "date", "boolean", "email", "phone"]
 PdfVariant = Literal["none", "pdf/a-3b", "pdf/a-3a", "pdf/ua-1"]
@@ -268,6 +269,7 @@ class JobSpec(_Strict):
     archive: ArchiveSpec = Field(default_factory=ArchiveSpec)
     print_: PrintSpec = Field(default_factory=PrintSpec, alias="print")
     invoice: InvoiceSpec | None = None
+    seal: SealSpec | None = None
     proofs: list[str] = Field(default_factory=list)
     require_approval: bool = False
     routing: RoutingSpec | None = None
@@ -384,7 +386,8 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "": JobSpec, "render": RenderSpec, "archive": ArchiveSpec, "schema": SchemaSpec,
     "print": PrintSpec, "print.marks": MarksSpec, "print.omr": OmrSpec,
     "print.address": AddressFields, "invoice": InvoiceSpec, "invoice.seller": SellerSpec,
-    "routing": RoutingSpec, "email": EmailSpec, "sms": SmsSpec, "sms.gateway": GatewaySpec,
+    "routing": RoutingSpec, "seal": SealSpec, "email": EmailSpec, "sms": SmsSpec,
+    "sms.gateway": GatewaySpec,
 }
 
 

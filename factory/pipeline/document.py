@@ -5,7 +5,9 @@ Takes a job, settings, the period and the issue date; gives `DocumentRenderer`, 
 ``docfactory preview`` and by proofs. Builds the warm `PdfRenderer` once. A job's document-type
 plugin (`factory.pipeline.plugins`) adds computed values to the record before the templates
 see it (``number``: the gapless number the worker assigned, None for previews) and
-post-processes the PDF.
+post-processes the PDF. When the job (or its retention class) seals its documents, the PDF that
+``render_typed`` gives — the one a worker archives, indexes and emails — is sealed
+(`factory.render.seal`); ``render`` (previews, checks, proofs, re-renders) never seals.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from factory.config import Settings
 from factory.errors import ConfigError
 from factory.jobs import JobSpec, RecordSchema
+from factory.jobs.seal import SealSpec, seal_for
 from factory.models import Artifact, Period, Record
 from factory.pipeline.plugins import DocumentPlugin, plugin_for
 from factory.render import PdfRenderer
@@ -28,6 +31,9 @@ class DocumentRenderer:
     def __init__(self, job: JobSpec, settings: Settings, period: Period, issued: date,
                  expected_version: str | None = None) -> None:
         self.job = job
+        self.settings = settings
+        self.seal_spec: SealSpec | None = seal_for(job, settings)
+        self._sealer: Any = None
         self.period = period
         self.issued = issued
         self.schema = RecordSchema(job)
@@ -78,7 +84,13 @@ class DocumentRenderer:
             check(self.typed(record))
 
     def snapshot(self, typed: dict[str, Any]) -> dict[str, Any] | None:
-        return self.plugin.snapshot(typed) if self.plugin is not None else None
+        """What the record snapshot keeps of computed values: the plugin's, and for a sealing
+        job the seal profile (so `archive verify` knows the document must carry a seal, even
+        when the seal came from its retention class rather than the job file)."""
+        computed = self.plugin.snapshot(typed) if self.plugin is not None else None
+        if self.seal_spec is not None:
+            computed = {**(computed or {}), "seal": self.seal_spec.profile}
+        return computed
 
     def _html(self, typed: dict[str, Any], record: Record, doc_id: str) -> str:
         return self.templates.render(self.templates.template_set.manifest.document, typed,
@@ -89,12 +101,32 @@ class DocumentRenderer:
 
     def render(self, record: Record, doc_id: str, number: int | None = None
                ) -> tuple[str, Artifact]:
-        html, artifact, _typed = self.render_typed(record, doc_id, number)
+        """HTML and PDF as rendered, never sealed (previews, checks, proofs, re-renders)."""
+        html, artifact, _typed = self._render(record, doc_id, number)
         return html, artifact
 
     def render_typed(self, record: Record, doc_id: str, number: int | None = None
                      ) -> tuple[str, Artifact, dict[str, Any]]:
-        """HTML, the finished PDF and the typed values it was rendered from."""
+        """HTML, the finished PDF as it is archived (sealed when the job seals) and the typed
+        values it was rendered from."""
+        html, artifact, typed = self._render(record, doc_id, number)
+        if self.seal_spec is not None:
+            artifact = self.sealer().seal(artifact)
+        return html, artifact, typed
+
+    def sealer(self) -> Any:
+        """The job's `factory.render.seal.Sealer`, loaded on first use (its key decrypted once
+        per process); `ConfigError` when the job does not seal or the key is unusable."""
+        if self._sealer is None:
+            if self.seal_spec is None:
+                raise ConfigError(f"job {self.job.name!r} does not seal its documents")
+            from factory.render.seal import Sealer  # imports pyHanko
+
+            self._sealer = Sealer(self.seal_spec, self.settings.seal_secrets, self.settings.root)
+        return self._sealer
+
+    def _render(self, record: Record, doc_id: str, number: int | None
+                ) -> tuple[str, Artifact, dict[str, Any]]:
         typed = self.typed(record, number)
         html = self._html(typed, record, doc_id)
         artifact = self.pdf.render(html, doc_id)

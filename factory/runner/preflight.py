@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 from factory.archive import document_id, open_store
 from factory.config import Settings
-from factory.errors import ConfigError, FactoryError, SourceError
+from factory.errors import ConfigError, FactoryError, RetryableSealError, SealError, SourceError
 from factory.jobs import JobSpec, RecordSchema, load_job
-from factory.models import Period, Record, Reject
+from factory.models import Artifact, Period, Record, Reject
 from factory.pipeline.document import DocumentRenderer
 from factory.routing import route_record
 from factory.runner.plan import plan_records
@@ -72,6 +72,7 @@ def check_job(path: Path, settings: Settings, period: str = "2026-11",
         if locale not in templates.brand.footer:
             result.notes.append(f"{templates.brand.folder / 'brand.toml'}: footer has no"
                                 f" {locale!r} text; the {job.default_locale!r} one is used")
+    _check_seal(renderer, result)
     if result.problems:
         return result
     _check_data(job, settings, renderer, sample, result)
@@ -91,6 +92,20 @@ def _check_archive(job: JobSpec, settings: Settings, result: Checked) -> None:
         result.problems.append(f"archive: {exc}")
         return
     result.notes.extend(getattr(store, "notes", ()))
+
+
+def _check_seal(renderer: DocumentRenderer, result: Checked) -> None:
+    """The seal key opens and its certificate is valid now (a problem), or ends soon (a note)."""
+    if renderer.seal_spec is None:
+        return
+    where = str(renderer.job.label)
+    try:
+        problems, notes = renderer.sealer().check()
+    except ConfigError as exc:
+        result.problems.extend(f"{where}: {line}" for line in _lines(exc))
+        return
+    result.problems.extend(f"{where}: {p}" for p in problems)
+    result.notes.extend(f"{where}: {n}" for n in notes)
 
 
 def _check_data(job: JobSpec, settings: Settings, renderer: DocumentRenderer, sample: int,
@@ -120,7 +135,8 @@ def _render_check(renderer: DocumentRenderer, record: Record, job: JobSpec, pdf:
     doc_id = document_id(job.name, renderer.period.code, record.key, job.document_type, "pdf", 0)
     try:
         if pdf:
-            renderer.render(record, doc_id)
+            _html, artifact = renderer.render(record, doc_id)
+            _seal_check(renderer, artifact, result)
         else:
             renderer.render_html(record, doc_id)
         renderer.check(record)  # an invoice's e-invoice against the official rules
@@ -128,6 +144,20 @@ def _render_check(renderer: DocumentRenderer, record: Record, job: JobSpec, pdf:
     except FactoryError as exc:
         result.problems.append(f"{job.template_set} template with record {record.key}"
                                f" ({record.position}): {exc}")
+
+
+def _seal_check(renderer: DocumentRenderer, artifact: Artifact, result: Checked) -> None:
+    """Seal the first sample PDF (and throw it away): the TSA answers, the profile works. A TSA
+    that is down is a note: the run retries such records."""
+    if renderer.seal_spec is None:
+        return
+    try:
+        renderer.sealer().seal(artifact)
+    except RetryableSealError as exc:
+        result.notes.append(f"{renderer.job.label}: seal: {exc}; a run retries the records it"
+                            " could not seal")
+    except SealError as exc:
+        result.problems.append(f"{renderer.job.label}: seal: {exc}")
 
 
 def _message_check(renderer: DocumentRenderer, record: Record, job: JobSpec,

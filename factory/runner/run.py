@@ -39,6 +39,7 @@ from factory.config import Settings
 from factory.errors import ConfigError, FactoryError, SourceError
 from factory.executors.base import Executor
 from factory.jobs import JobSpec, RecordSchema
+from factory.jobs.seal import seal_for
 from factory.models import (
     ChannelCounts,
     ChannelOutcome,
@@ -141,6 +142,7 @@ def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
         window = templates.brand.address_window
         check_clear(job.print_.marks, job.print_.omr, None if window is None else
                     (window.left, window.top, window.width, window.height))
+    check_seal(job, settings)
     source = open_source(job, settings)
     check_columns(source, job)
     store_url, index_url = archive_urls(job, settings)
@@ -154,6 +156,18 @@ def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
         if "peppol" in job.channels and job.peppol is not None else None
     return Prepared(job, settings, period, templates, schema, source, store_url, index_url,
                     issued, email_url, sms_url, peppol_url)
+
+
+def check_seal(job: JobSpec, settings: Settings) -> None:
+    """A job that seals has a key that opens and a certificate valid now, before any record."""
+    spec = seal_for(job, settings)
+    if spec is None:
+        return
+    from factory.render.seal import Sealer  # imports pyHanko
+
+    problems, _notes = Sealer(spec, settings.seal_secrets, settings.root).check()
+    if problems:
+        raise ConfigError(f"{job.label}: cannot seal its documents", problems)
 
 
 def archive_urls(job: JobSpec | None, settings: Settings) -> tuple[str, str]:

@@ -1,0 +1,71 @@
+"""Search the audit log: by document, by customer (every document of theirs), by actor and by
+action, newest first.
+
+Takes the index and an `AuditQuery` (built from untrusted input by `AuditQuery.parse`, which
+names the bad value); gives the matching `AuditEntry` values and whether there were more.
+Used by ``GET /api/audit`` and the document page's trail. Read-only: the caller audits the
+search itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from factory.archive import SqlIndex
+from factory.archive.tables import audit_log, documents
+from factory.compliance.audit import AuditEntry, _entry
+from factory.compliance.query import CUSTOMER, MAX_LIMIT, _shown, document_id
+from factory.errors import InputError
+
+ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,3}$")
+ACTOR = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    document: str | None = None
+    customer: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    limit: int = 100
+
+    @classmethod
+    def parse(cls, *, document: str | None = None, customer: str | None = None,
+              actor: str | None = None, action: str | None = None,
+              limit: int | None = 100) -> AuditQuery:
+        doc = document_id(document) if document else None
+        if customer and not CUSTOMER.match(customer):
+            raise InputError(f"customer {_shown(customer)} is not a customer id")
+        if actor and not ACTOR.match(actor):
+            raise InputError(f"actor {_shown(actor)} is not an actor name")
+        if action and not ACTION.match(action):
+            raise InputError(f"action {_shown(action)} is not an action like archive.get")
+        size = int(limit if limit is not None else 100)
+        if not 1 <= size <= MAX_LIMIT:
+            raise InputError(f"limit {size} must be between 1 and {MAX_LIMIT}")
+        return cls(doc, customer or None, actor or None, action or None, size)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def search_audit(index: SqlIndex, query: AuditQuery) -> tuple[list[AuditEntry], bool]:
+    """Entries matching every filter given, newest first, at most ``query.limit``."""
+    statement = select(audit_log)
+    if query.document is not None:
+        statement = statement.where(audit_log.c.document_id == query.document)
+    if query.customer is not None:
+        statement = statement.where(audit_log.c.document_id.in_(
+            select(documents.c.document_id).where(documents.c.customer_id == query.customer)))
+    if query.actor is not None:
+        statement = statement.where(audit_log.c.actor == query.actor)
+    if query.action is not None:
+        statement = statement.where(audit_log.c.action == query.action)
+    statement = statement.order_by(audit_log.c.seq.desc()).limit(query.limit + 1)
+    with index.connect() as conn:
+        found = [_entry(row) for row in conn.execute(statement)]
+    return found[:query.limit], len(found) > query.limit

@@ -6,6 +6,7 @@ Takes reports and lists; prints them with rich on the given console.
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -43,6 +44,8 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
                                f" {report.executor})")
     mark = "[green]✓[/]" if report.balanced else "[red]✗ DOES NOT BALANCE[/]"
     table.add_row("reconciliation", f"{mark} {c.reconciliation_line(report.pending_label)}")
+    if report.unread:
+        table.add_row("[red]not read[/]", escape(report.unread))
     if report.by_locale:
         locales = sorted(report.by_locale.items())
         table.add_row("by locale", ", ".join(f"{k} {v}" for k, v in locales))

@@ -366,6 +366,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
                 _dry_run(prepared, state, index, chunks, progress)
             else:
                 _execute(executor, config, chunks, state, index, progress)
+        report.unread = getattr(prepared.source, "unread", None)
         _orphan_warning(prepared.source, report)
         if not options.dry_run and job.print_.enabled:
             _print_files(prepared, report, store, index)

@@ -1,0 +1,45 @@
+"""Bad input that used to escape as a crash, a silent loss or a wrong exit code (issue 14)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from factory.cli.app import cli, load_commands
+from tests.conftest import REPO, csv_source, write_job
+
+load_commands()
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    return {"FACTORY_HOME": str(REPO), "FACTORY_VAR": str(tmp_path / "var"),
+            "FACTORY_WORKERS": "1"}
+
+
+def invoke(env: dict[str, str], *args: str):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def report_of(tmp_path: Path) -> dict:
+    (path,) = (tmp_path / "var" / "runs").glob("*/report.json")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_unclosed_quote_does_not_balance_and_names_the_unread_remainder(
+        tmp_path: Path, sample_dir: Path) -> None:
+    lines = (sample_dir / "customers.csv").read_text(encoding="utf-8").splitlines()
+    broken = lines[:2] + [lines[2].replace(",", ',"', 1)] + lines[3:7]
+    (tmp_path / "c.csv").write_text("\n".join(broken) + "\n", encoding="utf-8")
+    job = write_job(tmp_path / "jobs", source=csv_source(tmp_path / "c.csv",
+                                                          sample_dir / "transactions.csv"))
+    result = invoke(env_for(tmp_path), "run", str(job), "--period", "2026-11",
+                    "--executor", "inline")
+    assert result.exit_code == 3, result.output
+    assert "DOES NOT BALANCE" in result.output or "✗" in result.output
+    assert "c.csv: lines 3-7" in result.output and "not read" in result.output
+    report = report_of(tmp_path)
+    assert report["counts"]["archived"] == 1 and report["counts"]["rejected"] == 1
+    assert report["reconciliation"]["balanced"] is False
+    assert "lines 3-7" in report["reconciliation"]["unread"]

@@ -43,3 +43,25 @@ def test_unclosed_quote_does_not_balance_and_names_the_unread_remainder(
     assert report["counts"]["archived"] == 1 and report["counts"]["rejected"] == 1
     assert report["reconciliation"]["balanced"] is False
     assert "lines 3-7" in report["reconciliation"]["unread"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_broker_is_a_clear_message_naming_it_without_its_password_exit_2(
+        tmp_path: Path, sample_dir: Path) -> None:
+    port = free_port()
+    job = write_job(tmp_path / "jobs", source=csv_source(sample_dir / "customers.csv",
+                                                          sample_dir / "transactions.csv"))
+    env = {**env_for(tmp_path), "FACTORY_BROKER_URL": f"redis://:s3cretpw@127.0.0.1:{port}/0"}
+    result = CliRunner().invoke(cli, ["run", str(job), "--period", "2026-11", "--executor",
+                                      "celery"], env=env)
+    assert result.exit_code == 2, result.output
+    assert f"cannot reach the broker for queue 'docfactory' on redis://127.0.0.1:{port}/0" \
+        in result.output
+    assert "s3cretpw" not in result.output and "Traceback" not in result.output

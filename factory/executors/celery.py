@@ -63,10 +63,13 @@ class CeleryExecutor:
         """Check that workers consume the queue; return how many processes they have."""
         if self.app is None:
             self.app = make_app(self.options)
+        from kombu.exceptions import OperationalError
+
         try:
             self.workers = self._processes()
-        except OSError as exc:
-            raise ConfigError(f"cannot reach the broker for {self.where}: {exc}") from None
+        except (OSError, OperationalError) as exc:  # kombu's is not an OSError
+            raise ConfigError(f"cannot reach the broker for {self.where}:"
+                              f" {exc}") from None
         if not self.workers:
             raise ConfigError(f"no Celery worker consumes {self.where}; start workers with"
                               " `docfactory worker` (same FACTORY_BROKER_URL and"

@@ -30,7 +30,7 @@ def report_of(tmp_path: Path) -> dict:
 def test_unclosed_quote_does_not_balance_and_names_the_unread_remainder(
         tmp_path: Path, sample_dir: Path) -> None:
     lines = (sample_dir / "customers.csv").read_text(encoding="utf-8").splitlines()
-    broken = lines[:2] + [lines[2].replace(",", ',"', 1)] + lines[3:7]
+    broken = [*lines[:2], lines[2].replace(",", ',"', 1), *lines[3:7]]
     (tmp_path / "c.csv").write_text("\n".join(broken) + "\n", encoding="utf-8")
     job = write_job(tmp_path / "jobs", source=csv_source(tmp_path / "c.csv",
                                                           sample_dir / "transactions.csv"))
@@ -65,3 +65,51 @@ def test_unreachable_broker_is_a_clear_message_naming_it_without_its_password_ex
     assert f"cannot reach the broker for queue 'docfactory' on redis://127.0.0.1:{port}/0" \
         in result.output
     assert "s3cretpw" not in result.output and "Traceback" not in result.output
+
+
+def test_malformed_line_item_file_exits_2_nothing_ran(tmp_path: Path, sample_dir: Path) -> None:
+    items = (sample_dir / "transactions.csv").read_text(encoding="utf-8").splitlines()
+    items[3] += ",one too many"
+    (tmp_path / "t.csv").write_text("\n".join(items) + "\n", encoding="utf-8")
+    job = write_job(tmp_path / "jobs", source=csv_source(sample_dir / "customers.csv",
+                                                          tmp_path / "t.csv"))
+    result = invoke(env_for(tmp_path), "run", str(job), "--period", "2026-11",
+                    "--executor", "inline")
+    assert result.exit_code == 2, result.output
+    assert "t.csv:4:" in result.output and "read whole" in result.output
+    assert report_of(tmp_path)["counts"]["archived"] == 0
+
+
+def test_user_text_with_brackets_and_colons_is_printed_as_written(
+        tmp_path: Path, sample_dir: Path) -> None:
+    """`[x]` (rich markup) and `:x:` (a rich emoji code) through each message path: an error,
+    a validate problem list, a run summary's rejects, and a path."""
+    env = {**env_for(tmp_path), "FACTORY_VAR": str(tmp_path / "var[x]:x:")}
+    # 1. handle_errors: a source path holding both
+    folder = tmp_path / "in[x]:x:0:0"
+    folder.mkdir()
+    job = write_job(tmp_path / "jobs", source=csv_source(folder / "nope.csv", None))
+    result = invoke(env, "run", str(job), "--period", "2026-11", "--executor", "inline")
+    assert result.exit_code == 2 and f"{folder}/nope.csv: file not found" in result.output
+    # 2. a missing column: "required by [schema.fields] of ..." (run and validate's problems)
+    lines = (sample_dir / "customers.csv").read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, name in enumerate(header) if name != "name"]
+    rows = [",".join(line.split(",")[i] for i in keep) for line in lines[:4]]
+    (folder / "c.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    job = write_job(tmp_path / "jobs", source=csv_source(folder / "c.csv", None))
+    for command in ("run", "validate"):
+        result = invoke(env, command, str(job), "--period", "2026-11")
+        assert result.exit_code == 2, result.output
+        assert "required by [schema.fields] of" in result.output, result.output
+        assert f"{folder}" in result.output or "c.csv" in result.output
+    # 3. the run summary: a reject reason quoting the job's pattern, a record value with :x:
+    lines[2] = lines[2].replace("C000002", "root:x:0:0[x]", 1)
+    (folder / "c.csv").write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+    job = write_job(tmp_path / "jobs", source=csv_source(folder / "c.csv",
+                                                          sample_dir / "transactions.csv"))
+    result = invoke(env, "run", str(job), "--period", "2026-11", "--executor", "inline")
+    assert result.exit_code == 1, result.output
+    assert "^C[0-9]{6}$" in result.output, result.output
+    assert f"{tmp_path}/var[x]:x:/runs/" in result.output  # the report's and rejects' paths
+    assert "❌" not in result.output

@@ -57,7 +57,14 @@ from factory.archive.tables import (
     sequences,
     template_versions,
 )
-from factory.errors import ArchiveError, ConfigError, LegalHoldError, RetryableArchiveError
+from factory.errors import (
+    ArchiveError,
+    ConfigError,
+    LegalHoldError,
+    NoSpaceError,
+    RetryableArchiveError,
+    is_no_space,
+)
 from factory.models import ArchiveEntry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -557,6 +564,8 @@ def _owner_alive(owner: str) -> bool:
 
 
 def _translate(exc: SQLAlchemyError, where: str) -> ArchiveError:
+    if is_no_space(exc):
+        return NoSpaceError(f"index {where}: {_short(exc)}")
     if isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False):
         return RetryableArchiveError(f"index {where}: {_short(exc)}")
     return ArchiveError(f"index {where}: {_short(exc)}")

@@ -17,7 +17,7 @@ from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from factory.archive.keys import check_key
-from factory.errors import ArchiveError, ConfigError, IntegrityError
+from factory.errors import ArchiveError, ConfigError, IntegrityError, NoSpaceError, is_no_space
 from factory.files import write_atomic
 
 
@@ -78,7 +78,8 @@ class FileStore:
         try:
             write_atomic(path, data, read_only=True)
         except OSError as exc:
-            raise ArchiveError(f"{self.url}: cannot write {key}: {exc.strerror}") from None
+            kind = NoSpaceError if is_no_space(exc) else ArchiveError
+            raise kind(f"{self.url}: cannot write {key}: {exc.strerror}") from None
 
     def get(self, key: str) -> bytes:
         try:

@@ -163,6 +163,8 @@ class Worker:
             try:
                 return work()
             except FactoryError as exc:
+                if exc.stops_run:  # a full disk: the runner stops the run, not this record
+                    raise
                 if exc.retryable and attempt < self.config.attempts:
                     time.sleep(delay)
                     delay *= 4

@@ -374,7 +374,11 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         report.interrupted = True
         executor.close(cancel=True)
     except FactoryError as exc:
-        report.error = str(exc)
+        if exc.stops_run:  # a full disk: every next record would fail the same way
+            report.interrupted = True
+            report.stop_reason = str(exc)
+        else:
+            report.error = str(exc)
         executor.close(cancel=True)
     except BaseException as exc:
         report.error = f"crashed: {type(exc).__name__}: {exc}"
@@ -384,13 +388,30 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         report.finished_at = datetime.now(UTC)
         if (report.interrupted or report.error) and not options.dry_run:
             _count_in_flight(job, run_id, state, index)
-        state.settle()
-        progress.finish(report.counts)
-        write_json_atomic(state.run_dir / "report.json", report.as_dict())
-        if not options.dry_run:
-            index.finish_run(run_id, report.status, report.as_dict())
-        index.close()
+        _settle_and_record(state, report, progress, index, options.dry_run)
     return report
+
+
+def _settle_and_record(state: RunState, report: RunReport, progress: Progress, index: SqlIndex,
+                       dry_run: bool) -> None:
+    """Write the report file and the index row; on a full disk (or a failing index) say so in
+    the report, which the caller still prints, instead of losing it to an exception."""
+    try:
+        state.settle()
+    except OSError as exc:
+        report.warnings.append(f"the run's rejects/failures files are incomplete: {exc}")
+    progress.finish(report.counts)
+    try:
+        write_json_atomic(state.run_dir / "report.json", report.as_dict())
+    except OSError as exc:
+        report.warnings.append(f"{state.run_dir / 'report.json'} not written: {exc.strerror}")
+    if not dry_run:
+        try:
+            index.finish_run(report.run_id, report.status, report.as_dict())
+        except FactoryError as exc:
+            report.warnings.append(f"the run's row in the index is not updated ({exc}); it"
+                                   " shows as running until its heartbeat goes stale")
+    index.close()
 
 
 def _count_in_flight(job: JobSpec, run_id: str, state: RunState, index: SqlIndex) -> None:

@@ -2,9 +2,10 @@
 
 Takes a path (and optionally a second CSV of line items joined by a key column); gives
 `RawRecord` values streamed row by row, or a `Reject` for a row that cannot be parsed (bad
-quoting, wrong number of values), with the line it started on. After the last record, ``unread``
-names the part of the file a quote never closed kept from being read (None: read to the end). Bytes that are not UTF-8 are kept
+quoting, wrong number of values), with the line it started on. Bytes that are not UTF-8 are kept
 as surrogate escapes so that the schema rejects the one record that holds them, naming the field.
+After the last record, ``unread`` names the part of the file a quote never closed kept from being
+read (None: read to the end).
 
 Line items are spilled to a temporary SQLite file first (`ItemSpill`), so neither file has to be
 sorted. A malformed line-item file is refused as a whole (`SourceError`): a statement silently

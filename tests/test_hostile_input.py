@@ -113,3 +113,32 @@ def test_user_text_with_brackets_and_colons_is_printed_as_written(
     assert "^C[0-9]{6}$" in result.output, result.output
     assert f"{tmp_path}/var[x]:x:/runs/" in result.output  # the report's and rejects' paths
     assert "❌" not in result.output
+
+
+def test_a_run_removes_scratch_folders_of_runs_killed_with_9_and_keeps_live_ones(
+        tmp_path: Path, sample_dir: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from factory.sources import SeenKeys
+
+    scratch = tmp_path / "var" / "tmp"
+    script = ("import os, signal, sys; from pathlib import Path;"
+              " from factory.sources.seen import SeenKeys; from factory.sources.spill import"
+              " ItemSpill; k = SeenKeys(Path(sys.argv[1])); i = ItemSpill(Path(sys.argv[1]));"
+              " os.kill(os.getpid(), signal.SIGKILL)")
+    for _ in range(3):
+        died = subprocess.run([sys.executable, "-c", script, str(scratch)], cwd=REPO)
+        assert died.returncode == -signal.SIGKILL
+    assert len(list(scratch.glob("docfactory-*"))) == 6
+    with SeenKeys(scratch) as alive:  # another run, still going
+        job = write_job(tmp_path / "jobs", source=csv_source(sample_dir / "customers.csv",
+                                                              sample_dir / "transactions.csv"))
+        result = invoke(env_for(tmp_path), "run", str(job), "--period", "2026-11", "--limit",
+                        "1", "--executor", "inline")
+        assert result.exit_code == 0, result.output
+        assert "removed 6 scratch folder(s)" in result.output
+        assert list(scratch.glob("docfactory-*")) == [Path(alive._dir.name)]
+    assert os.listdir(scratch) == []

@@ -58,7 +58,7 @@ from factory.runner.approval import approval_problem
 from factory.runner.files import JsonLines, write_json_atomic
 from factory.runner.plan import plan_records
 from factory.runner.progress import NoProgress, Progress
-from factory.sources import SeenKeys, Source, open_source, safe_url
+from factory.sources import SeenKeys, Source, open_source, safe_url, sweep_scratch
 from factory.templates import DocumentTemplates
 
 HEARTBEAT_SECONDS = 10.0
@@ -342,6 +342,10 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
     if unapproved:
         report.warnings.append(unapproved)
     state = RunState(report, settings.runs_dir / run_id)
+    swept = sweep_scratch(settings.var_dir / "tmp")  # left by runs killed with -9
+    if swept:
+        report.warnings.append(f"removed {len(swept)} scratch folder(s) of runs that died in"
+                               f" {settings.var_dir / 'tmp'}")
     config = WorkerConfig(
         job_path=str(job.path), settings=settings, run_id=run_id, period=prepared.period.code,
         issued=prepared.issued, store_url=prepared.store_url, index_url=prepared.index_url,

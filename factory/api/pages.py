@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from factory.api.guard import PUBLIC, note_failure  # noqa: F401 (PUBLIC: re-exported)
 from factory.api.routes import (
     export_response,
     permitted_jobs,
@@ -25,6 +26,7 @@ from factory.api.routes import (
     visible_runs,
 )
 from factory.api.security import (
+    LOGIN_COOKIE,
     SESSION_COOKIE,
     Principal,
     page_principal,
@@ -42,9 +44,6 @@ _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
 _env.filters["bytes"] = lambda n: f"{int(n or 0):,}"
 _env.filters["when"] = lambda d: f"{d:%Y-%m-%d %H:%M:%S} UTC" if hasattr(d, "strftime") else d
 
-#: The only routes anyone may call without a key.
-PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
-
 
 
 def render_page(request: Request, template: str, context: dict[str, Any],
@@ -56,30 +55,55 @@ def render_page(request: Request, template: str, context: dict[str, Any],
     return HTMLResponse(_env.get_template(template).render(values), status)
 
 
+def login_page(request: Request, message: str | None = None, status: int = 200
+               ) -> HTMLResponse:
+    """The login form, with a token tied to a nonce cookie (no login CSRF). The nonce is kept
+    while the browser has one: another 401 (its favicon) must not make the form stale."""
+    sessions = services(request).sessions
+    nonce = request.cookies.get(LOGIN_COOKIE) or sessions.login_nonce()
+    response = render_page(request, "login.html", {"message": message,
+                                                    "login_csrf": sessions.login_token(nonce)},
+                           status)
+    response.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, httponly=True, samesite="strict",
+                        secure=services(request).config.secure_cookies, path="/")
+    return response
+
+
+def guard_page(request: Request, status: int, message: str) -> Response:
+    """The page `RequestGuard` answers with before any route ran (401, 413, 429)."""
+    if status == 401:
+        return login_page(request, message, status)
+    return render_page(request, "error.html", {"status": status, "error": message}, status)
+
+
 def public_router() -> APIRouter:
     """The only routes without a key: the login form, logging in and out."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/login", response_class=HTMLResponse)
     def login_form(request: Request) -> HTMLResponse:
-        return render_page(request, "login.html", {})
+        return login_page(request)
 
     @router.post("/login")
-    def login(request: Request, key: str = Form("", max_length=200)) -> Response:
+    def login(request: Request, key: str = Form("", max_length=200),
+              csrf: str = Form("", max_length=200)) -> Response:
+        services(request).sessions.check_login(request, csrf)
         try:
             info = authenticate(services(request).index, key)
         except AuthenticationError:
-            return render_page(request, "login.html",
-                               {"message": "That key is not valid (or has been revoked)."}, 401)
+            note_failure(request, "login form", key)
+            return login_page(request, "That key is not valid (or has been revoked).", 401)
         response = RedirectResponse("/", status_code=303)
         config = services(request).config
         response.set_cookie(SESSION_COOKIE, services(request).sessions.issue(info.key_id),
                             max_age=int(config.session_hours * 3600), httponly=True,
                             samesite="strict", secure=config.secure_cookies, path="/")
+        response.delete_cookie(LOGIN_COOKIE, path="/")
         return response
 
     @router.post("/logout")
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
+        services(request).sessions.revoke(request.cookies.get(SESSION_COOKIE))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

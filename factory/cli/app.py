@@ -26,6 +26,7 @@ from rich.console import Console
 from factory.cli.output import esc
 from factory.config import Settings, load_settings
 from factory.errors import ConfigError, FactoryError
+from factory.urls import mask_urls_in
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -79,7 +80,7 @@ def handle_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except FactoryError as exc:  # ConfigError included
-            app.err.print(f"[red]error:[/] {esc(exc)}", soft_wrap=True)
+            app.err.print(f"[red]error:[/] {esc(mask_urls_in(str(exc)))}", soft_wrap=True)
             sys.exit(EXIT_USAGE)
         except KeyboardInterrupt:
             app.err.print("[yellow]interrupted[/]")

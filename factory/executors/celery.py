@@ -30,12 +30,12 @@ from factory.executors.payload import (
     decode_outcome,
     encode_config,
     encode_record,
-    without_password,
 )
 from factory.jobs import load_job
 from factory.models import Outcome, Record, Status
 from factory.pipeline import CHANNEL, WorkerConfig
 from factory.pipeline.settle import archived_by_run
+from factory.urls import mask_url
 
 POLL_SECONDS = 0.05
 
@@ -57,7 +57,7 @@ class CeleryExecutor:
 
     @property
     def where(self) -> str:
-        return f"queue {self.options.queue!r} on {without_password(self.options.broker_url)}"
+        return f"queue {self.options.queue!r} on {mask_url(self.options.broker_url)}"
 
     def connect(self) -> int:
         """Check that workers consume the queue; return how many processes they have."""

@@ -60,6 +60,7 @@ from factory.runner.plan import plan_records
 from factory.runner.progress import NoProgress, Progress
 from factory.sources import SeenKeys, Source, open_source, safe_url, sweep_scratch
 from factory.templates import DocumentTemplates
+from factory.urls import mask_url, mask_urls_in
 
 HEARTBEAT_SECONDS = 10.0
 
@@ -291,7 +292,7 @@ class RunState:
             counts.skipped += 1
         else:
             counts.failed += 1
-            reason = outcome.reason or "unknown"
+            reason = mask_urls_in(outcome.reason or "unknown")  # a transport quoting its URL
             self._failure_reasons.add(_label(None, reason))
             failed = next((c.channel for c in outcome.channels
                            if c.status is ChannelStatus.FAILED), None)
@@ -337,7 +338,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         run_id=run_id, job=job.name, period=prepared.period.code, dry_run=options.dry_run,
         started_at=datetime.now(UTC), template_version=prepared.templates.version,
         workers=executor.workers, executor=executor.name,
-        store_url=store.url, index_url=index.safe_url,
+        store_url=mask_urls_in(store.url), index_url=mask_url(index.safe_url),
     )
     if unapproved:
         report.warnings.append(unapproved)

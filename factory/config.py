@@ -45,9 +45,9 @@ DEFAULT_EXPORT_MAX_BYTES = 2 * 1024**3
 DEFAULT_API_MAX_BODY_BYTES = 1024**2
 #: Failed authentications one client may make per minute before it gets 429.
 DEFAULT_API_AUTH_FAILURES = 10
-#: Address space one worker process may use: a statement needs ~300 MB; a runaway template
+#: Address space one worker process may use: a warm worker peaks at ~380 MB; a runaway template
 #: expression (``'x' * 3000000000``) fails its record with MemoryError instead of the machine.
-DEFAULT_WORKER_MEMORY_BYTES = 3 * 1024**3
+DEFAULT_WORKER_MEMORY_BYTES = 2 * 1024**3
 
 # A name that becomes part of paths, keys and URLs: jobs, brands, template sets, classes.
 SLUG = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -222,8 +222,8 @@ def _memory(value: Any) -> int | None:
     if str(value).strip().lower() in ("none", "off", "0", "unlimited"):
         return None
     size = parse_size(value)
-    if size < 256 * 1024**2:
-        raise ConfigError(f"worker memory {value!r} is too small: a worker needs at least 256M"
+    if size < 512 * 1024**2:
+        raise ConfigError(f"worker memory {value!r} is too small: a worker needs at least 512M"
                           " to load WeasyPrint and its fonts")
     return size
 

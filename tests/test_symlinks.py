@@ -34,7 +34,8 @@ def include(templates_dir: Path, name: str) -> None:
     """Make the statement's document include ``name`` (the way a hostile template would)."""
     page = templates_dir / "statement" / "document.html"
     page.write_text(page.read_text(encoding="utf-8").replace(
-        "{% block", f"{{% include {name!r} %}}{{% block", 1), encoding="utf-8")
+        "{% block content %}", f"{{% block content %}}{{% include {name!r} %}}", 1),
+        encoding="utf-8")
 
 
 @pytest.mark.parametrize("how", ["file", "folder", "brand file", "brand folder", "shared"])

@@ -13,6 +13,9 @@ Delivery is at least once, and every step downstream is idempotent and keyed:
   ``retries`` (its records then fail with the reason) instead of looping forever. The task id
   is the ``holder`` of the record claims it takes, so the new run takes over the dead process's
   claims at once (`SqlIndex.claim`), and records this run already archived count as archived.
+- a memory cap per worker process (``RLIMIT_AS``, FACTORY_WORKER_MEMORY of the worker machine,
+  set as each process starts): a record that needs more fails with that reason and the chunk's
+  other records go on; a process that dies outright is replaced by Celery's pool, as above.
 - prefetch 1: a worker process holds one task at a time; the coordinator keeps a bounded window.
 - a soft time limit per chunk (the records not done fail as retryable) and a hard one; both stay
   under the claim lease (checked by `ClusterOptions.check`), so a live worker's claim never goes
@@ -32,17 +35,19 @@ from typing import Any
 
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
 from celery.utils.time import get_exponential_backoff_interval
 
 from factory.config import Settings
 from factory.errors import RetryableError
 from factory.executors.cluster import RETRY_BACKOFF_MAX, ClusterOptions
+from factory.executors.limits import cap_memory, process_guarded
 from factory.executors.payload import (
     decode_config,
     decode_record,
     encode_outcome,
 )
-from factory.models import Outcome, Status
+from factory.models import Outcome, Record, Status
 
 TASK = "docfactory.process_chunk"
 
@@ -55,6 +60,14 @@ def configure_worker(settings: Settings) -> None:
     """Called by ``docfactory worker`` before the pool forks: paths and passwords of this
     machine, used to rebase payload paths and to put back URL passwords."""
     _LOCAL["settings"] = settings
+
+
+@worker_process_init.connect
+def _cap_memory(**_kwargs: Any) -> None:
+    """Each worker process caps its own memory (FACTORY_WORKER_MEMORY of the worker machine)."""
+    settings = _LOCAL.get("settings")
+    if settings is not None:
+        cap_memory(settings.worker_memory_bytes)
 
 
 def make_app(options: ClusterOptions) -> Celery:
@@ -93,13 +106,16 @@ def process_chunk(task: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     done: list[dict[str, Any]] = list(payload.get("done", []))
     outcomes: list[Outcome] = []
     worker = None
+    limit = (_LOCAL.get("settings") or config.settings).worker_memory_bytes
     try:
         worker = worker_for(config)  # built once per process and run: counts in the limit
-        for record in records:
-            outcomes.append(worker.process(record, holder=task.request.id))
+        rest: list[Record] | None = records
+        while rest:  # a record over the memory cap fails; the others go on
+            done_now, rest = process_guarded(worker, rest, limit, holder=task.request.id)
+            outcomes += done_now
     except SoftTimeLimitExceeded:
-        limit = task.soft_time_limit or task.app.conf.task_soft_time_limit
-        reason = f"time limit: the chunk took longer than {limit} s"
+        seconds = task.soft_time_limit or task.app.conf.task_soft_time_limit
+        reason = f"time limit: the chunk took longer than {seconds} s"
         rest = records[len(outcomes):]
         if rest and worker is not None:
             # The record in progress was cut off anywhere, even just after its index write.

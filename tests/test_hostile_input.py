@@ -142,3 +142,32 @@ def test_a_run_removes_scratch_folders_of_runs_killed_with_9_and_keeps_live_ones
         assert "removed 6 scratch folder(s)" in result.output
         assert list(scratch.glob("docfactory-*")) == [Path(alive._dir.name)]
     assert os.listdir(scratch) == []
+
+
+def test_a_run_that_fails_part_way_exits_3_with_its_report_written_and_its_row_settled(
+        tmp_path: Path, sample_dir: Path, monkeypatch) -> None:
+    import sqlite3
+
+    from factory.errors import FactoryError
+    from factory.executors import InlineExecutor
+
+    real = InlineExecutor.map
+
+    def breaks_after_one_chunk(self, config, chunks):
+        for number, outcomes in enumerate(real(self, config, chunks)):
+            yield outcomes
+            if number == 0:
+                raise FactoryError("the index went away")
+
+    monkeypatch.setattr(InlineExecutor, "map", breaks_after_one_chunk)
+    job = write_job(tmp_path / "jobs", source=csv_source(sample_dir / "customers.csv",
+                                                          sample_dir / "transactions.csv"))
+    result = invoke(env_for(tmp_path), "run", str(job), "--period", "2026-11", "--executor",
+                    "inline", "--chunk-size", "2")
+    assert result.exit_code == 3, result.output
+    report = report_of(tmp_path)
+    assert report["status"] == "failed" and report["error"] == "the index went away"
+    assert report["counts"]["archived"] == 2
+    db = sqlite3.connect(tmp_path / "var" / "index.db")
+    assert db.execute("SELECT status FROM runs").fetchall() == [("failed",)]
+    db.close()

@@ -94,3 +94,45 @@ def test_a_real_full_tmpfs_stops_the_run_exit_130_and_the_rerun_completes(
         assert "status: completed" in again.stdout and "failed: 0" in again.stdout
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_enospc_run_exits_130_with_the_reason_on_the_console(
+        tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    import factory.archive.store as store_module
+    from factory.cli.app import cli, load_commands
+
+    load_commands()
+    real = store_module.write_atomic
+
+    def full(path: Path, data: bytes | str, *, read_only: bool = False) -> None:
+        if path.suffix == ".pdf":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(path, data, read_only=read_only)
+
+    monkeypatch.setattr(store_module, "write_atomic", full)
+    job = write_job(tmp_path / "jobs", source=csv_source(sample_dir / "customers.csv",
+                                                          sample_dir / "transactions.csv"))
+    env = {"FACTORY_HOME": str(REPO), "FACTORY_VAR": str(tmp_path / "var"),
+           "FACTORY_WORKERS": "1"}
+    result = CliRunner().invoke(cli, ["run", str(job), "--period", "2026-11", "--executor",
+                                      "inline"], env=env, catch_exceptions=False)
+    assert result.exit_code == 130, result.output
+    assert "stopped: " in result.output and "No space left on device" in result.output
+    assert "free space, then run the same command again" in result.output
+    assert "failed: 0" in result.output and "status: interrupted" in result.output
+
+
+def test_a_full_database_is_a_stop_condition_not_a_record_error() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from factory.archive.index import _translate
+    from factory.errors import NoSpaceError, RetryableError
+
+    full = _translate(OperationalError("INSERT ...", {}, Exception("database or disk is full")),
+                      "sqlite:///x.db")
+    assert isinstance(full, NoSpaceError) and full.stops_run and not full.retryable
+    locked = _translate(OperationalError("INSERT ...", {}, Exception("database is locked")),
+                        "sqlite:///x.db")
+    assert isinstance(locked, RetryableError) and not locked.stops_run

@@ -77,3 +77,47 @@ def test_a_runaway_template_fails_one_record_the_pool_is_replaced_the_batch_goes
     (reason,) = report.failure_reasons
     assert reason.startswith("memory limit:") and "1 GiB" in reason
     assert executor.replacements == 1
+
+
+def test_a_celery_task_fails_the_record_over_the_cap_and_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    from datetime import date
+    from types import SimpleNamespace
+
+    import factory.pipeline.worker as worker_module
+    from factory.executors.celery_app import process_chunk
+    from factory.executors.payload import decode_outcome, encode_config, encode_record
+    from factory.pipeline import WorkerConfig
+
+    class Worker:
+        def process(self, record: Record, holder: str | None = None) -> Outcome:
+            if record.key == "B":
+                raise MemoryError
+            return Outcome(record.key, record.position, Status.ARCHIVED)
+
+    monkeypatch.setattr(worker_module, "worker_for", lambda config: Worker())
+    settings = load_settings(REPO, {}, var_dir=str(tmp_path / "var"))
+    config = WorkerConfig(job_path=str(REPO / "jobs" / "monthly_statements.toml"),
+                          settings=settings, run_id="r1", period="2026-11",
+                          issued=date(2026, 12, 1), store_url="file:///tmp/x",
+                          index_url="sqlite:///x.db", template_version="v")
+    records = [Record(k, k, "en", Position("c.csv", n, n + 1), {}) for n, k in
+               enumerate(["A", "B", "C"], start=1)]
+    payload = json.loads(json.dumps({"config": encode_config(config),
+                                     "records": [encode_record(r) for r in records]}))
+    task = SimpleNamespace(request=SimpleNamespace(id="t1", retries=0), max_retries=2)
+    outcomes = [decode_outcome(o) for o in process_chunk(task, payload)]
+    assert [(o.key, o.status) for o in outcomes] == [
+        ("A", Status.ARCHIVED), ("B", Status.FAILED), ("C", Status.ARCHIVED)]
+    assert (outcomes[1].reason or "").startswith("memory limit:")
+
+
+def test_a_celery_worker_process_caps_itself_at_start() -> None:
+    code = ("import resource; from factory.config import load_settings; from pathlib import"
+            " Path\nfrom factory.executors.celery_app import _cap_memory, configure_worker\n"
+            "configure_worker(load_settings(Path('.'), {'FACTORY_WORKER_MEMORY': '768M'}))\n"
+            "_cap_memory(); print(resource.getrlimit(resource.RLIMIT_AS)[0])")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.strip() == str(768 * 1024**2), done.stderr

@@ -31,6 +31,7 @@ Redis key (broker, results, progress) and the name of the control exchange.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from celery import Celery
@@ -41,13 +42,13 @@ from celery.utils.time import get_exponential_backoff_interval
 from factory.config import Settings
 from factory.errors import RetryableError
 from factory.executors.cluster import RETRY_BACKOFF_MAX, ClusterOptions
-from factory.executors.limits import cap_memory, process_guarded
+from factory.executors.limits import cap_memory, memory_failure
 from factory.executors.payload import (
     decode_config,
     decode_record,
     encode_outcome,
 )
-from factory.models import Outcome, Record, Status
+from factory.models import Outcome, Status
 
 TASK = "docfactory.process_chunk"
 
@@ -109,10 +110,12 @@ def process_chunk(task: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     limit = (_LOCAL.get("settings") or config.settings).worker_memory_bytes
     try:
         worker = worker_for(config)  # built once per process and run: counts in the limit
-        rest: list[Record] | None = records
-        while rest:  # a record over the memory cap fails; the others go on
-            done_now, rest = process_guarded(worker, rest, limit, holder=task.request.id)
-            outcomes += done_now
+        for record in records:  # appended one by one: the time limit may cut in anywhere
+            try:
+                outcomes.append(worker.process(record, holder=task.request.id))
+            except MemoryError:  # over the cap: this record fails, the others go on
+                gc.collect()
+                outcomes.append(memory_failure(record, limit))
     except SoftTimeLimitExceeded:
         seconds = task.soft_time_limit or task.app.conf.task_soft_time_limit
         reason = f"time limit: the chunk took longer than {seconds} s"

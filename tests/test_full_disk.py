@@ -136,3 +136,32 @@ def test_a_full_database_is_a_stop_condition_not_a_record_error() -> None:
     locked = _translate(OperationalError("INSERT ...", {}, Exception("database is locked")),
                         "sqlite:///x.db")
     assert isinstance(locked, RetryableError) and not locked.stops_run
+
+
+@pytest.mark.skipif(not ROOT or shutil.which("mount") is None,
+                    reason="a real full disk needs a tmpfs mount (root)")
+def test_a_full_archive_under_celery_workers_stops_the_run_too(
+        cluster_name: str, tmp_path: Path, sample_dir: Path) -> None:
+    from factory.config import load_settings
+    from factory.executors import make_executor
+    from factory.jobs import load_job
+    from tests.fixtures_cluster import start_worker, stop_worker
+
+    disk = tmp_path / "disk"
+    _mount(disk, "1m")
+    worker = start_worker(f"{cluster_name}-full", tmp_path / "full-worker.log")
+    try:
+        job = write_job(tmp_path / "jobs", source=csv_source(
+            sample_dir / "customers.csv", sample_dir / "transactions.csv"),
+            archive={"store": disk.as_uri(), "index": f"sqlite:///{tmp_path / 'index.db'}"})
+        settings = load_settings(REPO, {}, var_dir=str(tmp_path / "var"))
+        executor = make_executor("celery", cluster=worker.options())
+        executor.connect()
+        report = run_job(load_job(job), settings, RunOptions(period="2026-11", chunk_size=2),
+                         executor)
+        assert report.status == "interrupted", (report.as_dict(), worker.log_text())
+        assert report.stop_reason and "No space left on device" in report.stop_reason
+        assert report.counts.failed == 0
+    finally:
+        stop_worker(worker)
+        subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -22,7 +22,7 @@ from typing import Any
 from celery.result import AsyncResult
 
 from factory.archive import Slot, open_index
-from factory.errors import ConfigError, FactoryError
+from factory.errors import ConfigError, FactoryError, NoSpaceError
 from factory.executors.celery_app import TASK, make_app
 from factory.executors.cluster import ClusterOptions
 from factory.executors.live import LiveCounts
@@ -156,6 +156,8 @@ class CeleryExecutor:
         result.forget()
         if not succeeded and type(value).__name__ == "WorkerLostError":
             return _settle_lost_chunk(chunk, config)
+        if not succeeded and type(value).__name__ == "NoSpaceError":
+            raise NoSpaceError(f"a worker: {value}")  # a stop condition, as in the local pool
         if not succeeded:
             raise FactoryError(
                 f"a worker failed a chunk of {len(chunk)} record(s) starting at"

@@ -62,7 +62,7 @@ def test_unreachable_broker_is_a_clear_message_naming_it_without_its_password_ex
     result = CliRunner().invoke(cli, ["run", str(job), "--period", "2026-11", "--executor",
                                       "celery"], env=env)
     assert result.exit_code == 2, result.output
-    assert f"cannot reach the broker for queue 'docfactory' on redis://127.0.0.1:{port}/0" \
+    assert f"cannot reach the broker for queue 'docfactory' on redis://***@127.0.0.1:{port}/0" \
         in result.output
     assert "s3cretpw" not in result.output and "Traceback" not in result.output
 

@@ -42,6 +42,13 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 #: The largest export bundle, by default: 2 GiB of documents.
 DEFAULT_EXPORT_MAX_BYTES = 2 * 1024**3
+#: The largest request body the HTTP service reads (its JSON and forms are a few hundred bytes).
+DEFAULT_API_MAX_BODY_BYTES = 1024**2
+#: Failed authentications one client may make per minute before it gets 429.
+DEFAULT_API_AUTH_FAILURES = 10
+#: Address space one worker process may use: a warm worker peaks at ~380 MB; a runaway template
+#: expression (``'x' * 3000000000``) fails its record with MemoryError instead of the machine.
+DEFAULT_WORKER_MEMORY_BYTES = 2 * 1024**3
 
 # A name that becomes part of paths, keys and URLs: jobs, brands, template sets, classes.
 SLUG = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -73,6 +80,9 @@ class Settings:
     export_seal: Mapping[str, Any] = field(default_factory=dict)
     #: ``FACTORY_SEAL_*`` environment variables: key passwords and token PINs. Never printed.
     seal_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    api_max_body_bytes: int = DEFAULT_API_MAX_BODY_BYTES
+    api_auth_failures: int = DEFAULT_API_AUTH_FAILURES
+    worker_memory_bytes: int | None = DEFAULT_WORKER_MEMORY_BYTES
 
     @property
     def runs_dir(self) -> Path:
@@ -205,6 +215,12 @@ def load_settings(
                                                          []))),
         seal_secrets={k: v for k, v in env.items()
                       if k.startswith("FACTORY_SEAL_") and k != "FACTORY_SEAL_TRUST"},
+        api_max_body_bytes=parse_size(pick("api_max_body_bytes", "FACTORY_API_MAX_BODY",
+                                           DEFAULT_API_MAX_BODY_BYTES)),
+        api_auth_failures=_whole(pick("api_auth_failures", "FACTORY_API_AUTH_FAILURES",
+                                      DEFAULT_API_AUTH_FAILURES), "api_auth_failures"),
+        worker_memory_bytes=_memory(pick("worker_memory", "FACTORY_WORKER_MEMORY",
+                                         DEFAULT_WORKER_MEMORY_BYTES)),
     )
 
 
@@ -220,6 +236,27 @@ def _paths(value: Any) -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
+def _whole(value: Any, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise ConfigError(f"{name} must be at least 1, got {number}")
+    return number
+
+
+def _memory(value: Any) -> int | None:
+    """A worker's memory cap: a size (``3G``), or ``none``/``0`` for no cap."""
+    if str(value).strip().lower() in ("none", "off", "0", "unlimited"):
+        return None
+    size = parse_size(value)
+    if size < 512 * 1024**2:
+        raise ConfigError(f"worker memory {value!r} is too small: a worker needs at least 512M"
+                          " to load WeasyPrint and its fonts")
+    return size
+
+
 def _read_project_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
@@ -231,7 +268,7 @@ def _read_project_file(path: Path) -> dict[str, Any]:
     allowed = {"templates_dir", "assets_dir", "var_dir", "archive_url", "index_url", "workers",
                "chunk_size", "retention", "email_url", "sms_url", "peppol_url",
                "export_max_bytes", "finance_document_types", "seal", "seal_trust",
-               "export_seal"}
+               "export_seal", "api_max_body_bytes", "api_auth_failures", "worker_memory"}
     unknown = sorted(set(section) - allowed)
     if unknown:
         raise ConfigError(

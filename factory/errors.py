@@ -19,6 +19,7 @@ to do on our types only::
     │   ├── ResourceBlockedError     a template or a field tried to load a forbidden resource
     │   └── SealError                the PDF could not be sealed (RetryableSealError: TSA down)
     ├── ArchiveError                 the store or the index failed
+    │   ├── NoSpaceError             no space left on a device: stops the run (``stops_run``)
     │   ├── IntegrityError           stored bytes do not match their recorded SHA-256
     │   ├── LegalHoldError           a document on legal hold cannot be deleted or replaced
     │   └── FencedError              a stale run or attempt: a newer run holds this work
@@ -37,6 +38,10 @@ class FactoryError(Exception):
     """Base of every error the factory raises on purpose."""
 
     retryable: bool = False
+    #: True: the condition holds for every record after this one too (a full disk), so the
+    #: run stops, reported as interrupted with the reason, instead of failing record after
+    #: record; the same command resumes once the condition is gone.
+    stops_run: bool = False
 
 
 class RetryableError(FactoryError):
@@ -118,6 +123,22 @@ class RetryableSealError(SealError, RetryableError):
 
 class ArchiveError(FactoryError):
     """The store or the index failed."""
+
+
+class NoSpaceError(ArchiveError):
+    """No space left on the device under the archive, the index or the run's files."""
+
+    stops_run = True
+
+
+def is_no_space(exc: BaseException) -> bool:
+    """An `OSError` (or a database error's text) that says the disk is full."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return "database or disk is full" in text or "No space left on device" in text
 
 
 class LegalHoldError(ArchiveError):

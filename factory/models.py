@@ -330,6 +330,11 @@ class RunReport:
     routing: dict[str, int] = field(default_factory=dict)
     suppression_reasons: dict[str, int] = field(default_factory=dict)
     suppressions_file: str | None = None
+    #: The part of the input the source could not read (a quote never closed): the counts
+    #: then cover only what was read, and the run does not balance.
+    unread: str | None = None
+    #: Why the run stopped before its end when it was not asked to (no space left).
+    stop_reason: str | None = None
 
     @property
     def status(self) -> str:
@@ -345,8 +350,9 @@ class RunReport:
 
     @property
     def balanced(self) -> bool:
-        """Counts add up, and a finished real run left nothing unprocessed."""
-        if not self.counts.balanced:
+        """Counts add up, the input was read to its end, and a finished real run left nothing
+        unprocessed."""
+        if not self.counts.balanced or self.unread:
             return False
         return self.dry_run or self.interrupted or bool(self.error) or self.counts.pending == 0
 
@@ -384,7 +390,9 @@ class RunReport:
             "reconciliation": {
                 "balanced": self.balanced,
                 "line": self.counts.reconciliation_line(self.pending_label),
+                "unread": self.unread,
             },
+            "stop_reason": self.stop_reason,
             "store_url": self.store_url,
             "index_url": self.index_url,
             "by_document_type": dict(sorted(self.by_document_type.items())),

@@ -62,7 +62,9 @@ class Site:
 def site(golden_archive: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     built = copy_archive(golden_archive, tmp_path_factory.mktemp("api") / "project")
     largest = max(e.byte_size for e in built.entries())
-    server = start_server(built, env={"FACTORY_EXPORT_MAX_BYTES": str(largest + 1000)})
+    # Every client here is 127.0.0.1: the failed-authentication throttle has its own test.
+    server = start_server(built, env={"FACTORY_EXPORT_MAX_BYTES": str(largest + 1000),
+                                      "FACTORY_API_AUTH_FAILURES": "100000"})
     site = Site(built, server, make_keys(built))
     try:
         yield site
@@ -163,9 +165,16 @@ def test_document_content_is_the_verified_archived_bytes(site: Site) -> None:
     assert [d["document_id"] for d in found["documents"]] == [site.doc.document_id]
 
 
+def login_token(browser: httpx.Client) -> str:
+    """The login form's CSRF token (its nonce cookie stays in ``browser``)."""
+    form = browser.get("/login").text
+    return form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
 def session_cookie(site: Site, role: str) -> str:
     with httpx.Client(base_url=site.server.url) as browser:
-        response = browser.post("/login", data={"key": site.keys[role]})
+        response = browser.post("/login", data={"key": site.keys[role],
+                                                "csrf": login_token(browser)})
         assert response.status_code == 303
         return f"docfactory_session={browser.cookies['docfactory_session']}"
 

@@ -188,3 +188,17 @@ def test_jsonl_sample_data_matches_csv(sample_dir: Path) -> None:
         [r.data["customer_id"] for r in jsonl_records]
     first = json.loads(json.dumps(jsonl_records[0].data))
     assert first["transactions"] == csv_records[0].data["transactions"]
+
+
+def test_jsonl_line_too_deep_or_with_a_huge_integer_is_rejected_and_the_rest_read(
+        tmp_path: Path) -> None:
+    deep = "[" * 200_000 + "]" * 200_000
+    huge = "1" * 5000
+    path = write(tmp_path / "c.jsonl", '{"id": "A"}\n{"id": "B", "x": ' + deep + '}\n'
+                 '{"id": "C", "n": ' + huge + '}\n{"id": "D"}\n')
+    items = list(JsonlSource(path).records())
+    assert [i.data["id"] for i in items if isinstance(i, RawRecord)] == ["A", "D"]
+    rejects = [i for i in items if isinstance(i, Reject)]
+    assert [r.position.line for r in rejects] == [2, 3]
+    assert "nested too deeply" in rejects[0].reason
+    assert "digits" in rejects[1].reason

@@ -4,7 +4,9 @@ Takes an `ApiConfig` (settings, store and index URLs, jobs folder, executor); gi
 app. Built here once per process: the index, the store, the `ComplianceService`, the job
 policy, the run launcher and the session signer, kept on ``app.state.services``. Errors from
 our exception tree become status codes (401, 403, 404, 409, 413, 400, 500) with a clear
-message: JSON for /api, an HTML page for the pages. The OpenAPI document is served behind
+message: JSON for /api, an HTML page for the pages. `RequestGuard` (factory.api.guard) runs
+before every route: 429 for a client that failed to authenticate too often, 401 before any of
+the body is read, 413 for a body over the limit. The OpenAPI document is served behind
 authentication like everything else (``/api/openapi.json``; ``/docs`` for people).
 """
 
@@ -21,6 +23,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from factory.api.guard import FailureThrottle, RequestGuard
 from factory.api.launcher import RunLauncher
 from factory.api.security import Sessions
 from factory.archive import RunConflict, open_index, open_store
@@ -92,6 +95,7 @@ class Services:
         self.launcher = RunLauncher(self.settings, self.index, config.executor, config.workers,
                                     config.max_runs)
         self.sessions = Sessions(config.session_secret, int(config.session_hours * 3600))
+        self.throttle = FailureThrottle(config.settings.api_auth_failures)
 
     def close(self) -> None:
         self.launcher.close()
@@ -103,7 +107,7 @@ def status_of(exc: FactoryError) -> int:
 
 
 def create_app(config: ApiConfig) -> FastAPI:
-    from factory.api.pages import page_router, public_router, render_page
+    from factory.api.pages import guard_page, login_page, page_router, public_router, render_page
     from factory.api.routes import api_router
     from factory.api.security import page_principal
 
@@ -133,12 +137,16 @@ def create_app(config: ApiConfig) -> FastAPI:
             return JSONResponse({"error": type(exc).__name__, "detail": message}, code,
                                 headers=headers)
         if code == 401:
-            return render_page(request, "login.html", {"message": message}, code)
+            return login_page(request, message, code)
         principal = None
         with contextlib.suppress(FactoryError):  # for the navigation bar, when signed in
             principal = page_principal(request)
         return render_page(request, "error.html", {"status": code, "error": message}, code,
                            principal=principal)
+
+    # Before any route, and inside the security headers: throttle, authenticate, limit the body.
+    app.add_middleware(RequestGuard, max_body=config.settings.api_max_body_bytes,
+                       error_page=guard_page)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:

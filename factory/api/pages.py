@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from factory.api import i18n
+from factory.api.guard import PUBLIC, note_failure  # noqa: F401 (PUBLIC: re-exported)
 from factory.api.routes import (
     export_response,
     permitted_jobs,
@@ -30,6 +31,7 @@ from factory.api.routes import (
     visible_runs,
 )
 from factory.api.security import (
+    LOGIN_COOKIE,
     SESSION_COOKIE,
     Principal,
     page_principal,
@@ -58,9 +60,6 @@ _env.install_gettext_callables(  # type: ignore[attr-defined]
     lambda singular, plural, n: i18n.translations(i18n.current()).ngettext(singular, plural, n),
     newstyle=True)
 _env.policies["ext.i18n.trimmed"] = True
-
-#: The only routes anyone may call without a key.
-PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
 
 
 
@@ -106,31 +105,57 @@ def render_page(request: Request, template: str, context: dict[str, Any],
     return response
 
 
+def login_page(request: Request, message: str | None = None, status: int = 200
+               ) -> HTMLResponse:
+    """The login form, with a token tied to a nonce cookie (no login CSRF). The nonce is kept
+    while the browser has one: another 401 (its favicon) must not make the form stale."""
+    sessions = services(request).sessions
+    nonce = request.cookies.get(LOGIN_COOKIE) or sessions.login_nonce()
+    response = render_page(request, "login.html", {"message": message,
+                                                    "login_csrf": sessions.login_token(nonce)},
+                           status)
+    response.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, httponly=True, samesite="strict",
+                        secure=services(request).config.secure_cookies, path="/")
+    return response
+
+
+def guard_page(request: Request, status: int, message: str) -> Response:
+    """The page `RequestGuard` answers with before any route ran (401, 413, 429)."""
+    if status == 401:
+        return login_page(request, message, status)
+    return render_page(request, "error.html", {"status": status, "error": message}, status)
+
+
 def public_router() -> APIRouter:
     """The only routes without a key: the login form, logging in and out."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/login", response_class=HTMLResponse)
     def login_form(request: Request) -> HTMLResponse:
-        return render_page(request, "login.html", {})
+        return login_page(request)
 
     @router.post("/login")
-    def login(request: Request, key: str = Form("", max_length=200)) -> Response:
+    def login(request: Request, key: str = Form("", max_length=200),
+              csrf: str = Form("", max_length=200)) -> Response:
+        services(request).sessions.check_login(request, csrf)
         try:
             info = authenticate(services(request).index, key)
         except AuthenticationError:
+            note_failure(request, "login form", key)
             page_locale(request)
-            return render_page(request, "login.html", {"message": i18n._(
-                "That key is not valid (or has been revoked).")}, 401)
+            return login_page(request, i18n._("That key is not valid (or has been revoked)."),
+                              401)
         response = RedirectResponse("/", status_code=303)
         config = services(request).config
         response.set_cookie(SESSION_COOKIE, services(request).sessions.issue(info.key_id),
                             max_age=int(config.session_hours * 3600), httponly=True,
                             samesite="strict", secure=config.secure_cookies, path="/")
+        response.delete_cookie(LOGIN_COOKIE, path="/")
         return response
 
     @router.post("/logout")
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
+        services(request).sessions.revoke(request.cookies.get(SESSION_COOKIE))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

@@ -76,9 +76,12 @@ from factory.errors import (
     ConfigError,
     FencedError,
     LegalHoldError,
+    NoSpaceError,
     RetryableArchiveError,
+    is_no_space,
 )
 from factory.models import ArchiveEntry
+from factory.urls import mask_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -158,8 +161,8 @@ class SqlIndex(DeliveryLog):
             if parsed.drivername in _DRIVERS:
                 parsed = parsed.set(drivername=_DRIVERS[parsed.drivername])
         except ArgumentError:
-            raise ConfigError(f"index URL {url!r} is not a database URL") from None
-        self.safe_url = parsed.render_as_string(hide_password=True)
+            raise ConfigError(f"index URL {mask_url(url)!r} is not a database URL") from None
+        self.safe_url = mask_url(parsed.render_as_string(hide_password=False))
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
@@ -681,6 +684,8 @@ def _owner_alive(owner: str) -> bool:
 
 
 def _translate(exc: SQLAlchemyError, where: str) -> ArchiveError:
+    if is_no_space(exc):
+        return NoSpaceError(f"index {where}: {_short(exc)}")
     if isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False):
         return RetryableArchiveError(f"index {where}: {_short(exc)}")
     return ArchiveError(f"index {where}: {_short(exc)}")

@@ -24,7 +24,7 @@ from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 from factory.archive.keys import check_key
-from factory.errors import ArchiveError, ConfigError, IntegrityError
+from factory.errors import ArchiveError, ConfigError, IntegrityError, NoSpaceError, is_no_space
 from factory.files import TEMP_PATTERN, write_atomic
 
 _TEMP = re.compile(TEMP_PATTERN)
@@ -99,7 +99,8 @@ class FileStore:
         except FileExistsError:
             _same_or_refuse(self.url, key, self.get(key), sha256)
         except OSError as exc:
-            raise ArchiveError(f"{self.url}: cannot write {key}: {exc.strerror}") from None
+            kind = NoSpaceError if is_no_space(exc) else ArchiveError
+            raise kind(f"{self.url}: cannot write {key}: {exc.strerror}") from None
 
     def get(self, key: str) -> bytes:
         try:

@@ -23,8 +23,10 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from factory.cli.output import esc
 from factory.config import Settings, load_settings
 from factory.errors import ConfigError, FactoryError
+from factory.urls import mask_urls_in
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -38,8 +40,10 @@ class App:
         self.home = home
         self.quiet = quiet
         # Off a terminal, rich would wrap at 80 columns; logs read better unwrapped.
-        self.out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-        self.err = Console(stderr=True, highlight=False,
+        # emoji=False: a path or a record holding ``:x:`` (root:x:0:0) is printed as written.
+        self.out = Console(highlight=False, emoji=False,
+                           width=None if sys.stdout.isatty() else 200)
+        self.err = Console(stderr=True, highlight=False, emoji=False,
                            width=None if sys.stderr.isatty() else 200)
         self._settings: Settings | None = None
 
@@ -75,11 +79,8 @@ def handle_errors(function: F) -> F:
         app: App = click.get_current_context().obj
         try:
             return function(*args, **kwargs)
-        except ConfigError as exc:
-            app.err.print(f"[red]error:[/] {exc}", soft_wrap=True)
-            sys.exit(EXIT_USAGE)
-        except FactoryError as exc:
-            app.err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        except FactoryError as exc:  # ConfigError included
+            app.err.print(f"[red]error:[/] {esc(mask_urls_in(str(exc)))}", soft_wrap=True)
             sys.exit(EXIT_USAGE)
         except KeyboardInterrupt:
             app.err.print("[yellow]interrupted[/]")

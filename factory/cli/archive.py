@@ -23,6 +23,7 @@ from rich.table import Table
 
 from factory.archive import open_store
 from factory.cli.app import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, App, cli, handle_errors
+from factory.cli.output import esc
 from factory.compliance import Actor, ComplianceService, DocumentQuery
 from factory.config import parse_size
 from factory.errors import ArchiveError, InputError, IntegrityError
@@ -83,7 +84,7 @@ def filters(function: Any) -> Any:
 
 
 def integrity_exit(app: App, exc: IntegrityError) -> None:
-    app.err.print(f"[red]integrity error:[/] {exc}", soft_wrap=True)
+    app.err.print(f"[red]integrity error:[/] {esc(exc)}", soft_wrap=True)
     sys.exit(EXIT_FAILED)
 
 
@@ -248,7 +249,7 @@ def export(app: App, customer: str | None, document_type: str | None, job: str |
     except IntegrityError as exc:
         integrity_exit(app, exc)
         return
-    app.out.print(f"[green]✓[/] {summary.path}: {summary.documents} document(s)"
+    app.out.print(f"[green]✓[/] {esc(summary.path)}: {summary.documents} document(s)"
                   f" ({summary.document_bytes:,} bytes), {summary.audit_entries} audit"
                   f" entr{'y' if summary.audit_entries == 1 else 'ies'}; bundle"
                   f" {summary.bundle_bytes:,} bytes, SHA-256 {summary.sha256}", soft_wrap=True)
@@ -307,10 +308,10 @@ def purge_expired(app: App, execute: bool, archive_url: str | None,
     verb = "purged" if execute else "would purge"
     for document in result.expired:
         e = document.entry
-        app.out.print(f"  {verb} {e.document_id}  {e.job} {e.period} {e.customer_id}"
+        app.out.print(f"  {verb} {e.document_id}  {esc(e.job)} {e.period} {esc(e.customer_id)}"
                       f"  retained until {e.retention_until:%Y-%m-%d}", soft_wrap=True)
     for warning in result.warnings:
-        app.err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        app.err.print(f"[yellow]warning:[/] {esc(warning)}", soft_wrap=True)
     held = len(result.kept_on_hold)
     done = len(result.purged) if execute else len(result.expired)
     app.out.print(f"{'[green]✓[/] ' if execute else ''}{verb} {done} document(s)"
@@ -349,11 +350,11 @@ def rerender(app: App, document_id: str, job_file: Path | None, output: Path | N
     if result.matches:
         same = ("byte for byte" if result.byte_identical else
                 "in the text of every page (the PDF bytes differ)")
-        app.out.print(f"[green]✓[/] {where}: re-rendered from the archived record and template"
+        app.out.print(f"[green]✓[/] {esc(where)}: re-rendered from the archived record and template"
                       f" set, it matches the archived document {same}"
                       f" ({result.archived_pages} page(s))", soft_wrap=True)
         sys.exit(EXIT_OK)
-    app.out.print(f"[red]✗[/] {where}: the re-rendered text differs from the archived"
+    app.out.print(f"[red]✗[/] {esc(where)}: the re-rendered text differs from the archived"
                   " document:", soft_wrap=True)
     for line in result.differences:
         app.out.print(line, markup=False, soft_wrap=True)

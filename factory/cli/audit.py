@@ -14,6 +14,7 @@ from rich.table import Table
 
 from factory.cli.app import EXIT_OK, EXIT_PROBLEMS, App, cli, handle_errors
 from factory.cli.archive import INDEX
+from factory.cli.output import esc
 from factory.compliance import AuditLog
 from factory.compliance.query import document_id
 
@@ -37,7 +38,7 @@ def verify(app: App, anchor: str | None, index_url: str | None) -> None:
     """Recompute the chain; name every edited, deleted or inserted entry."""
     check = _log(app, index_url).verify(anchor)
     for problem in check.problems:
-        app.out.print(f"[red]✗[/] {problem}", soft_wrap=True)
+        app.out.print(f"[red]✗[/] {esc(problem)}", soft_wrap=True)
     if check.ok:
         app.out.print(f"[green]✓[/] audit log intact: {check.entries} entr"
                       f"{'y' if check.entries == 1 else 'ies'}; head"

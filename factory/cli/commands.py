@@ -25,12 +25,12 @@ from factory.cli.app import (
     handle_errors,
 )
 from factory.cli.archive import shell_actor
-from factory.cli.output import print_problems, print_summary
+from factory.cli.output import esc, print_problems, print_summary
 from factory.cli.progress import make_progress
 from factory.errors import ConfigError
 from factory.executors import EXECUTORS, make_executor
 from factory.jobs import RecordSchema, load_job
-from factory.models import Record, Reject
+from factory.models import Record, Reject, RunReport
 from factory.runner import RunOptions, run_job
 from factory.runner.plan import plan_records
 from factory.runner.run import check_force, prepare
@@ -112,13 +112,25 @@ def run(app: App, job: Path, period: str | None, workers: int | None, limit: int
         force_reason=force_reason, actor=actor.id, actor_role=actor.role)
     report = run_job(spec, settings, options, runner, make_progress(app.err, app.quiet))
     print_summary(app.out, report, str(settings.runs_dir / report.run_id))
+    sys.exit(run_exit_code(app, report))
+
+
+def run_exit_code(app: App, report: RunReport) -> int:
+    """The exit code of a finished `run`, as README's table says; prints why when not 0/1."""
     if report.interrupted:
-        app.err.print("[yellow]interrupted:[/] run the same command again to resume;"
-                      " archived records are skipped")
-        sys.exit(EXIT_INTERRUPTED)
+        if report.stop_reason:
+            app.err.print(f"[red]stopped:[/] {esc(report.stop_reason)}")
+            app.err.print("[yellow]interrupted:[/] free space, then run the same command"
+                          " again to resume; archived records are skipped")
+        else:
+            app.err.print("[yellow]interrupted:[/] run the same command again to resume;"
+                          " archived records are skipped")
+        return EXIT_INTERRUPTED
+    if report.error and report.counts.input == 0 and report.counts.archived == 0:
+        return EXIT_USAGE  # stopped before its first record (a malformed line-item file)
     if report.error or not report.balanced:
-        sys.exit(EXIT_FAILED)
-    sys.exit(EXIT_PROBLEMS if report.counts.rejected or report.counts.failed else EXIT_OK)
+        return EXIT_FAILED
+    return EXIT_PROBLEMS if report.counts.rejected or report.counts.failed else EXIT_OK
 
 
 @cli.command()
@@ -134,7 +146,7 @@ def validate(app: App, job: Path, period: str | None, sample: int) -> None:
 
     result = check_job(job, app.settings(), _period(period), sample)
     for note in result.notes:
-        app.out.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+        app.out.print(f"[yellow]note:[/] {esc(note)}", soft_wrap=True)
     if not result.ok:
         print_problems(app.err, f"{job}: {len(result.problems)} problem(s)", result.problems)
         sys.exit(EXIT_USAGE)
@@ -172,12 +184,12 @@ def preview(app: App, job: Path, key: str, period: str | None, fmt: str,
     output.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "html":
         output.write_text(renderer.render_html(record, doc_id), encoding="utf-8")
-        app.out.print(f"[green]✓[/] {output}")
+        app.out.print(f"[green]✓[/] {esc(output)}")
     else:
         _html, artifact = renderer.render(record, doc_id)
         output.write_bytes(artifact.data)
-        app.out.print(f"[green]✓[/] {output} ({artifact.page_count} page(s),"
-                      f" {artifact.byte_size:,} bytes, locale {record.locale})")
+        app.out.print(f"[green]✓[/] {esc(output)} ({artifact.page_count} page(s),"
+                      f" {artifact.byte_size:,} bytes, locale {esc(record.locale)})")
 
 
 def _find_record(source: object, schema: RecordSchema, key: str, settings: object) -> Record:
@@ -210,7 +222,7 @@ def sample_data(app: App, customers: int, out: Path, seed: int, period: str | No
     app.out.print(f"[green]✓[/] {summary.customers} customers, {summary.transactions}"
                   f" transactions ({locales})")
     for path in summary.files:
-        app.out.print(f"  {path}")
+        app.out.print(f"  {esc(path)}")
 
 
 @cli.command()
@@ -235,14 +247,15 @@ def status(app: App, run_id: str, index_url: str | None, as_json: bool) -> None:
         app.out.print_json(json.dumps({**found, "report": report, "live": live}, default=str))
         return
     counts = report.get("counts", {})
-    app.out.print(f"run {run_id}: {found['job']} {found['period']} [bold]{found['status']}[/]"
+    app.out.print(f"run {esc(run_id)}: {esc(found['job'])} {esc(found['period'])}"
+                  f" [bold]{found['status']}[/]"
                   f" (started {found['started_at']:%Y-%m-%d %H:%M:%S} UTC,"
                   f" last heartbeat {found['heartbeat_at']:%H:%M:%S})")
     if counts:
         app.out.print("  " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         line = report.get("reconciliation", {}).get("line")
         if line:
-            app.out.print(f"  {line}")
+            app.out.print(f"  {esc(line)}")
     if found.get("executor") == "celery" and found["status"] == "running":
         print_live(app, run_id, live)
 
@@ -284,5 +297,5 @@ def index_upgrade(app: App, index_url: str | None) -> None:
 
     Runs also happen to do it; workers never do, and refuse an index that is behind."""
     index = app.open_index(index_url)
-    app.out.print(f"[green]✓[/] {index.safe_url}: schema at {index.schema_revision()}")
+    app.out.print(f"[green]✓[/] {esc(index.safe_url)}: schema at {index.schema_revision()}")
     index.close()

@@ -11,6 +11,7 @@ import click
 
 from factory.cli.app import App, cli, handle_errors
 from factory.cli.commands import PERIOD, _period
+from factory.cli.output import esc
 from factory.sample_invoices import generate_invoices
 
 
@@ -28,4 +29,4 @@ def sample_invoices(app: App, count: int, out: Path, seed: int, period: str | No
     app.out.print(f"[green]✓[/] {summary.invoices} invoices ({summary.credit_notes} credit"
                   f" notes), {summary.lines} lines")
     for path in summary.files:
-        app.out.print(f"  {path}")
+        app.out.print(f"  {esc(path)}")

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from factory.cli.app import App, cli, handle_errors
 from factory.cli.archive import INDEX, shell_actor
+from factory.cli.output import esc
 from factory.compliance import AuditLog, Role
 from factory.compliance.keys import create_key, list_keys, revoke_key
 
@@ -40,7 +41,7 @@ def create(app: App, role: str, name: str, index_url: str | None) -> None:
     info, token = create_key(index, Role(role), name, actor.id)
     AuditLog(index).record(actor, "keys.create", details={
         "key_id": info.key_id, "name": info.name, "role": info.role.value})
-    app.err.print(f"[green]✓[/] key {info.key_id} ({info.name}, role {info.role.value})."
+    app.err.print(f"[green]✓[/] key {info.key_id} ({esc(info.name)}, role {info.role.value})."
                   " Store it now: it is shown only once.")
     click.echo(token)
 
@@ -69,4 +70,4 @@ def revoke(app: App, key_id: str, index_url: str | None) -> None:
     index = _index(app, index_url)
     info = revoke_key(index, key_id)
     AuditLog(index).record(shell_actor(), "keys.revoke", details={"key_id": info.key_id})
-    app.out.print(f"[green]✓[/] key {info.key_id} ({info.name}) revoked")
+    app.out.print(f"[green]✓[/] key {info.key_id} ({esc(info.name)}) revoked")

@@ -1,21 +1,29 @@
 """How results are shown: the run summary, problem lists, tables.
 
-Takes reports and lists; prints them with rich on the given console.
+Takes reports and lists; prints them with rich on the given console. Every string that comes
+from a user, a file or a path goes through `escape` first: rich would read ``[schema.fields]`` as
+markup and drop it (the consoles are built with ``emoji=False`` for ``:x:``).
 """
 
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from factory.models import ChannelCounts, RunReport
 
 
+def esc(value: object) -> str:
+    """``value`` as text rich prints as written: ``[x]`` is not taken for markup."""
+    return escape(str(value))
+
+
 def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
     c = report.counts
     title = "Dry run" if report.dry_run else "Run"
-    table = Table(title=f"{title} {report.run_id}: {report.job} {report.period}",
+    table = Table(title=escape(f"{title} {report.run_id}: {report.job} {report.period}"),
                   show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(overflow="fold")
@@ -43,6 +51,8 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
                                f" {report.executor})")
     mark = "[green]✓[/]" if report.balanced else "[red]✗ DOES NOT BALANCE[/]"
     table.add_row("reconciliation", f"{mark} {c.reconciliation_line(report.pending_label)}")
+    if report.unread:
+        table.add_row("[red]not read[/]", escape(report.unread))
     if report.by_locale:
         locales = sorted(report.by_locale.items())
         table.add_row("by locale", ", ".join(f"{k} {v}" for k, v in locales))
@@ -57,39 +67,41 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
                                                      report.dry_run))
     for reason, count in sorted(report.suppression_reasons.items(),
                                 key=lambda kv: -kv[1])[:8]:
-        table.add_row("  suppressed", f"{count} × {reason}")
+        table.add_row("  suppressed", f"{count} × {escape(reason)}")
     for reason, count in sorted(report.reject_reasons.items(), key=lambda kv: -kv[1])[:8]:
-        table.add_row("  reject", f"{count} × {reason}")
+        table.add_row("  reject", f"{count} × {escape(reason)}")
     for reason, count in sorted(report.failure_reasons.items(), key=lambda kv: -kv[1])[:8]:
-        table.add_row("  failure", f"{count} × {reason}")
-    table.add_row("report", f"{run_dir}/report.json")
+        table.add_row("  failure", f"{count} × {escape(reason)}")
+    table.add_row("report", escape(f"{run_dir}/report.json"))
     if report.rejects_file:
-        table.add_row("rejects", report.rejects_file)
+        table.add_row("rejects", escape(report.rejects_file))
     if report.failures_file:
-        table.add_row("failures", report.failures_file)
+        table.add_row("failures", escape(report.failures_file))
     if report.print_files:
         pf = report.print_files
         table.add_row("print files", f"{pf['batches']} ({pf['envelopes']} envelopes,"
                       f" {pf['sheets']} sheets, {pf['pages']} pages of which"
                       f" {pf['blank_pages']} blank; {pf['selected']} documents selected)")
     if report.suppressions_file:
-        table.add_row("suppressions", report.suppressions_file)
+        table.add_row("suppressions", escape(report.suppressions_file))
     if not report.dry_run:
-        table.add_row("archive", report.store_url)
-        table.add_row("index", report.index_url)
+        table.add_row("archive", escape(report.store_url))
+        table.add_row("index", escape(report.index_url))
     for warning in report.warnings:
-        table.add_row("[yellow]warning[/]", warning)
+        table.add_row("[yellow]warning[/]", escape(warning))
+    if report.stop_reason:
+        table.add_row("[red]stopped[/]", escape(report.stop_reason))
     if report.error:
-        table.add_row("[red]error[/]", report.error)
+        table.add_row("[red]error[/]", escape(report.error))
     if console.is_terminal:
         console.print(table)
         return
     # Not a terminal (cron, CI, a pipe): plain "label: value" lines that never wrap or truncate.
-    console.print(str(table.title), markup=False)
+    console.print(Text.from_markup(str(table.title), emoji=False).plain, markup=False)
     labels, values = table.columns[0].cells, table.columns[1].cells
     for label, value in zip(labels, values, strict=True):
-        label_text = Text.from_markup(str(label)).plain
-        value_text = Text.from_markup(str(value)).plain
+        label_text = Text.from_markup(str(label), emoji=False).plain
+        value_text = Text.from_markup(str(value), emoji=False).plain
         console.print(f"  {label_text}: {value_text}", markup=False, soft_wrap=True)
 
 
@@ -113,6 +125,6 @@ def _bad(value: int) -> str:
 
 
 def print_problems(console: Console, title: str, problems: list[str]) -> None:
-    console.print(f"[red]✗[/] {title}", highlight=False)
+    console.print(f"[red]✗[/] {escape(title)}", highlight=False)
     for problem in problems:
-        console.print(f"  - {problem}", highlight=False, soft_wrap=True)
+        console.print(f"  - {escape(problem)}", highlight=False, soft_wrap=True)

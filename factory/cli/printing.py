@@ -14,6 +14,7 @@ import click
 from factory.archive import open_index, open_store
 from factory.cli.app import App, cli, handle_errors
 from factory.cli.commands import JOB, PERIOD, _period
+from factory.cli.output import esc
 from factory.errors import ConfigError
 from factory.jobs import load_job
 from factory.models import Period
@@ -59,6 +60,6 @@ def print_files(app: App, job: Path, period: str | None, archive_url: str | None
         app.out.print("  (the job's [print] is off: its runs build no print files; this"
                       " command built them on request)", soft_wrap=True)
     for key in summary.files:
-        app.out.print(f"  {store.url}/{key}", soft_wrap=True)
+        app.out.print(f"  {esc(store.url)}/{esc(key)}", soft_wrap=True)
     for warning in summary.warnings:
-        app.out.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        app.out.print(f"[yellow]warning:[/] {esc(warning)}", soft_wrap=True)

@@ -26,6 +26,7 @@ from factory.archive import open_index, open_store
 from factory.archive.versions import approve, keep_version, list_versions
 from factory.cli.app import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, App, cli, handle_errors
 from factory.cli.commands import JOB, PERIOD, _period
+from factory.cli.output import esc
 from factory.config import Settings
 from factory.errors import ConfigError
 from factory.jobs import JobSpec, load_job
@@ -91,7 +92,7 @@ def proof(app: App, job: Path, ref: str, period: str | None, out: Path | None, d
     def progress(done: int, total: int, result: RecordProof) -> None:
         if not app.quiet:
             state = "failed" if result.failed else "changed" if result.changed else "unchanged"
-            app.err.print(f"  [{done}/{total}] {result.key}: {state}",
+            app.err.print(f"  [{done}/{total}] {esc(result.key)}: {state}",
                           highlight=False)
 
     try:
@@ -113,13 +114,15 @@ def _print_proof(app: App, r: ProofReport) -> None:
     from rich.table import Table
 
     out = app.out
-    out.print(f"Proof of {r.job}: template set {r.template_set!r}, brand {r.brand!r}",
+    out.print(f"Proof of {esc(r.job)}: template set {esc(repr(r.template_set))},"
+              f" brand {esc(repr(r.brand))}",
               highlight=False)
     for name, info in (("current", r.current), ("against", r.against)):
         approval = info.approval
         approved = (f"approved by {approval.approved_by} {approval.approved_at:%Y-%m-%d}"
                     if approval else "not approved")
-        out.print(f"  {name}: {info.label}, version {short_version(info.version)} ({approved})",
+        out.print(f"  {esc(name)}: {esc(info.label)}, version {short_version(info.version)}"
+                  f" ({approved})",
                   highlight=False, soft_wrap=True)
     if r.current.version == r.against.version:
         out.print("  note: both are the same template-set version, so nothing can differ",
@@ -137,16 +140,18 @@ def _print_proof(app: App, r: ProofReport) -> None:
     out.print(table)
     for rec in r.failed:
         if rec.new.error:
-            out.print(f"[red]✗[/] {rec.key}: does not render: {rec.new.error}", soft_wrap=True)
+            out.print(f"[red]✗[/] {esc(rec.key)}: does not render: {esc(rec.new.error)}",
+                      soft_wrap=True)
         for finding in rec.new.findings:
             page = f" page {finding.page}" if finding.page else ""
-            out.print(f"[red]✗[/] {rec.key}{page}: {finding.title}: {finding.message}",
+            out.print(f"[red]✗[/] {esc(rec.key)}{page}: {esc(finding.title)}:"
+                      f" {esc(finding.message)}",
                       soft_wrap=True, highlight=False)
     summary = {"failed": "[red]FAILED[/]: layout checks fail or records do not render",
                "changed": "[yellow]changed[/]", "unchanged": "[green]unchanged[/]"}
     out.print(f"{summary[r.status]}: {len(r.changed)} of {len(r.records)} record(s) changed,"
               f" {len(r.failed)} failing")
-    out.print(f"report: {r.html_path}", highlight=False, soft_wrap=True)
+    out.print(f"report: {esc(r.html_path)}", highlight=False, soft_wrap=True)
 
 
 @cli.group()
@@ -213,13 +218,14 @@ def approve_command(app: App, template_set: str | None, brand: str | None,
         index.close()
     when = f"{approval.approved_at:%Y-%m-%d %H:%M} UTC"
     if new:
-        app.out.print(f"[green]✓[/] approved template set {template_set!r} (brand {brand!r})"
-                      f" version {short_version(current.version)} by {approval.approved_by}"
+        app.out.print(f"[green]✓[/] approved template set {esc(repr(template_set))}"
+                      f" (brand {esc(repr(brand))})"
+                      f" version {short_version(current.version)} by {esc(approval.approved_by)}"
                       f" at {when}", highlight=False, soft_wrap=True)
     else:
-        app.out.print(f"[green]✓[/] template set {template_set!r} version"
+        app.out.print(f"[green]✓[/] template set {esc(repr(template_set))} version"
                       f" {short_version(current.version)} was already approved by"
-                      f" {approval.approved_by} at {when}", highlight=False, soft_wrap=True)
+                      f" {esc(approval.approved_by)} at {when}", highlight=False, soft_wrap=True)
     app.out.print(f"  version {current.version}", highlight=False)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from factory.archive import SqlIndex
 from factory.archive.tables import audit_log, documents
-from factory.compliance.audit import AuditEntry, _entry
+from factory.archive.audit import AuditEntry, audit_entry_from_row
 from factory.compliance.query import CUSTOMER, MAX_LIMIT, _shown, document_id
 from factory.errors import InputError
 
@@ -67,5 +67,5 @@ def search_audit(index: SqlIndex, query: AuditQuery) -> tuple[list[AuditEntry], 
         statement = statement.where(audit_log.c.action == query.action)
     statement = statement.order_by(audit_log.c.seq.desc()).limit(query.limit + 1)
     with index.connect() as conn:
-        found = [_entry(row) for row in conn.execute(statement)]
+        found = [audit_entry_from_row(row) for row in conn.execute(statement)]
     return found[:query.limit], len(found) > query.limit

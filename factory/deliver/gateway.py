@@ -24,6 +24,7 @@ import httpx
 from factory.deliver.transport import TransportOptions, register_transport, safe_transport_url
 from factory.errors import ConfigError, PermanentDeliveryError, RetryableDeliveryError
 from factory.models import Message, Receipt
+from factory.urls import mask_urls_in
 
 _DEFAULTS: dict[str, Any] = {
     "to_field": "to", "text_field": "text", "sender_field": "from", "key_field": "reference",
@@ -72,7 +73,8 @@ class GatewayTransport:
                 f"SMS gateway {self.url}: timed out after {o['timeout_seconds']} s") from None
         except httpx.HTTPError as exc:
             raise RetryableDeliveryError(
-                f"SMS gateway {self.url}: {type(exc).__name__}: {exc}") from None
+                f"SMS gateway {self.url}: {type(exc).__name__}: {mask_urls_in(str(exc))}"
+            ) from None
         status = response.status_code
         if 200 <= status < 300:
             return Receipt(message.key, self.url, self._message_id(response, message.key),

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from factory.errors import ConfigError
 from factory.models import Message, Receipt
+from factory.urls import mask_url
 
 
 @dataclass(frozen=True)
@@ -46,15 +47,9 @@ class Transport(Protocol):
 
 
 def safe_transport_url(url: str) -> str:
-    """``url`` without its password or token (for reports, logs and the index)."""
-    parts = urlsplit(url)
-    if parts.password is None and not parts.username:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else "***@"
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+    """``url`` without its password, token or secret query parameters (for reports, logs and
+    the index): `factory.urls.mask_url`, the one masking function."""
+    return mask_url(url)
 
 
 class MemoryTransport:

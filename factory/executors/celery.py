@@ -21,7 +21,7 @@ from typing import Any
 from celery.result import AsyncResult
 
 from factory.archive import Slot, open_index
-from factory.errors import ConfigError, FactoryError
+from factory.errors import ConfigError, FactoryError, NoSpaceError
 from factory.executors.celery_app import TASK, make_app
 from factory.executors.cluster import ClusterOptions
 from factory.executors.live import LiveCounts
@@ -29,11 +29,11 @@ from factory.executors.payload import (
     decode_outcome,
     encode_config,
     encode_record,
-    without_password,
 )
 from factory.models import Outcome, Record, Status
 from factory.pipeline import CHANNEL, WorkerConfig
 from factory.pipeline.settle import archived_by_run
+from factory.urls import mask_url
 
 POLL_SECONDS = 0.05
 
@@ -55,16 +55,19 @@ class CeleryExecutor:
 
     @property
     def where(self) -> str:
-        return f"queue {self.options.queue!r} on {without_password(self.options.broker_url)}"
+        return f"queue {self.options.queue!r} on {mask_url(self.options.broker_url)}"
 
     def connect(self) -> int:
         """Check that workers consume the queue; return how many processes they have."""
         if self.app is None:
             self.app = make_app(self.options)
+        from kombu.exceptions import OperationalError
+
         try:
             self.workers = self._processes()
-        except OSError as exc:
-            raise ConfigError(f"cannot reach the broker for {self.where}: {exc}") from None
+        except (OSError, OperationalError) as exc:  # kombu's is not an OSError
+            raise ConfigError(f"cannot reach the broker for {self.where}:"
+                              f" {exc}") from None
         if not self.workers:
             raise ConfigError(f"no Celery worker consumes {self.where}; start workers with"
                               " `docfactory worker` (same FACTORY_BROKER_URL and"
@@ -151,6 +154,8 @@ class CeleryExecutor:
         result.forget()
         if not succeeded and type(value).__name__ == "WorkerLostError":
             return _settle_lost_chunk(chunk, config)
+        if not succeeded and type(value).__name__ == "NoSpaceError":
+            raise NoSpaceError(f"a worker: {value}")  # a stop condition, as in the local pool
         if not succeeded:
             raise FactoryError(
                 f"a worker failed a chunk of {len(chunk)} record(s) starting at"

@@ -13,6 +13,9 @@ Delivery is at least once, and every step downstream is idempotent and keyed:
   ``retries`` (its records then fail with the reason) instead of looping forever. The task id
   is the ``holder`` of the record claims it takes, so the new run takes over the dead process's
   claims at once (`SqlIndex.claim`), and records this run already archived count as archived.
+- a memory cap per worker process (``RLIMIT_AS``, FACTORY_WORKER_MEMORY of the worker machine,
+  set as each process starts): a record that needs more fails with that reason and the chunk's
+  other records go on; a process that dies outright is replaced by Celery's pool, as above.
 - prefetch 1: a worker process holds one task at a time; the coordinator keeps a bounded window.
 - a soft time limit per chunk (the records not done fail as retryable) and a hard one; both stay
   under the claim lease (checked by `ClusterOptions.check`), so a live worker's claim never goes
@@ -28,17 +31,19 @@ Redis key (broker, results, progress) and the name of the control exchange.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_process_init, worker_process_shutdown
 from celery.utils.time import get_exponential_backoff_interval
 
 from factory.config import Settings
 from factory.deliver import close_sessions
 from factory.errors import RetryableError
 from factory.executors.cluster import RETRY_BACKOFF_MAX, ClusterOptions
+from factory.executors.limits import cap_memory, memory_failure
 from factory.executors.payload import (
     decode_config,
     decode_record,
@@ -64,6 +69,14 @@ def configure_worker(settings: Settings) -> None:
     """Called by ``docfactory worker`` before the pool forks: paths and passwords of this
     machine, used to rebase payload paths and to put back URL passwords."""
     _LOCAL["settings"] = settings
+
+
+@worker_process_init.connect
+def _cap_memory(**_kwargs: Any) -> None:
+    """Each worker process caps its own memory (FACTORY_WORKER_MEMORY of the worker machine)."""
+    settings = _LOCAL.get("settings")
+    if settings is not None:
+        cap_memory(settings.worker_memory_bytes)
 
 
 def make_app(options: ClusterOptions) -> Celery:
@@ -102,13 +115,18 @@ def process_chunk(task: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     done: list[dict[str, Any]] = list(payload.get("done", []))
     outcomes: list[Outcome] = []
     worker = None
+    limit = (_LOCAL.get("settings") or config.settings).worker_memory_bytes
     try:
         worker = worker_for(config)  # built once per process and run: counts in the limit
-        for record in records:
-            outcomes.append(worker.process(record, holder=task.request.id))
+        for record in records:  # appended one by one: the time limit may cut in anywhere
+            try:
+                outcomes.append(worker.process(record, holder=task.request.id))
+            except MemoryError:  # over the cap: this record fails, the others go on
+                gc.collect()
+                outcomes.append(memory_failure(record, limit))
     except SoftTimeLimitExceeded:
-        limit = task.soft_time_limit or task.app.conf.task_soft_time_limit
-        reason = f"time limit: the chunk took longer than {limit} s"
+        seconds = task.soft_time_limit or task.app.conf.task_soft_time_limit
+        reason = f"time limit: the chunk took longer than {seconds} s"
         rest = records[len(outcomes):]
         if rest and worker is not None:
             # The record in progress was cut off anywhere, even just after its index write.

@@ -1,13 +1,15 @@
 """The inline executor: every chunk processed in the calling process, in order.
 
 Takes a `WorkerConfig` and chunks; gives outcomes. For tests, debugging (``--executor inline``)
-and tiny batches: no process start-up, tracebacks where you can see them.
+and tiny batches: no process start-up, tracebacks where you can see them. No memory cap (it is
+the caller's process), but a MemoryError still fails just its record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from factory.executors.limits import process_guarded
 from factory.models import Outcome, Record
 from factory.pipeline import WorkerConfig
 
@@ -25,7 +27,12 @@ class InlineExecutor:
 
         worker = worker_for(config)
         for chunk in chunks:
-            yield worker.process_chunk(chunk)
+            outcomes: list[Outcome] = []
+            rest: list[Record] | None = chunk
+            while rest:  # no process to replace here: the rest goes on in this one
+                done, rest = process_guarded(worker, rest, None)
+                outcomes += done
+            yield outcomes
 
     def close(self, cancel: bool = False) -> None:
         pass

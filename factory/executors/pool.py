@@ -6,7 +6,9 @@ pipeline; each builds its `Worker` (fonts, stylesheets, templates, store, index)
 initializer, and keeps it for the whole run. ``start`` launches and warms the workers while the
 coordinator is still preparing the input. At most ``2 × workers`` chunks are in flight, so the
 coordinator never reads ahead of the workers and its memory stays flat however large the input.
-Workers ignore Ctrl-C; the coordinator decides.
+Workers ignore Ctrl-C; the coordinator decides. Each worker caps its own memory
+(`factory.executors.limits`); a record that hits the cap fails with that reason, and the pool is
+replaced by a fresh one (the chunks in flight finish first) before the next record is rendered.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from factory.errors import FactoryError
+from factory.executors.limits import Guarded, cap_memory, process_guarded
 from factory.models import Outcome, Record
 from factory.pipeline import WorkerConfig
 
@@ -32,6 +36,7 @@ def _init(config: WorkerConfig) -> None:
 
     global _config
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cap_memory(config.settings.worker_memory_bytes)  # before warming: the fonts count too
     _config = config
     worker_for(config)
 
@@ -40,11 +45,12 @@ def _ready() -> int:
     return os.getpid()
 
 
-def _process(chunk: list[Record]) -> list[Outcome]:
+def _process(chunk: list[Record]) -> Guarded:
+    """The chunk's outcomes, and (when one hit the memory cap) the records left."""
     from factory.pipeline.worker import worker_for
 
     assert _config is not None
-    return worker_for(_config).process_chunk(chunk)
+    return process_guarded(worker_for(_config), chunk, _config.settings.worker_memory_bytes)
 
 
 def default_workers() -> int:
@@ -64,6 +70,7 @@ class PoolExecutor:
         self._warming: list[Future[int]] = []
         self._starter: threading.Thread | None = None
         self._start_error: BaseException | None = None
+        self.replacements = 0  # times the pool was replaced after a worker hit its memory cap
 
     def start(self, config: WorkerConfig) -> None:
         """Launch the workers in the background; they build their warm state (imports, fonts,
@@ -93,12 +100,13 @@ class PoolExecutor:
         assert self._pool is not None
         for future in self._warming:
             self._result(future)
-        pending: set[Future[list[Outcome]]] = set()
+        pending: set[Future[Guarded]] = set()
         exhausted = False
+        left: list[list[Record]] = []  # records a worker could not take after hitting the cap
         try:
             while True:
                 while not exhausted and len(pending) < self.window:
-                    chunk = next(chunks, None)
+                    chunk = left.pop() if left else next(chunks, None)
                     if chunk is None:
                         exhausted = True
                         break
@@ -106,13 +114,45 @@ class PoolExecutor:
                 if not pending:
                     return
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                replace = False
                 for future in done:
-                    yield self._result(future)
+                    outcomes, rest = self._result(future)
+                    if rest is not None:  # its worker hit the memory cap
+                        replace = True
+                        if rest:
+                            left.append(rest)
+                    yield outcomes
+                if replace:
+                    yield from self._replace_workers(config, pending, left)
+                    pending = set()
+                    exhausted = exhausted and not left
         finally:
             self.close(cancel=True)
 
+    def _replace_workers(self, config: WorkerConfig, pending: set[Future[Guarded]],
+                         left: list[list[Record]]) -> Iterator[list[Outcome]]:
+        """A worker hit its memory cap: let the chunks in flight finish, then start a fresh
+        pool (warm again, about a second), so no damaged process renders another record."""
+        for future in pending:
+            outcomes, rest = self._result(future)
+            yield outcomes
+            if rest:
+                left.append(rest)
+        assert self._pool is not None
+        self._pool.shutdown(wait=True)
+        self._pool = None
+        self.replacements += 1
+        self._starter = None
+        self.start(config)
+        assert self._starter is not None
+        self._starter.join()
+        if self._start_error is not None:
+            raise self._start_error
+        for future in self._warming:
+            self._result(future)
+
     @staticmethod
-    def _result(future: Future) -> list[Outcome]:  # type: ignore[type-arg]
+    def _result(future: Future) -> Any:  # type: ignore[type-arg]
         try:
             return future.result()
         except BrokenProcessPool as exc:

@@ -179,6 +179,8 @@ class Worker:
                 return ChannelOutcome(channel, ChannelStatus.SKIPPED, reason=str(exc),
                                       handed_over=True)
             except FactoryError as exc:
+                if exc.stops_run:  # a full disk: the runner stops the run, not this record
+                    raise
                 if exc.retryable and attempt < self.config.attempts:
                     time.sleep(delay)
                     delay *= 4

@@ -8,6 +8,9 @@ print files built from the archived documents (`print_step`), unless records fai
 
 Every record read ends in exactly one count: archived, rejected, failed, skipped (archived by an
 earlier run), or, when a run is interrupted or a dry run, pending. ``report.balanced`` proves it.
+The counting and the per-run files are `factory.runner.accounting.RunState`. A stop condition
+(``exc.stops_run``: no space left) ends the run as interrupted with ``report.stop_reason``; a run
+that stops still writes its report and settles its index row, or says why it could not.
 
 Per record, with several channels: *archived* means every channel routing gave it is done now
 or was done before (the PDF archived, the print hand-over queued, the email or SMS sent and its
@@ -22,14 +25,11 @@ listed with their reason in ``suppressions.jsonl``.
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 from factory.archive import open_index, open_store
 from factory.archive.index import SqlIndex, run_owner
@@ -41,10 +41,8 @@ from factory.executors.base import Executor
 from factory.jobs import JobSpec, RecordSchema
 from factory.jobs.seal import seal_for
 from factory.models import (
-    ChannelCounts,
     ChannelOutcome,
     ChannelStatus,
-    Counts,
     Outcome,
     Period,
     Record,
@@ -55,12 +53,14 @@ from factory.models import (
 from factory.pipeline import CHANNEL, WorkerConfig
 from factory.printing.marks import check_clear
 from factory.routing import route_record
+from factory.runner.accounting import RunState
 from factory.runner.approval import approval_problem
-from factory.runner.files import JsonLines, write_json_atomic
+from factory.runner.files import write_json_atomic
 from factory.runner.plan import plan_records
 from factory.runner.progress import NoProgress, Progress
-from factory.sources import SeenKeys, Source, open_source, safe_url
+from factory.sources import SeenKeys, Source, open_source, safe_url, sweep_scratch
 from factory.templates import DocumentTemplates
+from factory.urls import mask_url, mask_urls_in
 
 HEARTBEAT_SECONDS = 10.0
 
@@ -205,142 +205,6 @@ def _resolve_url(url: str | None, settings: Settings) -> str | None:
     return url
 
 
-def _label(field_name: str | None, reason: str) -> str:
-    """A reason without its details (what was got, where first seen), under its field."""
-    head = re.split(r",? got |\(got |, first seen| \(|;", reason, maxsplit=1)[0]
-    head = head.strip().rstrip(":")[:80]
-    if field_name is None or head.startswith(f"{field_name}:"):
-        return head
-    return f"{field_name}: {head}"
-
-
-class ReasonTally:
-    """Reasons counted by kind (numbers aside: 'row 7 ...' and 'row 9 ...' are one kind), each
-    kind shown by its first reason as written."""
-
-    def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
-        self._shown: dict[str, str] = {}
-
-    def add(self, label: str) -> None:
-        kind = re.sub(r"\d+", "N", label)
-        self._shown.setdefault(kind, label)
-        self._counts[kind] += 1
-
-    def as_dict(self) -> dict[str, int]:
-        return {self._shown[kind]: count for kind, count in self._counts.items()}
-
-
-class RunState:
-    """The counts and files of one run, updated as records flow."""
-
-    def __init__(self, report: RunReport, run_dir: Path) -> None:
-        self.report = report
-        self.run_dir = run_dir
-        self.rejects = JsonLines(run_dir / "rejects.jsonl")
-        self.failures = JsonLines(run_dir / "failures.jsonl")
-        self.suppressions = JsonLines(run_dir / "suppressions.jsonl")
-        self.planned = 0
-        self._reject_reasons = ReasonTally()
-        self._failure_reasons = ReasonTally()
-        self._suppression_reasons = ReasonTally()
-        self._locales: Counter[str] = Counter()
-        self._types: Counter[str] = Counter()
-
-    @property
-    def counts(self) -> Counts:
-        return self.report.counts
-
-    def rejected(self, reject: Reject) -> None:
-        self.counts.rejected += 1
-        self._reject_reasons.add(_label(reject.field or "record", reject.reason))
-        self.rejects.write({
-            "source": reject.position.source, "line": reject.position.line,
-            "record": reject.position.index, "key": reject.key, "field": reject.field,
-            "reason": reject.reason,
-        })
-
-    def planned_record(self, record: Record, document_type: str) -> None:
-        self.planned += 1
-        self._locales[record.locale] += 1
-        self._types[document_type] += 1
-
-    def channel(self, name: str) -> ChannelCounts:
-        return self.report.channels.setdefault(name, ChannelCounts())
-
-    def suppressed(self, key: str, channel: str, reason: str, position: object) -> None:
-        self.channel(channel).suppressed += 1
-        self._suppression_reasons.add(f"{channel}: {_label(None, reason)}")
-        source = getattr(position, "source", None)
-        self.suppressions.write({"source": source, "line": getattr(position, "line", None),
-                                 "record": getattr(position, "index", None), "key": key,
-                                 "channel": channel, "reason": reason})
-
-    def channel_outcomes(self, outcome: Outcome) -> None:
-        for result in outcome.channels:
-            counts = self.channel(result.channel)
-            if result.status is ChannelStatus.SUPPRESSED:
-                self.suppressed(outcome.key, result.channel, result.reason or "",
-                                outcome.position)
-                continue
-            if result.rendered:
-                counts.rendered += 1
-            if result.status is ChannelStatus.SKIPPED:
-                counts.skipped += 1
-            elif result.status is ChannelStatus.FAILED:
-                if result.retryable:
-                    counts.failed_retryable += 1
-                else:
-                    counts.failed_permanent += 1
-            elif result.channel == "pdf":
-                counts.archived += 1
-            elif result.channel == "print":
-                counts.queued += 1
-            else:
-                counts.sent += 1
-
-    def outcome(self, outcome: Outcome) -> None:
-        self.channel_outcomes(outcome)
-        counts = self.counts
-        if outcome.rendered:
-            counts.rendered += 1
-        if outcome.status is Status.ARCHIVED:
-            counts.archived += 1
-            counts.pages += outcome.pages
-            counts.bytes += outcome.byte_size
-        elif outcome.status is Status.SKIPPED:
-            counts.skipped += 1
-        else:
-            counts.failed += 1
-            reason = outcome.reason or "unknown"
-            self._failure_reasons.add(_label(None, reason))
-            failed = next((c.channel for c in outcome.channels
-                           if c.status is ChannelStatus.FAILED), None)
-            self.failures.write({
-                "source": outcome.position.source, "line": outcome.position.line,
-                "record": outcome.position.index, "key": outcome.key, "reason": reason,
-                "retryable": outcome.retryable,
-                "channel": failed or ("routing" if outcome.reason
-                                      and outcome.reason.startswith("routing:") else None),
-            })
-
-    def settle(self) -> None:
-        """Fill the report's summaries; pending = planned but not processed."""
-        counts = self.counts
-        counts.pending = self.planned - (counts.archived + counts.failed + counts.skipped)
-        self.report.reject_reasons = self._reject_reasons.as_dict()
-        self.report.failure_reasons = self._failure_reasons.as_dict()
-        self.report.suppression_reasons = self._suppression_reasons.as_dict()
-        self.report.by_locale = dict(self._locales)
-        self.report.by_document_type = dict(self._types)
-        rejects = self.rejects.close()
-        failures = self.failures.close()
-        suppressions = self.suppressions.close()
-        self.report.suppressions_file = str(suppressions) if suppressions else None
-        self.report.rejects_file = str(rejects) if rejects else None
-        self.report.failures_file = str(failures) if failures else None
-
-
 def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Executor,
             progress: Progress | None = None, prepared: Prepared | None = None) -> RunReport:
     """Run ``job`` for ``options.period``; always returns a report, even when interrupted.
@@ -358,12 +222,16 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         run_id=run_id, job=job.name, period=prepared.period.code, dry_run=options.dry_run,
         started_at=datetime.now(UTC), template_version=prepared.templates.version,
         workers=executor.workers, executor=executor.name,
-        store_url=store.url, index_url=index.safe_url,
+        store_url=mask_urls_in(store.url), index_url=mask_url(index.safe_url),
     )
     if unapproved:
         report.warnings.append(unapproved)
     report.warnings.extend(getattr(store, "notes", ()))  # e.g. S3 lock=auto without Object Lock
     state = RunState(report, settings.runs_dir / run_id)
+    swept = sweep_scratch(settings.var_dir / "tmp")  # left by runs killed with -9
+    if swept:
+        report.warnings.append(f"removed {len(swept)} scratch folder(s) of runs that died in"
+                               f" {settings.var_dir / 'tmp'}")
     config = WorkerConfig(
         job_path=str(job.path), settings=settings, run_id=run_id, period=prepared.period.code,
         issued=prepared.issued, store_url=prepared.store_url, index_url=prepared.index_url,
@@ -392,6 +260,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
                 _dry_run(prepared, state, index, chunks, progress)
             else:
                 _execute(executor, config, chunks, state, index, progress)
+        report.unread = getattr(prepared.source, "unread", None)
         _orphan_warning(prepared.source, report)
         if not options.dry_run and job.print_.enabled:
             _print_files(prepared, report, store, index)
@@ -399,7 +268,11 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         report.interrupted = True
         executor.close(cancel=True)
     except FactoryError as exc:
-        report.error = str(exc)
+        if exc.stops_run:  # a full disk: every next record would fail the same way
+            report.interrupted = True
+            report.stop_reason = str(exc)
+        else:
+            report.error = str(exc)
         executor.close(cancel=True)
     except BaseException as exc:
         report.error = f"crashed: {type(exc).__name__}: {exc}"
@@ -409,13 +282,30 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         report.finished_at = datetime.now(UTC)
         if (report.interrupted or report.error) and not options.dry_run:
             _count_in_flight(job, run_id, state, index)
-        state.settle()
-        progress.finish(report.counts)
-        write_json_atomic(state.run_dir / "report.json", report.as_dict())
-        if not options.dry_run:
-            index.finish_run(run_id, report.status, report.as_dict())
-        index.close()
+        _settle_and_record(state, report, progress, index, options.dry_run)
     return report
+
+
+def _settle_and_record(state: RunState, report: RunReport, progress: Progress, index: SqlIndex,
+                       dry_run: bool) -> None:
+    """Write the report file and the index row; on a full disk (or a failing index) say so in
+    the report, which the caller still prints, instead of losing it to an exception."""
+    try:
+        state.settle()
+    except OSError as exc:
+        report.warnings.append(f"the run's rejects/failures files are incomplete: {exc}")
+    progress.finish(report.counts)
+    try:
+        write_json_atomic(state.run_dir / "report.json", report.as_dict())
+    except OSError as exc:
+        report.warnings.append(f"{state.run_dir / 'report.json'} not written: {exc.strerror}")
+    if not dry_run:
+        try:
+            index.finish_run(report.run_id, report.status, report.as_dict())
+        except FactoryError as exc:
+            report.warnings.append(f"the run's row in the index is not updated ({exc}); it"
+                                   " shows as running until its heartbeat goes stale")
+    index.close()
 
 
 def _count_in_flight(job: JobSpec, run_id: str, state: RunState, index: SqlIndex) -> None:

@@ -16,6 +16,7 @@ from factory.sources.base import Source
 from factory.sources.csv_source import CsvSource
 from factory.sources.jsonl_source import JsonlSource
 from factory.sources.seen import SeenKeys
+from factory.sources.spill import sweep_scratch
 from factory.sources.sql_source import SqlSource, safe_url
 
 
@@ -55,4 +56,5 @@ def _sql_url(url: str, settings: Settings) -> str:
     return url
 
 
-__all__ = ["CsvSource", "JsonlSource", "SeenKeys", "Source", "SqlSource", "open_source", "safe_url"]
+__all__ = ["CsvSource", "JsonlSource", "SeenKeys", "Source", "SqlSource", "open_source", "safe_url",
+           "sweep_scratch"]

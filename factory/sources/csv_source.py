@@ -4,6 +4,8 @@ Takes a path (and optionally a second CSV of line items joined by a key column);
 `RawRecord` values streamed row by row, or a `Reject` for a row that cannot be parsed (bad
 quoting, wrong number of values), with the line it started on. Bytes that are not UTF-8 are kept
 as surrogate escapes so that the schema rejects the one record that holds them, naming the field.
+After the last record, ``unread`` names the part of the file a quote never closed kept from being
+read (None: read to the end).
 
 Line items are spilled to a temporary SQLite file first (`ItemSpill`), so neither file has to be
 sorted. A malformed line-item file is refused as a whole (`SourceError`): a statement silently
@@ -54,8 +56,24 @@ def read_header(reader: Any, path: Path) -> list[str]:
     return header
 
 
-def iter_rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str] | None, str | None]]:
-    """Yield (start line, values, error) for every data row; the header is checked first."""
+def unread_remainder(path: Path, start: int) -> tuple[int, int, int]:
+    """(first line, last line, bytes) of ``path`` from line ``start`` to its end."""
+    lines = size = 0
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if number >= start:
+                lines = number
+                size += len(line)
+    return start, max(lines, start), size
+
+
+def iter_rows(path: Path, delimiter: str, unread: list[str] | None = None
+              ) -> Iterator[tuple[int, list[str] | None, str | None]]:
+    """Yield (start line, values, error) for every data row; the header is checked first.
+
+    A quote never closed makes the csv module swallow the rest of the file into one value:
+    that row is yielded as an error, and ``unread`` gets what could not be read (lines and
+    bytes from the line named), so a run cannot claim to have read the file to its end."""
     csv.field_size_limit(FIELD_LIMIT)
     with open_text(path) as handle:
         reader = csv.reader(handle, delimiter=delimiter, strict=True)
@@ -71,8 +89,14 @@ def iter_rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str] | Non
             except csv.Error as exc:
                 message = str(exc)
                 if "unexpected end of data" in message:
+                    first, last, size = unread_remainder(path, start)
                     message = (f"a quoted value opened on line {start} or later is never closed;"
-                               " the rest of the file could not be read")
+                               f" the rest of the file (lines {first}-{last}, {size:,} bytes)"
+                               " could not be read")
+                    if unread is not None:
+                        unread.append(f"{path.name}: lines {first}-{last} ({size:,} bytes) not"
+                                      f" read: a quoted value opened on line {first} or later"
+                                      " is never closed; fix the quoting and run again")
                 yield start, None, f"malformed CSV: {message}"
                 last_line = reader.line_num
                 continue
@@ -110,6 +134,7 @@ class CsvSource:
         self.tmp_dir = tmp_dir
         self.orphan_items = 0
         self.orphan_keys: list[str] = []
+        self.unread: str | None = None
 
     def columns(self) -> list[str]:
         rows = iter_rows(self.path, self.delimiter)
@@ -126,7 +151,8 @@ class CsvSource:
     def records(self) -> Iterator[RawRecord | Reject]:
         spill = self._spill_items() if self.items_path else None
         try:
-            rows = iter_rows(self.path, self.delimiter)
+            unread: list[str] = []
+            rows = iter_rows(self.path, self.delimiter, unread)
             _, header, _ = next(rows)
             assert header is not None
             index = 0
@@ -140,6 +166,7 @@ class CsvSource:
                 if spill is not None:
                     data[self.items_field] = spill.take(str(data.get(self.items_key, "")).strip())
                 yield RawRecord(position, data)
+            self.unread = unread[0] if unread else None
             if spill is not None:
                 self.orphan_items, self.orphan_keys = spill.orphans()
         finally:

@@ -1,12 +1,16 @@
 """JSON Lines files: one JSON object per line, line items nested as a list in the object.
 
 Takes a path; gives a `RawRecord` per non-blank line, or a `Reject` naming the line when it is
-not a JSON object. Undecodable bytes are kept as surrogate escapes for the schema to reject.
+not a JSON object, or JSON Python cannot hold: nested deeper than the interpreter's recursion
+limit (`RecursionError`) or an integer longer than ``sys.get_int_max_str_digits()`` (`ValueError`).
+Such a line is rejected with its number and the reason; the batch goes on. Undecodable bytes are
+kept as surrogate escapes for the schema to reject.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +50,13 @@ class JsonlSource:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
                 yield Reject(position, f"not valid JSON: {exc.msg} at column {exc.colno}")
+                continue
+            except RecursionError:
+                yield Reject(position, "not readable JSON: nested too deeply (more levels than"
+                                       f" {sys.getrecursionlimit()} can hold)")
+                continue
+            except ValueError as exc:  # an integer longer than int_max_str_digits
+                yield Reject(position, f"not readable JSON: {exc}")
                 continue
             if not isinstance(data, dict):
                 yield Reject(position, f"expected a JSON object, got {type(data).__name__}")

@@ -19,16 +19,18 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from factory.errors import SourceError
 from factory.models import Position, RawRecord, Reject
+from factory.urls import mask_url
 
 BATCH = 500
 
 
 def safe_url(url: str) -> str:
-    """The URL with its password hidden, for messages."""
+    """The URL with its password hidden, for messages (`factory.urls.mask_url`)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        make_url(url)
     except ArgumentError:
         return "<invalid database URL>"
+    return mask_url(url)
 
 
 class SqlSource:

@@ -12,17 +12,29 @@ The translated string is filled in (``%(name)s``) as Jinja's new-style gettext d
 typographic rule on top: a value that ends with a full stop (a date ending in ``р.`` or
 ``г.``, an abbreviation) swallows the full stop the sentence puts right after it, so no text
 ever reads ``2026 р..``.
+
+Its loader (`ConfinedLoader`) refuses a
+template whose real path leaves the set's allowed folders (a symbolic link out of them).
 """
 
 from __future__ import annotations
 
 import gettext
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined, pass_context
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    pass_context,
+)
+from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
@@ -115,10 +127,30 @@ def _is_html(name: str | None) -> bool:
 TEXT_SUFFIXES = (".txt", ".subject")
 
 
+class ConfinedLoader(FileSystemLoader):
+    """A `FileSystemLoader` that refuses a template whose real path (symbolic links resolved)
+    leaves the allowed folders, even a link made after the set was checked at load time."""
+
+    def __init__(self, searchpath: Path, allowed: tuple[Path, ...]) -> None:
+        super().__init__(str(searchpath))
+        self.allowed = allowed
+
+    def get_source(self, environment: Environment, template: str
+                   ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        source, filename, uptodate = super().get_source(environment, template)
+        real = Path(filename or "").resolve()
+        if not any(real.is_relative_to(root) for root in self.allowed):
+            # SecurityError, not TemplateNotFound: ChoiceLoader would try the next loader.
+            raise SecurityError(f"{template} is a symbolic link to {real}, outside the template"
+                                " set, templates/_shared and the brand's folder")
+        return source, filename, uptodate
+
+
 def build_environment(template_set: TemplateSet) -> ImmutableSandboxedEnvironment:
+    allowed = template_set.allowed_roots()
     loader = ChoiceLoader([
-        FileSystemLoader(str(template_set.set_dir)),
-        PrefixLoader({"shared": FileSystemLoader(str(template_set.shared_dir))}),
+        ConfinedLoader(template_set.set_dir, allowed),
+        PrefixLoader({"shared": ConfinedLoader(template_set.shared_dir, allowed)}),
     ])
     env = ImmutableSandboxedEnvironment(
         loader=loader,

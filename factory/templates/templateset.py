@@ -4,13 +4,17 @@ Takes the templates and assets folders plus a set name and a brand name; gives a
 that knows every file the rendering can read (the set's folder, the shared partials in
 ``templates/_shared`` and the brand's folder under ``assets/``), the SHA-256 over all of them
 (the *template version* stored with every archived document), and a deterministic zip snapshot of
-them so that any version can be rendered again years later.
+them so that any version can be rendered again years later. A symbolic link whose real path
+leaves those folders is refused when the set is loaded (`check_links`), naming the link; links
+that stay inside are followed by the snapshot as by the renderer, so the version covers exactly
+what rendering can read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 import tomllib
 import zipfile
 from collections.abc import Iterable
@@ -72,6 +76,7 @@ class TemplateSet:
                 raise ConfigError(f"{manifest_path}: invalid template set manifest",
                                   problems) from None
         result = cls(name, brand, templates_dir.resolve(), assets_dir.resolve(), manifest)
+        result.check_links()
         result.check_files()
         return result
 
@@ -123,18 +128,51 @@ class TemplateSet:
         if problems:
             raise ConfigError(f"template set {self.name!r} is incomplete", problems)
 
+    def allowed_roots(self) -> tuple[Path, ...]:
+        """The real paths every file rendering reads must lie in: the set's folder, the shared
+        partials and the brand's folder, each inside its own parent (templates/, assets/)."""
+        return tuple(root.resolve() for root in self.roots)
+
+    def check_links(self) -> None:
+        """Refuse a symbolic link (a file or a folder) whose real path leaves the allowed
+        folders: a template could otherwise include, and the snapshot keep, any file on the
+        machine. Links that stay inside are followed, by rendering and snapshot alike."""
+        problems = []
+        for root, parent, label in ((self.set_dir, self.templates_dir, "templates/"),
+                                    (self.shared_dir, self.templates_dir, "templates/"),
+                                    (self.brand_dir, self.assets_dir, "assets/")):
+            if root.exists() and not root.resolve().is_relative_to(parent):
+                problems.append(f"{root}: a symbolic link to {root.resolve()}, outside {label}")
+        if not problems:
+            allowed = self.allowed_roots()
+            for _prefix, root in self._prefixed_roots():
+                problems.extend(f"{link}: a symbolic link to {target}, outside the template"
+                                " set, templates/_shared and the brand's folder"
+                                for link, target in _escaping_links(root, allowed))
+        if problems:
+            raise ConfigError(f"template set {self.name!r} (brand {self.brand!r}) reads files"
+                              " outside its folders", problems)
+
+    def _prefixed_roots(self) -> tuple[tuple[str, Path], ...]:
+        return ((f"templates/{self.name}", self.set_dir),
+                (f"templates/{SHARED}", self.shared_dir),
+                (f"assets/{self.brand}", self.brand_dir))
+
     def files(self) -> list[tuple[str, Path]]:
-        """(archive name, path) of every file rendering can read, sorted by archive name."""
+        """(archive name, path) of every file rendering can read, sorted by archive name:
+        links inside the allowed folders are followed (a linked folder's files are named by
+        the link, as the template loader finds them); `check_links` refused the others."""
         found = []
-        for prefix, root in (
-            (f"templates/{self.name}", self.set_dir),
-            (f"templates/{SHARED}", self.shared_dir),
-            (f"assets/{self.brand}", self.brand_dir),
-        ):
+        allowed = self.allowed_roots()
+        for prefix, root in self._prefixed_roots():
             if not root.is_dir():
                 continue
-            for path in root.rglob("*"):
-                if path.is_file() and not (_SKIP_PARTS & set(path.parts)) \
+            for path in _walk(root):
+                real = path.resolve()
+                if not any(real.is_relative_to(r) for r in allowed):
+                    raise ConfigError(f"{path}: a symbolic link to {real}, outside the template"
+                                      " set, templates/_shared and the brand's folder")
+                if not (_SKIP_PARTS & set(path.parts)) \
                         and not path.name.endswith((".pyc", "~")):
                     found.append((f"{prefix}/{path.relative_to(root).as_posix()}", path))
         return sorted(found)
@@ -154,6 +192,51 @@ class TemplateSet:
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, path.read_bytes())
         return buffer.getvalue()
+
+
+def _walk(root: Path) -> list[Path]:
+    """Every file under ``root``, following links to folders (each real folder once, so a
+    link to an ancestor cannot loop)."""
+    files: list[Path] = []
+    seen: set[Path] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        real = folder.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir():
+                stack.append(entry)
+            elif entry.is_file():
+                files.append(entry)
+    return files
+
+
+def _escaping_links(root: Path, allowed: tuple[Path, ...], seen: set[Path] | None = None
+                    ) -> list[tuple[Path, Path]]:
+    """(link, real path) of each symbolic link under ``root`` that leads outside ``allowed``
+    (a dangling link counts: what it will point to is not known)."""
+    seen = set() if seen is None else seen
+    if root.resolve() in seen:
+        return []
+    seen.add(root.resolve())
+    found: list[tuple[Path, Path]] = []
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        for name in dirs + names:
+            path = Path(folder) / name
+            if path.is_symlink():
+                real = path.resolve()
+                if not real.exists() or not any(real.is_relative_to(r) for r in allowed):
+                    found.append((path, real))
+                elif real.is_dir():
+                    found.extend(_escaping_links(path, allowed, seen))
+    return found
 
 
 def version_of(files: Iterable[tuple[str, bytes]]) -> str:

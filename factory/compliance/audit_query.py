@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 
 from factory.archive import SqlIndex
-from factory.archive.tables import audit_log, documents
 from factory.archive.audit import AuditEntry, audit_entry_from_row
+from factory.archive.tables import audit_log, documents
 from factory.compliance.query import CUSTOMER, MAX_LIMIT, _shown, document_id
 from factory.errors import InputError
 

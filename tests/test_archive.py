@@ -145,7 +145,7 @@ def test_claims_block_live_workers_and_yield_to_stale_or_other_runs(index_url: s
     with pytest.raises(ArchiveError, match="taken over"):
         index.complete(first, entry(SLOT, "d1"))
     other_run = index.claim(SLOT, "run2")
-    with pytest.raises(FencedError, match="run run2 took this record over"):
+    with pytest.raises(FencedError, match="taken over by run run2"):
         index.complete(stale, entry(SLOT, "d1"))
     index.complete(other_run, entry(SLOT, "d1", "run2"))
     assert index.find(SLOT).run_id == "run2"

@@ -57,7 +57,7 @@ def test_a_newer_run_takes_an_older_runs_claim_at_once_and_the_older_is_fenced(
     start(index, "r2", STALE)  # r1's coordinator is gone: r2 takes over, r1 is abandoned
     new = index.claim(SLOT, "r2", holder="task-new")  # no lease to wait for
     assert new.epoch == 2 and old.epoch == 1
-    with pytest.raises(FencedError, match="r2 took this record over"):
+    with pytest.raises(FencedError, match="taken over by run r2"):
         index.complete(old, entry("d-old", "r1"))
     with pytest.raises(FencedError, match="r1 is abandoned"):
         index.claim(Slot("job", "2026-11", "C2", "pdf", "statement"), "r1")

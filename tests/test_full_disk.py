@@ -26,11 +26,12 @@ def test_enospc_from_the_store_stops_the_run_and_the_rerun_resumes(
     real = store_module.write_atomic
     written: list[Path] = []
 
-    def fills_up(path: Path, data: bytes | str, *, read_only: bool = False) -> None:
+    def fills_up(path: Path, data: bytes | str, *, read_only: bool = False,
+                 **options: bool) -> None:
         if len(written) >= 6:  # the template-set snapshot and a few documents, then full
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         written.append(path)
-        real(path, data, read_only=read_only)
+        real(path, data, read_only=read_only, **options)
 
     monkeypatch.setattr(store_module, "write_atomic", fills_up)
     options = RunOptions(period="2026-11", chunk_size=2)
@@ -106,10 +107,11 @@ def test_enospc_run_exits_130_with_the_reason_on_the_console(
     load_commands()
     real = store_module.write_atomic
 
-    def full(path: Path, data: bytes | str, *, read_only: bool = False) -> None:
+    def full(path: Path, data: bytes | str, *, read_only: bool = False,
+             **options: bool) -> None:
         if path.suffix == ".pdf":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-        real(path, data, read_only=read_only)
+        real(path, data, read_only=read_only, **options)
 
     monkeypatch.setattr(store_module, "write_atomic", full)
     job = write_job(tmp_path / "jobs", source=csv_source(sample_dir / "customers.csv",

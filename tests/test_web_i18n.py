@@ -80,8 +80,8 @@ def test_the_pages_speak_the_browsers_language(web: Any, browser: Browser,
         assert page.locator("#search-button").inner_text() == search
         entry = built.entries(job="monthly_statements", period="2026-11")[0]
         page.fill("#customer", entry.customer_id)
-        page.fill("#from", "2026-11")
-        page.fill("#to", "2026-11")
+        page.fill("#from", "2026-11-01")  # date inputs
+        page.fill("#to", "2026-11-30")
         page.click("#search-button")
         page.wait_for_selector("#results")
         assert page.locator("#count").inner_text() == TWO_DOCUMENTS[lang]

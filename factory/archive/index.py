@@ -363,8 +363,9 @@ class SqlIndex(DeliveryLog):
         if held is not None and held.token == claim.token:
             return
         if held is not None and held.run_id != claim.run_id:
-            raise FencedError(f"{claim.slot.record_key}: run {held.run_id} took this record"
-                              f" over; run {claim.run_id}'s attempt is discarded unwritten")
+            raise FencedError(f"{claim.slot.record_key}: the claim was taken over by run"
+                              f" {held.run_id}; run {claim.run_id}'s attempt is discarded"
+                              " unwritten")
         raise ArchiveError(f"{claim.slot.record_key}: the claim was taken over by"
                            " another worker; this attempt's result is discarded")
 

@@ -119,7 +119,7 @@ def run_exit_code(app: App, report: RunReport) -> int:
     """The exit code of a finished `run`, as README's table says; prints why when not 0/1."""
     if report.interrupted:
         if report.stop_reason:
-            app.err.print(f"[red]stopped:[/] {esc(report.stop_reason)}")
+            app.err.print(f"[red]stopped:[/] {esc(report.stop_reason)}", soft_wrap=True)
             app.err.print("[yellow]interrupted:[/] free space, then run the same command"
                           " again to resume; archived records are skipped")
         else:

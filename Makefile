@@ -32,7 +32,7 @@ demo: venv
 	@$(BIN)/docfactory validate jobs/monthly_statements.toml --period $(PERIOD)
 	@$(BIN)/docfactory run jobs/monthly_statements.toml --period $(PERIOD)
 	@echo
-	@echo "PDFs:   var/archive/monthly_statements/$(PERIOD)/<customer>/<document id>.pdf"
+	@echo "PDFs:   var/archive/monthly_statements/$(PERIOD)/<customer>/<document id>.<attempt>.pdf (<attempt>: the claim that wrote it)"
 	@echo "Index:  var/index.db (SQLite; table documents)"
 	@echo "Report: var/runs/<run id>/report.json; list runs with: $(BIN)/docfactory runs"
 

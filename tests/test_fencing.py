@@ -8,7 +8,7 @@ Every test runs on SQLite and on a real PostgreSQL (the `index_url` fixture).
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -16,6 +16,7 @@ from factory.archive import RunConflict, Slot, open_index
 from factory.archive.index import SqlIndex
 from factory.errors import FencedError
 from factory.models import ArchiveEntry
+from tests.test_archive import entry as archive_entry
 
 SLOT = Slot("job", "2026-11", "C1", "pdf", "statement")
 STALE = timedelta(seconds=-1)  # every earlier run counts as no longer live
@@ -28,15 +29,8 @@ def start(index: SqlIndex, run_id: str, stale_after: timedelta = timedelta(minut
                            stale_after=stale_after)
 
 
-def entry(doc_id: str, run_id: str, revision: int = 1) -> ArchiveEntry:
-    now = datetime.now(UTC)
-    return ArchiveEntry(
-        document_id=doc_id, job=SLOT.job, run_id=run_id, period=SLOT.period,
-        record_key=SLOT.record_key, customer_id=SLOT.record_key,
-        document_type=SLOT.document_type, channel=SLOT.channel, locale="cs",
-        template_version="a" * 64, page_count=1, byte_size=10, sha256="b" * 64,
-        storage_key=f"job/2026-11/C1/{doc_id}.x.pdf", media_type="application/pdf",
-        created_at=now, retention_until=now + timedelta(days=1), revision=revision)
+def entry(doc_id: str, run_id: str) -> ArchiveEntry:
+    return archive_entry(SLOT, doc_id, run_id)
 
 
 def test_each_run_of_a_job_and_period_gets_a_higher_epoch(index_url: str) -> None:

@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 from factory.config import load_settings  # noqa: E402
 from factory.jobs import load_job  # noqa: E402
 from factory.models import Period  # noqa: E402
-from factory.sample import generate  # noqa: E402
+from factory.samples.customers import generate  # noqa: E402
 
 JOB = REPO / "jobs" / "monthly_statements.toml"
 WORK = REPO / "var" / "bench"

@@ -1,8 +1,8 @@
 """`make bench` (cluster part): the reference workload through Celery beside the local pool, and
 S3 archive puts per second to a loopback S3 server.
 
-Reference workload: `factory.sample.generate(200, ..., seed=2026)`, period 2026-11, rendered by
-jobs/monthly_statements.toml (PDF/A-3b, tagged), as in bench/bench.py.
+Reference workload: `factory.samples.customers.generate(200, ..., seed=2026)`, period 2026-11,
+rendered by jobs/monthly_statements.toml (PDF/A-3b, tagged), as in bench/bench.py.
 
 Prints, and writes to var/bench/cluster.json:
   1. the local pool with 2 worker processes: docs/s over the run's elapsed time (its report);
@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from factory.sample import generate  # noqa: E402
+from factory.samples.customers import generate  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_reference", REPO / "bench" / "bench.py")
 assert _spec is not None and _spec.loader is not None

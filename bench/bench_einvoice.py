@@ -1,6 +1,6 @@
 """`make bench`, e-invoices: invoices/s rendered with the official validation on and off.
 
-Reference workload: `factory.sample_invoices.generate_invoices(--invoices, seed=2026)`, period
+Reference workload: `factory.samples.invoices.generate_invoices(--invoices, seed=2026)`, period
 2026-11, rendered by jobs/invoice_run.toml (PDF/A-3b with Factur-X) in this process with the
 factory's warm `DocumentRenderer`, once with ``[invoice] validation = "official"`` (XSD and the
 EN 16931 Schematron on Saxon-HE before the number, as production runs) and once with "xsd"
@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 from factory.config import load_settings  # noqa: E402
 from factory.jobs import RecordSchema, load_job  # noqa: E402
 from factory.models import Period  # noqa: E402
-from factory.sample_invoices import generate_invoices  # noqa: E402
+from factory.samples.invoices import generate_invoices  # noqa: E402
 
 WORK = REPO / "var" / "bench" / "einvoice"
 

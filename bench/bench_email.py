@@ -70,7 +70,7 @@ def compose(count: int) -> tuple[list, float]:
     from factory.pipeline.document import DocumentRenderer
     from factory.pipeline.messages import MessageRenderer
     from factory.routing import route_record
-    from factory.sample import customers
+    from factory.samples.customers import customers
 
     settings = load_settings(REPO, {}, var_dir=str(WORK / "email-var"))
     job = load_job(REPO / "jobs" / "renewal_notice.toml")

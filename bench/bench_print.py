@@ -1,7 +1,7 @@
 """`make bench`, print production: print-stream assembly against rendering, same workload.
 
-Reference workload: `factory.sample.generate(200, ..., seed=2026)`, period 2026-11, rendered
-once by jobs/monthly_statements.toml (PDF/A-3b, tagged) in this process with the factory's
+Reference workload: `factory.samples.customers.generate(200, ..., seed=2026)`, period 2026-11,
+rendered once by jobs/monthly_statements.toml (PDF/A-3b, tagged) in this process with the factory's
 warm `DocumentRenderer` (rendering time measured). Then print-stream assembly of all of them
 (`[print]` select "all", duplex, DataMatrix and OMR marks, batches of 500 sheets): planning,
 merging with pikepdf, blank back pages, marks, manifests and cover pages, measured ``--rounds``
@@ -27,7 +27,7 @@ from factory.jobs import RecordSchema, load_job  # noqa: E402
 from factory.jobs.spec import PrintSpec  # noqa: E402
 from factory.models import Period  # noqa: E402
 from factory.printing import PostalAddress, PrintItem, build_print_files  # noqa: E402
-from factory.sample import generate  # noqa: E402
+from factory.samples.customers import generate  # noqa: E402
 
 WORK = REPO / "var" / "bench" / "print"
 

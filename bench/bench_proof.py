@@ -41,7 +41,7 @@ from factory.proofs.pages import read_pdf  # noqa: E402
 from factory.proofs.proof import PNG_LEVEL  # noqa: E402
 from factory.proofs.render import ProofRenderer  # noqa: E402
 from factory.proofs.select import select_records  # noqa: E402
-from factory.sample import generate  # noqa: E402
+from factory.samples.customers import generate  # noqa: E402
 from factory.sources import open_source  # noqa: E402
 
 WORK = REPO / "var" / "bench" / "proof"

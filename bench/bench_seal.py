@@ -28,7 +28,7 @@ from factory.models import Period, Record  # noqa: E402
 from factory.pipeline.document import DocumentRenderer  # noqa: E402
 from factory.render.seal import Sealer  # noqa: E402
 from factory.runner.plan import plan_records  # noqa: E402
-from factory.sample import generate  # noqa: E402
+from factory.samples.customers import generate  # noqa: E402
 from factory.sources import SeenKeys, open_source  # noqa: E402
 from tests.conftest import csv_source, write_job  # noqa: E402
 

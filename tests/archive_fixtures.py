@@ -33,7 +33,7 @@ from factory.executors import InlineExecutor
 from factory.jobs import load_job
 from factory.models import ArchiveEntry
 from factory.runner import RunOptions, run_job
-from factory.sample import generate
+from factory.samples.customers import generate
 from tests.conftest import PG_URL, REPO, csv_source, write_job
 
 STATEMENT_PERIODS = ("2026-10", "2026-11")

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 
 from factory.config import Settings, load_settings
 from factory.jobs import JobSpec, load_job
-from factory.sample import generate
+from factory.samples.customers import generate
 
 REPO = Path(__file__).resolve().parents[1]
 STATEMENT_JOB = REPO / "jobs" / "monthly_statements.toml"

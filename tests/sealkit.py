@@ -194,7 +194,7 @@ def build_sealed_project(root: Path, pki: TestPki, customers: int = 2,
     from factory.executors import InlineExecutor
     from factory.jobs import load_job
     from factory.runner import RunOptions, run_job
-    from factory.sample import generate
+    from factory.samples.customers import generate
     from tests.conftest import REPO, csv_source, write_job
 
     sample = root / "var" / "sample"

@@ -49,7 +49,7 @@ from factory.models import (
 )
 from factory.pipeline import WorkerConfig
 from factory.runner import RunOptions, run_job
-from factory.sample import generate
+from factory.samples.customers import generate
 from tests.conftest import REPO, csv_source, pdf_text, write_job
 from tests.fixtures_cluster import REDIS_URL, CeleryWorker, S3Server, start_worker, stop_worker
 

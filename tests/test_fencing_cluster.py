@@ -22,7 +22,7 @@ from pathlib import Path
 
 from factory.archive import open_index, open_store
 from factory.compliance.verify import verify_archive
-from factory.sample import generate
+from factory.samples.customers import generate
 from tests.conftest import REPO, csv_source, write_job
 from tests.fixtures_cluster import REDIS_URL, _psql, start_worker, stop_worker
 

@@ -22,7 +22,7 @@ from factory.executors import InlineExecutor
 from factory.invoicing.einvoice import check_xml, xml_from_pdf
 from factory.jobs import load_job
 from factory.runner import RunOptions, run_job
-from factory.sample_invoices import generate_invoices
+from factory.samples.invoices import generate_invoices
 from tests.conftest import REPO, pdf_text
 
 NS = {"rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",

@@ -129,7 +129,7 @@ def test_lines_read_in_the_invoice_language(tmp_path: Path, settings: Settings) 
 
 def test_sample_exemption_reasons_are_in_the_invoice_language() -> None:
     from factory.models import Period
-    from factory.sample_invoices import invoices
+    from factory.samples.invoices import invoices
 
     rows = [r for r in invoices(60, 2026, Period.parse("2026-11")) if r["vat_exemption_reason"]]
     czech = [r["vat_exemption_reason"] for r in rows if r["locale"] == "cs"]

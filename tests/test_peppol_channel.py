@@ -100,7 +100,7 @@ def test_slovak_business_invoice_goes_over_peppol(tmp_path: Path, access_point) 
 
 
 def test_sample_slovak_invoices_run_clean(tmp_path: Path, access_point) -> None:
-    from factory.sample_invoices import generate_invoices
+    from factory.samples.invoices import generate_invoices
 
     summary = generate_invoices(40, tmp_path / "data", period="2026-12")
     spec = tomllib.loads((REPO / "jobs" / "invoice_run_sk.toml").read_text("utf-8"))

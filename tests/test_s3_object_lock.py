@@ -18,7 +18,7 @@ from factory.archive.store import sha256_of
 from factory.cli.app import cli, load_commands
 from factory.errors import ConfigError
 from factory.models import ArchiveEntry
-from factory.sample import generate
+from factory.samples.customers import generate
 from tests.conftest import REPO, csv_source, write_job
 from tests.fixtures_cluster import S3Server
 

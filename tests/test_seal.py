@@ -26,7 +26,7 @@ from factory.pipeline.document import DocumentRenderer
 from factory.render.seal import Sealer
 from factory.runner import RunOptions, run_job
 from factory.runner.plan import plan_records
-from factory.sample import generate
+from factory.samples.customers import generate
 from factory.sources import SeenKeys, open_source
 from tests.conftest import REPO, csv_source, pdf_text, write_job
 from tests.sealkit import TestPki, serve_pki

@@ -34,7 +34,7 @@ from factory.models import Record, Reject, RunReport
 from factory.runner import RunOptions, run_job
 from factory.runner.plan import plan_records
 from factory.runner.run import check_force, prepare
-from factory.sample import generate
+from factory.samples.customers import generate
 from factory.sources import SeenKeys
 
 JOB = click.argument("job", type=click.Path(dir_okay=False, path_type=Path))

@@ -12,7 +12,7 @@ import click
 from factory.cli.app import App, cli, handle_errors
 from factory.cli.commands import PERIOD, _period
 from factory.cli.output import esc
-from factory.sample_invoices import generate_invoices
+from factory.samples.invoices import generate_invoices
 
 
 @cli.command("sample-invoices")

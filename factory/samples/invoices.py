@@ -5,7 +5,8 @@ invoice per line with the buyer's postal address, the currency (CZK, or EUR with
 to CZK), the type code (380 invoice, about one in twelve a 381 credit note referring to an earlier
 invoice) and 1 to 8 lines with awkward prices (0.335, 12.505 ...), VAT categories S (21 % and
 12 %), E (exempt banking services) and, for business customers in Slovakia, AE (reverse charge).
-Names and addresses come from `factory.sample`. The same seed always gives the same bytes.
+Names and addresses come from `factory.samples.customers`. The same seed always gives the
+same bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factory.models import Period
-from factory.sample import customers
+from factory.samples.customers import customers
 
 _SERVICES = [
     # description, unit, price choices, category, rate

@@ -35,8 +35,6 @@ from factory.errors import ArchiveError, ConfigError, IntegrityError
 from factory.models import Channel
 from factory.templates.templateset import snapshot_version
 
-TEMPLATE_PREFIX = "_template-sets/"
-
 
 @dataclass(frozen=True)
 class Finding:

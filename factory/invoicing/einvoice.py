@@ -21,7 +21,6 @@ from factory.errors import RenderError
 from factory.invoicing.totals import Totals
 
 PROFILE = "en16931"
-FILENAME = "factur-x.xml"
 
 # The library logs a warning for every optional term it drops; keep batch output clean.
 logging.getLogger("factur-x").setLevel(logging.ERROR)

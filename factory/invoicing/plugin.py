@@ -53,10 +53,6 @@ from factory.models import Artifact, Period, Record
 
 RECORD_FIELDS = ("type_code", "currency", "name", "address_line1", "postal_code", "city",
                  "country")
-OPTIONAL_FIELDS = ("address_line2", "buyer_vat_id", "exchange_rate", "paid_amount",
-                   "preceding_invoice", "preceding_invoice_date", "vat_exemption_reason",
-                   "email", "deliver_to_country", "buyer_legal_id", "buyer_tax_id",
-                   "correction_reason")
 LINE_FIELDS = ("description", "quantity", "unit", "unit_price", "vat_category", "vat_rate")
 DRAFT = "DRAFT"
 

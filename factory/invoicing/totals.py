@@ -57,7 +57,6 @@ REASON_REQUIRED = {"E", "AE", "K", "G"}
 DELIVERY_REQUIRED = {"K"}
 INVOICE = "380"
 CREDIT_NOTE = "381"
-TYPE_CODES = (INVOICE, CREDIT_NOTE)
 
 
 class TotalsError(ValueError):

@@ -73,9 +73,3 @@ class PdfRenderer:
         except (ValueError, TypeError, OSError, RecursionError, AssertionError) as exc:
             raise RenderError(f"WeasyPrint failed: {type(exc).__name__}: {exc}") from None
         return Artifact.of("pdf", PDF_MEDIA_TYPE, "pdf", data, page_count=pages)
-
-    def render_html_page_count(self, html: str) -> int:
-        """Lay out only (no PDF), for planning and checks."""
-        document = HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher).render(
-            stylesheets=self.stylesheets, font_config=self.font_config, **self.options)
-        return len(document.pages)

@@ -97,7 +97,7 @@ def _usable(job: JobSpec, record: Record, channel: str) -> tuple[str | None, dic
 
 def route_record(job: JobSpec, record: Record) -> Route:
     """The channels ``record`` goes to under ``job``'s routing rules."""
-    offered = list(job.channels)
+    offered: list[str] = list(job.channels)
     routing = job.routing
     targets: set[str] = set()
     suppressed: list[tuple[str, str]] = []

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -181,7 +181,8 @@ def page_router() -> APIRouter:
 
     @router.get("/openapi.json")
     def openapi(request: Request, principal: Principal = page_role()) -> dict[str, Any]:
-        return request.app.openapi()
+        app: FastAPI = request.app
+        return app.openapi()
 
     @router.get("/archive", response_class=HTMLResponse)
     def archive(request: Request, customer: str = Query("", max_length=200),
@@ -193,12 +194,14 @@ def page_router() -> APIRouter:
                 principal: Principal = page_role(Permission.ARCHIVE_SEARCH)) -> HTMLResponse:
         form = {"customer": customer, "type": document_type, "job": job, "channel": channel,
                 "from": date_from, "to": date_to, "invoice": invoice}
-        found, more, searched = [], False, any(v.strip() for v in form.values())
+        searched = any(v.strip() for v in form.values())
         if searched:
             query = DocumentQuery.parse(customer=customer, document_type=document_type,
                                         job=job, channel=channel, date_from=date_from,
                                         date_to=date_to, limit=200, invoice=invoice)
             found, more = services(request).compliance.search(principal.actor, query)
+        else:
+            found, more = [], False
         return render_page(request, "archive.html", {
             "form": form, "documents": found, "more": more, "searched": searched,
             "facets": facets(services(request).index)}, principal=principal)

@@ -13,7 +13,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -99,7 +99,8 @@ def api_router() -> APIRouter:
 
     @router.get("/openapi.json", include_in_schema=False)
     def openapi(request: Request, principal: Principal = api_role()) -> dict[str, Any]:
-        return request.app.openapi()
+        app: FastAPI = request.app
+        return app.openapi()
 
     @router.get("/docs", include_in_schema=False)
     def docs(principal: Principal = api_role()) -> HTMLResponse:

@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -29,6 +29,9 @@ from factory.compliance import Actor, Permission, Role
 from factory.compliance import roles as role_rules
 from factory.compliance.keys import KeyInfo, active_key, authenticate
 from factory.errors import AuthenticationError, PermissionDeniedError
+
+if TYPE_CHECKING:  # app.py imports this module
+    from factory.api.app import Services
 
 SESSION_COOKIE = "docfactory_session"
 LOGIN_COOKIE = "docfactory_login"
@@ -129,8 +132,9 @@ class Sessions:
                                         " site; reload the page and try again")
 
 
-def services(request: Request) -> Any:
-    return request.app.state.services
+def services(request: Request) -> Services:
+    shared: Services = request.app.state.services  # set by create_app
+    return shared
 
 
 def api_principal(request: Request,

@@ -64,9 +64,10 @@ class App:
         url = settings.index_url or settings.default_index_url
         if existing:
             parsed = make_url(url)
-            if parsed.get_backend_name() == "sqlite" and parsed.database not in (
-                    None, "", ":memory:") and not Path(parsed.database).exists():
-                raise ConfigError(f"no index at {parsed.database}: run from the project"
+            database = parsed.database
+            if parsed.get_backend_name() == "sqlite" and database and database != ":memory:" \
+                    and not Path(database).exists():
+                raise ConfigError(f"no index at {database}: run from the project"
                                   " folder, or pass --home or --index")
         return open_index(url)
 

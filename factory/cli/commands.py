@@ -28,7 +28,7 @@ from factory.cli.archive import shell_actor
 from factory.cli.output import esc, print_problems, print_summary
 from factory.cli.progress import make_progress
 from factory.errors import ConfigError
-from factory.executors import EXECUTORS, make_executor
+from factory.executors import EXECUTORS, RemoteWorkers, make_executor
 from factory.jobs import RecordSchema, load_job
 from factory.models import Record, Reject, RunReport
 from factory.runner import RunOptions, run_job
@@ -103,7 +103,7 @@ def run(app: App, job: Path, period: str | None, workers: int | None, limit: int
 
         cluster = cluster_options(os.environ)
     runner = make_executor(executor, settings.workers, cluster)
-    if cluster is not None and not dry_run:
+    if isinstance(runner, RemoteWorkers) and not dry_run:
         runner.connect()  # no worker on the queue: nothing runs (exit 2)
     options = RunOptions(
         period=_period(period), limit=limit, force=force, dry_run=dry_run,

@@ -49,7 +49,8 @@ def _store(app: App) -> Any:
     return open_store(settings.archive_url or settings.default_archive_url)
 
 
-def register_rows(snapshots: list[tuple[Any, dict[str, Any]]]) -> tuple[list[str], list[dict]]:
+def register_rows(snapshots: list[tuple[Any, dict[str, Any]]]
+                  ) -> tuple[list[str], list[dict[str, Any]]]:
     """(header, rows) of the register from (entry, record snapshot) pairs."""
     rates: list[str] = []
     rows = []

@@ -12,6 +12,7 @@ from factory.errors import ConfigError
 from factory.executors.base import (
     Executor,
     ExecutorOptions,
+    RemoteWorkers,
     executor_names,
     make_executor,
     register_executor,
@@ -35,5 +36,6 @@ register_executor("celery", _celery)
 #: The executor names, for choices in the CLI and messages.
 EXECUTORS = executor_names()
 
-__all__ = ["EXECUTORS", "Executor", "InlineExecutor", "PoolExecutor", "default_workers",
+__all__ = ["EXECUTORS", "Executor", "InlineExecutor", "PoolExecutor", "RemoteWorkers",
+           "default_workers",
            "executor_names", "make_executor", "register_executor"]

@@ -1,6 +1,7 @@
 """The executor protocol and its registry: where the per-record work of a run is done.
 
 Takes nothing; gives `Executor` (the small protocol the runner drives: start, map, close), the
+`RemoteWorkers` (an executor that can check its workers are there), the
 registry `register_executor` / `executor_names` / `make_executor`, and `ExecutorOptions` (what
 an executor may be built from). Implementations register themselves by name: ``inline`` (this
 process), ``pool`` (local warm processes), ``celery`` (workers over a broker; imported only when
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from factory.errors import ConfigError
 from factory.models import Outcome, Record
@@ -35,6 +36,14 @@ class Executor(Protocol):
             ) -> Iterator[list[Outcome]]: ...
 
     def close(self, cancel: bool = False) -> None: ...
+
+
+@runtime_checkable
+class RemoteWorkers(Protocol):
+    """An executor whose workers run elsewhere (Celery): `connect` checks that some consume
+    its queue before a run starts, and returns how many processes they have."""
+
+    def connect(self) -> int: ...
 
 
 @dataclass(frozen=True)

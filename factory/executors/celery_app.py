@@ -54,11 +54,15 @@ from factory.models import Outcome, Status
 TASK = "docfactory.process_chunk"
 
 
-@worker_process_shutdown.connect(weak=False)
 def _quit_smtp_sessions(**_: Any) -> None:
     """A pool child about to exit ends its SMTP sessions with QUIT (billiard's children leave
     through os._exit, past atexit and multiprocessing's finalizers)."""
     close_sessions()
+
+
+# Connected by a call, not as decorators: Celery is untyped, and its decorator would make the
+# receivers untyped too.
+worker_process_shutdown.connect(_quit_smtp_sessions, weak=False)
 
 
 #: The worker's own settings (its project root and configured URLs), set by the worker entry.
@@ -71,12 +75,14 @@ def configure_worker(settings: Settings) -> None:
     _LOCAL["settings"] = settings
 
 
-@worker_process_init.connect
 def _cap_memory(**_kwargs: Any) -> None:
     """Each worker process caps its own memory (FACTORY_WORKER_MEMORY of the worker machine)."""
     settings = _LOCAL.get("settings")
     if settings is not None:
         cap_memory(settings.worker_memory_bytes)
+
+
+worker_process_init.connect(_cap_memory)
 
 
 def make_app(options: ClusterOptions) -> Celery:

@@ -51,7 +51,8 @@ def with_local_password(url: str, local: Sequence[str | None]) -> str:
 
 def encode_config(config: WorkerConfig) -> dict[str, Any]:
     root = config.settings.root
-    settings = {name: _relative(getattr(config.settings, name), root) for name in _PATHS}
+    settings: dict[str, Any] = {name: _relative(getattr(config.settings, name), root)
+                                for name in _PATHS}
     settings["root"] = str(root)
     settings["retention"] = dict(config.settings.retention)
     settings["seal"] = {k: dict(v) for k, v in config.settings.seal.items()}  # no secrets

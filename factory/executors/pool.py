@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import TypeVar
 
 from factory.errors import FactoryError
 from factory.executors.limits import Guarded, cap_memory, process_guarded
@@ -29,6 +29,7 @@ from factory.pipeline import WorkerConfig
 
 _PRELOAD = ["factory.pipeline.worker"]
 _config: WorkerConfig | None = None
+_T = TypeVar("_T")
 
 
 def _init(config: WorkerConfig) -> None:
@@ -90,23 +91,27 @@ class PoolExecutor:
         except BaseException as exc:  # re-raised in the caller's thread by map()
             self._start_error = exc
 
-    def map(self, config: WorkerConfig, chunks: Iterator[list[Record]]
-            ) -> Iterator[list[Outcome]]:
+    def _wait_started(self, config: WorkerConfig) -> None:
+        """Start the workers (when not yet started), wait for the launch, re-raise its error."""
         self.start(config)
         assert self._starter is not None
         self._starter.join()
         if self._start_error is not None:
             raise self._start_error
+
+    def map(self, config: WorkerConfig, chunks: Iterator[list[Record]]
+            ) -> Iterator[list[Outcome]]:
+        self._wait_started(config)
         assert self._pool is not None
-        for future in self._warming:
-            self._result(future)
+        for warming in self._warming:
+            self._result(warming)
         pending: set[Future[Guarded]] = set()
         exhausted = False
         left: list[list[Record]] = []  # records a worker could not take after hitting the cap
         try:
             while True:
                 while not exhausted and len(pending) < self.window:
-                    chunk = left.pop() if left else next(chunks, None)
+                    chunk = next(chunks, None) if not left else left.pop()
                     if chunk is None:
                         exhausted = True
                         break
@@ -143,16 +148,12 @@ class PoolExecutor:
         self._pool = None
         self.replacements += 1
         self._starter = None
-        self.start(config)
-        assert self._starter is not None
-        self._starter.join()
-        if self._start_error is not None:
-            raise self._start_error
-        for future in self._warming:
-            self._result(future)
+        self._wait_started(config)
+        for warming in self._warming:
+            self._result(warming)
 
     @staticmethod
-    def _result(future: Future) -> Any:  # type: ignore[type-arg]
+    def _result(future: Future[_T]) -> _T:
         try:
             return future.result()
         except BrokenProcessPool as exc:

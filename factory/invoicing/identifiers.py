@@ -18,7 +18,7 @@ def vat_id_problem(value: str) -> str | None:
     try:
         vat.validate(value)
     except ValidationError as exc:
-        return f"{value!r} is not a valid EU VAT id ({exc.message})"
+        return f"{value!r} is not a valid EU VAT id ({exc})"
     return None
 
 

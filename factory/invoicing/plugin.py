@@ -131,9 +131,9 @@ class InvoicePlugin:
                 exemption_reasons=dict.fromkeys(REASON_REQUIRED, str(reason))
                 if reason else None)
         except TotalsError as exc:
-            field = f"{self.items_field}.{exc.field}" if exc.field and exc.field in LINE_FIELDS \
+            where = f"{self.items_field}.{exc.field}" if exc.field and exc.field in LINE_FIELDS \
                 else exc.field
-            raise RenderError(f"cannot invoice record {record.key}: {field}: {exc}") from None
+            raise RenderError(f"cannot invoice record {record.key}: {where}: {exc}") from None
         series = self.series(record)
         formatted = DRAFT if number is None else format_number(self.spec, series, number,
                                                                self.issued)

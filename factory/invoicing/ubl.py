@@ -71,9 +71,9 @@ def peppol_terms(invoice: Invoice, seller: ParticipantId, buyer: ParticipantId
     terms["BT-24"] = CUSTOMIZATION
     terms["BT-23"] = PROFILE
     terms["BT-7"] = invoice.period_end  # the date of taxable supply the PDF prints (SK CIUS)
-    terms["BG-4"] = {**terms["BG-4"], "einvoicing_addr": seller.value,  # type: ignore[dict-item]
+    terms["BG-4"] = {**terms["BG-4"], "einvoicing_addr": seller.value,
                      "einvoicing_addr_schemeid": seller.scheme}
-    terms["BG-7"] = {**terms["BG-7"], "einvoicing_addr": buyer.value,  # type: ignore[dict-item]
+    terms["BG-7"] = {**terms["BG-7"], "einvoicing_addr": buyer.value,
                      "einvoicing_addr_schemeid": buyer.scheme}
     if not terms.get("BT-10"):
         terms["BT-10"] = invoice.number
@@ -134,9 +134,9 @@ def _peppol_header(xml: bytes, tax_point: date) -> bytes:
     element.text = tax_point.isoformat()
     if etree.QName(root).localname == "Invoice":
         # Invoice: ... InvoiceTypeCode, Note*, TaxPointDate, DocumentCurrencyCode
-        root.find(f"{{{CBC}}}DocumentCurrencyCode").addprevious(element)  # type: ignore[union-attr]
+        root.find(f"{{{CBC}}}DocumentCurrencyCode").addprevious(element)
     else:
         anchor = root.find(f"{{{CBC}}}IssueTime")
         (anchor if anchor is not None else root.find(f"{{{CBC}}}IssueDate")
-         ).addnext(element)  # type: ignore[union-attr]
+         ).addnext(element)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))

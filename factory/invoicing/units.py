@@ -30,6 +30,6 @@ def quantity_text(quantity: Decimal, unit: str, locale: str) -> str | None:
     if cldr is None:
         return None
     value = quantity.normalize()
-    decimals = max(0, -int(value.as_tuple().exponent))  # type: ignore[arg-type]
+    decimals = max(0, -int(value.as_tuple().exponent))
     pattern = "#,##0" + ("." + "#" * decimals if decimals else "")
     return str(format_unit(value, cldr, length="short", format=pattern, locale=locale))

@@ -17,6 +17,7 @@ Takes nothing; gives the pydantic models `JobSpec` embeds, checked like the rest
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from email.utils import parseaddr
 from typing import Literal
 
@@ -114,7 +115,7 @@ class PeppolSpec(_Strict):
     poll_interval_seconds: float = Field(default=0.5, gt=0)
 
 
-def channel_problems(channels: list[str], routing: RoutingSpec | None, email: EmailSpec | None,
+def channel_problems(channels: Sequence[str], routing: RoutingSpec | None, email: EmailSpec | None,
                      sms: SmsSpec | None, fields: set[str], peppol: PeppolSpec | None = None,
                      invoice: bool = False) -> list[str]:
     """Problems between the channel sections and the rest of the job, one line each."""
@@ -157,12 +158,13 @@ def channel_problems(channels: list[str], routing: RoutingSpec | None, email: Em
         if routing.preferred_field and routing.preferred_field not in fields:
             problems.append(f"routing.preferred_field {routing.preferred_field!r} is not a field"
                             " of [schema.fields]")
-    for section, spec, names in (("email", email, ("address_field", "consent_field")),
-                                 ("sms", sms, ("phone_field", "consent_field"))):
+    for section, spec, attributes in (("email", email, ("address_field", "consent_field")),
+                                      ("sms", sms, ("phone_field", "consent_field"))):
         if spec is None or section not in offered:
             continue
-        for name in names:
-            value = getattr(spec, name)
+        for attribute in attributes:
+            value = getattr(spec, attribute)
             if value and value not in fields:
-                problems.append(f"{section}.{name} {value!r} is not a field of [schema.fields]")
+                problems.append(f"{section}.{attribute} {value!r} is not a field of"
+                                " [schema.fields]")
     return problems

@@ -27,6 +27,7 @@ from pydantic import (
     ValidationInfo,
     create_model,
 )
+from pydantic_core import ErrorDetails
 
 from factory.errors import RecordError
 from factory.jobs.spec import FieldSpec, JobSpec, SchemaSpec
@@ -249,7 +250,7 @@ class RecordSchema:
         return name, self.field_types.get(str(loc[0])) if loc else None
 
     @staticmethod
-    def _describe(error: Mapping[str, Any], kind: str | None) -> str:
+    def _describe(error: ErrorDetails, kind: str | None) -> str:
         value = error.get("input")
         shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
         if len(shown) > 60:

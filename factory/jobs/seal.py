@@ -14,12 +14,15 @@ to validate it offline, fetched at sealing time and embedded in the document's D
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from factory.config import Settings
 from factory.errors import ConfigError
+
+if TYPE_CHECKING:  # spec.py imports this module
+    from factory.jobs.spec import JobSpec
 
 SealProfile = Literal["B-B", "B-T", "B-LT"]
 
@@ -61,11 +64,10 @@ class SealSpec(BaseModel):
         return self.key.startswith("pkcs11:")
 
 
-def seal_for(job: Any, settings: Settings) -> SealSpec | None:
+def seal_for(job: JobSpec, settings: Settings) -> SealSpec | None:
     """The seal that applies to ``job``: its ``[seal]``, else its retention class's, else None."""
-    own = getattr(job, "seal", None)
-    if own is not None:
-        return own
+    if job.seal is not None:
+        return job.seal
     raw = settings.seal.get(job.retention_class)
     if raw is None:
         return None

@@ -247,6 +247,10 @@ class InvoiceSpec(_Strict):
         return self
 
 
+def _pdf_only() -> list[ChannelName]:
+    return ["pdf"]
+
+
 class JobSpec(_Strict):
     """A validated job file. ``path`` is where it was read from."""
 
@@ -261,7 +265,7 @@ class JobSpec(_Strict):
     default_locale: str = "en"
     locales: list[str] = Field(default_factory=lambda: ["en", "cs", "sk", "uk", "bg"],
                                min_length=1)
-    channels: list[ChannelName] = Field(default_factory=lambda: ["pdf"], min_length=1)
+    channels: list[ChannelName] = Field(default_factory=_pdf_only, min_length=1)
     retention_class: str = "statement"
     source: Source
     record_schema: SchemaSpec = Field(alias="schema")
@@ -406,7 +410,8 @@ def _allowed_keys(loc: list[Any], data: Any) -> list[str]:
             model = CsvItems
         elif key == "source":
             source = _lookup(data, ["source"]) or {}
-            model = _SOURCES.get(source.get("type") if isinstance(source, dict) else None)
+            kind = source.get("type") if isinstance(source, dict) else None
+            model = _SOURCES.get(kind) if isinstance(kind, str) else None
             if model is None:
                 return []
         else:

@@ -149,7 +149,7 @@ def build_email(parts: EmailParts) -> tuple[bytes, str]:
     message.set_content(parts.text, subtype="plain", charset="utf-8")
     message.add_alternative(parts.html, subtype="html", charset="utf-8")
     if parts.inline:
-        html_part = message.get_payload()[1]
+        html_part = list(message.iter_parts())[1]  # multipart/alternative: text, html
         for image in parts.inline:
             maintype, _, subtype = image.media_type.partition("/")
             html_part.add_related(image.data, maintype=maintype, subtype=subtype,

@@ -58,8 +58,10 @@ def datamatrix(text: str) -> list[list[bool]]:
         from pylibdmtx.pylibdmtx import encode
 
         encoded = encode(text.encode("ascii"), size="SquareAuto")
-    width, height, pixels = encoded.width, encoded.height, encoded.pixels
-    bpp = encoded.bpp // 8
+    width: int = encoded.width
+    height: int = encoded.height
+    pixels: bytes = encoded.pixels  # untyped library: the raw RGB(A) bytes, row by row
+    bpp: int = encoded.bpp // 8
 
     def dark(x: int, y: int) -> bool:
         return pixels[(y * width + x) * bpp] < 128

@@ -148,10 +148,10 @@ def from_git(ref: str, settings: Settings, scratch: Path) -> VersionTree:
         raise _NotGit(f"{ref!r} is not a revision")
     top = Path(_git(["rev-parse", "--show-toplevel"], settings.root).decode().strip())
     try:
-        commit = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top)
+        commit = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top
+                      ).decode().strip()
     except _NotGit:
         raise _NotGit(f"{ref!r} is not a revision of the git repository {top}") from None
-    commit = commit.decode().strip()
     folders = []
     for folder in (settings.templates_dir, settings.assets_dir):
         try:

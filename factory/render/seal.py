@@ -134,19 +134,20 @@ def _warm_signer(loaded: Any) -> Any:
     the key each time), more than the rest of sealing. Only PKCS#1 v1.5 RSA and ECDSA, the
     mechanisms of seal certificates, take the warm path; any other goes to pyHanko's own."""
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ec import ECDSA
+    from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePrivateKey
     from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
     from pyhanko.sign import signers
-    from pyhanko.sign.general import get_pyca_cryptography_hash
+    from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
     class WarmSigner(signers.SimpleSigner):
         def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
             mechanism = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
             hash_algo = get_pyca_cryptography_hash(digest_algorithm)
-            if mechanism == "rsassa_pkcs1v15":
-                return key.sign(data, PKCS1v15(), hash_algo)  # type: ignore[union-attr]
-            if mechanism == "ecdsa":
-                return key.sign(data, ECDSA(hash_algo))  # type: ignore[union-attr,call-arg]
+            if mechanism == "rsassa_pkcs1v15" and isinstance(key, RSAPrivateKey):
+                return key.sign(data, PKCS1v15(), hash_algo)
+            if mechanism == "ecdsa" and isinstance(key, EllipticCurvePrivateKey):
+                return key.sign(data, ECDSA(hash_algo))
             return super().sign_raw(data, digest_algorithm)
 
     key = serialization.load_der_private_key(loaded.signing_key.dump(), password=None)
@@ -156,14 +157,14 @@ def _warm_signer(loaded: Any) -> Any:
 
 def load_trust(paths: list[str] | tuple[Path, ...], root: Path) -> list[Any]:
     """asn1crypto certificates from PEM or DER files (relative paths: to ``root``)."""
-    from pyhanko.keys import load_certs_from_pemder
+    from pyhanko.keys import load_certs_from_pemder_data
 
     files = [Path(p) if Path(p).is_absolute() else root / p for p in paths]
     for file in files:
         if not file.is_file():
             raise ConfigError(f"seal trust anchor {file}: no such file")
     try:
-        return list(load_certs_from_pemder([str(f) for f in files]))
+        return [cert for file in files for cert in load_certs_from_pemder_data(file.read_bytes())]
     except ValueError as exc:
         raise ConfigError(f"seal trust anchors {', '.join(map(str, files))}: {exc}") from None
 
@@ -234,7 +235,8 @@ class Sealer:
         try:
             with _metadata_untouched(IncrementalPdfFileWriter):
                 writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
-                return signer.sign_pdf(writer, bytes_reserved=reserved).getvalue()
+                sealed: io.BytesIO = signer.sign_pdf(writer, bytes_reserved=reserved)
+                return sealed.getvalue()
         except TimestampRequestError as exc:
             raise RetryableSealError(f"the time-stamping authority {self.spec.tsa_url} did"
                                      f" not answer: {_cause(exc)}") from None
@@ -284,7 +286,7 @@ def _cause(exc: BaseException) -> str:
 
 
 def _network(exc: BaseException) -> bool:
-    seen = exc
+    seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, OSError) or "Timestamp" in type(seen).__name__ \
                 or "Fetch" in type(seen).__name__:

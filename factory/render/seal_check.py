@@ -20,8 +20,8 @@ from typing import Any
 from factory.errors import IntegrityError
 
 # pyHanko logs a traceback for every modification it finds; the finding is in `SealStatus`.
-for _name in ("pyhanko", "pyhanko_certvalidator"):
-    logging.getLogger(_name).setLevel(logging.CRITICAL)
+for _logger in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_logger).setLevel(logging.CRITICAL)
 
 
 @dataclass
@@ -164,7 +164,7 @@ def _name(cert: Any) -> str:
     subject = cert.subject.native
     name = subject.get("common_name")
     if not name:
-        return cert.subject.human_friendly
+        return str(cert.subject.human_friendly)
     org = subject.get("organization_name")
     return f"{name} ({org})" if org and org not in name else name
 

@@ -43,11 +43,12 @@ def add_document_timestamp(data: bytes, tsa_url: str, trust: list[Any],
             stamper = PdfTimeStamper(HTTPTimeStamper(tsa_url, timeout=timeout),
                                      field_name=f"{FIELD_NAME}{number}")
             if reader.embedded_timestamp_signatures:
-                out = stamper.update_archival_timestamp_chain(reader, context(), in_place=False)
-                return out.getvalue()
+                chained: io.BytesIO = stamper.update_archival_timestamp_chain(
+                    reader, context(), in_place=False)
+                return chained.getvalue()
             signature = reader.embedded_regular_signatures[0]
-            out = add_validation_info(signature, context(), skip_timestamp=False,
-                                      in_place=False)
+            out: io.BytesIO = add_validation_info(signature, context(), skip_timestamp=False,
+                                                  in_place=False)
             writer = IncrementalPdfFileWriter(out, strict=False)
             stamper.timestamp_pdf(writer, "sha256", validation_context=context(),
                                   in_place=True)

@@ -25,6 +25,9 @@ from typing import Any
 
 from factory.models import Period
 
+#: One customer and their transactions, as written to the files.
+Sample = tuple[dict[str, Any], list[dict[str, Any]]]
+
 CUSTOMER_COLUMNS = [
     "customer_id", "name", "salutation", "email", "phone", "locale", "currency", "address_line1",
     "address_line2", "postal_code", "city", "country", "account_iban", "opening_balance",
@@ -173,7 +176,7 @@ def _money(low: float, high: float, rng: random.Random) -> Decimal:
     return Decimal(str(round(rng.uniform(low, high), 2))).quantize(Decimal("0.01"))
 
 
-def customers(count: int, seed: int, period: Period) -> Iterator[tuple[dict, list[dict]]]:
+def customers(count: int, seed: int, period: Period) -> Iterator[Sample]:
     """Yield (customer, transactions) pairs, reproducibly."""
     rng = random.Random(seed)
     days = (period.end - period.start).days + 1
@@ -249,7 +252,7 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp")
 
 
-def _write_csv(rows: Iterator[tuple[dict, list[dict]]], out_dir: Path) -> SampleSummary:
+def _write_csv(rows: Iterator[Sample], out_dir: Path) -> SampleSummary:
     cpath, tpath = out_dir / "customers.csv", out_dir / "transactions.csv"
     locales: dict[str, int] = {}
     n_c = n_t = 0
@@ -271,7 +274,7 @@ def _write_csv(rows: Iterator[tuple[dict, list[dict]]], out_dir: Path) -> Sample
     return SampleSummary(n_c, n_t, [cpath, tpath], locales)
 
 
-def _write_jsonl(rows: Iterator[tuple[dict, list[dict]]], out_dir: Path) -> SampleSummary:
+def _write_jsonl(rows: Iterator[Sample], out_dir: Path) -> SampleSummary:
     path = out_dir / "customers.jsonl"
     locales: dict[str, int] = {}
     n_c = n_t = 0
@@ -286,7 +289,7 @@ def _write_jsonl(rows: Iterator[tuple[dict, list[dict]]], out_dir: Path) -> Samp
     return SampleSummary(n_c, n_t, [path], locales)
 
 
-def _write_sqlite(rows: Iterator[tuple[dict, list[dict]]], out_dir: Path) -> SampleSummary:
+def _write_sqlite(rows: Iterator[Sample], out_dir: Path) -> SampleSummary:
     path = out_dir / "customers.db"
     tmp = _tmp(path)
     tmp.unlink(missing_ok=True)

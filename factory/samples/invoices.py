@@ -15,6 +15,7 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from factory.models import Period
 from factory.samples.customers import customers
@@ -62,7 +63,7 @@ class InvoiceSummary:
     files: list[Path]
 
 
-def invoices(count: int, seed: int, period: Period) -> list[dict]:
+def invoices(count: int, seed: int, period: Period) -> list[dict[str, Any]]:
     """``count`` invoices as JSON-ready dicts, reproducibly."""
     rng = random.Random(seed * 7919 + 1)
     result = []
@@ -121,7 +122,7 @@ def slovak_dic(rng: random.Random) -> str:
             return candidate
 
 
-def slovak_invoices(count: int, seed: int, period: Period) -> list[dict]:
+def slovak_invoices(count: int, seed: int, period: Period) -> list[dict[str, Any]]:
     """Invoices of a Slovak seller (jobs/invoice_run_sk.toml) to the Slovak customers among
     ``count``: domestic, in EUR, VAT 23 %; a business customer (about one in three) has an
     IČO, a DIČ, its IČ DPH and the Peppol participant id ``0245:<DIČ>``."""
@@ -149,7 +150,7 @@ def slovak_invoices(count: int, seed: int, period: Period) -> list[dict]:
     return rows
 
 
-def _write(path: Path, rows: list[dict]) -> None:
+def _write(path: Path, rows: list[dict[str, Any]]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", encoding="utf-8") as handle:
         for row in rows:

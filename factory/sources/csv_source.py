@@ -15,7 +15,7 @@ missing one transaction is worse than a late batch.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -68,7 +68,7 @@ def unread_remainder(path: Path, start: int) -> tuple[int, int, int]:
 
 
 def iter_rows(path: Path, delimiter: str, unread: list[str] | None = None
-              ) -> Iterator[tuple[int, list[str] | None, str | None]]:
+              ) -> Generator[tuple[int, list[str] | None, str | None], None, None]:
     """Yield (start line, values, error) for every data row; the header is checked first.
 
     A quote never closed makes the csv module swallow the rest of the file into one value:
@@ -150,6 +150,7 @@ class CsvSource:
 
     def records(self) -> Iterator[RawRecord | Reject]:
         spill = self._spill_items() if self.items_path else None
+        items_key = self.items_key or ""  # set whenever spill is (_spill_items checks it)
         try:
             unread: list[str] = []
             rows = iter_rows(self.path, self.delimiter, unread)
@@ -164,7 +165,7 @@ class CsvSource:
                     continue
                 data: dict[str, Any] = dict(zip(header, row, strict=True))
                 if spill is not None:
-                    data[self.items_field] = spill.take(str(data.get(self.items_key, "")).strip())
+                    data[self.items_field] = spill.take(str(data.get(items_key, "")).strip())
                 yield RawRecord(position, data)
             self.unread = unread[0] if unread else None
             if spill is not None:

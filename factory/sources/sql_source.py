@@ -109,7 +109,7 @@ class SqlSource:
         finally:
             engine.dispose()
 
-    def _items_for(self, conn: Any, batch: list[dict[str, Any]]) -> dict[str, list[dict]]:
+    def _items_for(self, conn: Any, batch: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         keys = [str(row[self.key]) for row in batch]
         order = ", ".join(f"i.{column}" for column in self.items_order_by)
         statement = text(
@@ -121,7 +121,7 @@ class SqlSource:
         except SQLAlchemyError as exc:
             raise SourceError(f"{self.name}: the items query failed: {_short(exc)}") from None
         columns = list(result.keys())
-        grouped: dict[str, list[dict]] = {}
+        grouped: dict[str, list[dict[str, Any]]] = {}
         for row in result:
             item = dict(zip(columns, row, strict=True))
             grouped.setdefault(str(item.pop(self.items_key)), []).append(item)

@@ -19,7 +19,7 @@ from typing import Any
 
 from jinja2 import TemplateError as JinjaTemplateError
 from jinja2 import TemplateNotFound, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SecurityError
+from jinja2.exceptions import SecurityError
 
 from factory.errors import TemplateError
 from factory.models import Period

@@ -136,9 +136,9 @@ class ConfinedLoader(FileSystemLoader):
         self.allowed = allowed
 
     def get_source(self, environment: Environment, template: str
-                   ) -> tuple[str, str | None, Callable[[], bool] | None]:
+                   ) -> tuple[str, str, Callable[[], bool]]:
         source, filename, uptodate = super().get_source(environment, template)
-        real = Path(filename or "").resolve()
+        real = Path(filename).resolve()
         if not any(real.is_relative_to(root) for root in self.allowed):
             # SecurityError, not TemplateNotFound: ChoiceLoader would try the next loader.
             raise SecurityError(f"{template} is a symbolic link to {real}, outside the template"

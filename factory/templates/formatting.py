@@ -25,6 +25,7 @@ a second one: `environment` drops the sentence's full stop after such a value.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -119,7 +120,7 @@ def iban(value: str) -> str:
     return " ".join(compact[i:i + 4] for i in range(0, len(compact), 4))
 
 
-def _with_locale(function: Any) -> Any:
+def _with_locale(function: Callable[..., str]) -> Callable[..., str]:
     @pass_context
     def filter_(context: Context, value: Any, *args: Any, **kwargs: Any) -> str:
         locale = context.get("format_locale") or format_locale(context["locale"])

@@ -66,7 +66,7 @@ def address_lines(address: Mapping[str, Any], sender_country: str | None,
         "postal_code": address.get("postal_code"),
     }
     layout, upper = _rules(country) if country else (_FALLBACK_FORMAT, frozenset())
-    lines = []
+    lines: list[str] = []
     for template in layout.split("%n"):
         def value(match: re.Match[str]) -> str:
             name = _CODES[match.group(1)]

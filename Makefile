@@ -3,19 +3,30 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements.lock
 DEMO_CUSTOMERS ?= 200
 PERIOD ?= 2026-11
 
-.PHONY: demo demo-channels test test-deps lint bench system-deps venv clean
+.PHONY: demo demo-channels test test-fast test-deps lint lock bench system-deps venv clean
 
 system-deps:
 	@scripts/system-deps.sh
 
-$(STAMP): pyproject.toml
+# The Python packages come from the lock (exact versions and sha256 of every file), then the
+# project itself without dependencies. pyproject.toml keeps the requirements; after changing
+# them, run `make lock` and commit both files.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -e '.[all,dev]'
+	@$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	@$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $(STAMP)
+
+# Re-resolve requirements.lock from pyproject.toml (uv, from the indexes pip is configured with).
+lock:
+	@test -x $(BIN)/uv || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+		$(BIN)/python -m pip install -q "$$(grep -o 'uv==[0-9.]*' pyproject.toml)"; }
+	@scripts/lock.sh
 
 # Servers the tests start that are not Python packages: s3rver (an S3 server without Object
 # Lock), pinned in tests/support/package-lock.json, installed into tests/support/node_modules.
@@ -49,6 +60,7 @@ demo-channels: venv
 lint: venv
 	@$(BIN)/ruff check factory tests bench
 	@$(BIN)/lint-imports
+	@$(BIN)/mypy
 
 test-deps: system-deps $(NODE_STAMP)
 

@@ -7,19 +7,16 @@
 - ``archive``: a private copy of it for a test that changes things.
 - ``shared_archive``: a copy shared by one test module, for tests that only read (and so
   only add audit entries).
-- ``pg_url``: a PostgreSQL database of its own for this session, dropped at the end.
 - `start_server`: a real ``docfactory serve`` process on a free loopback port.
 """
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +31,7 @@ from factory.jobs import load_job
 from factory.models import ArchiveEntry
 from factory.runner import RunOptions, run_job
 from factory.samples.customers import generate
-from tests.conftest import PG_URL, REPO, csv_source, write_job
+from tests.conftest import REPO, csv_source, write_job
 
 STATEMENT_PERIODS = ("2026-10", "2026-11")
 
@@ -121,22 +118,6 @@ def archive(golden_archive: Built, tmp_path: Path) -> Built:
 @pytest.fixture(scope="module")
 def shared_archive(golden_archive: Built, tmp_path_factory: pytest.TempPathFactory) -> Built:
     return copy_archive(golden_archive, tmp_path_factory.mktemp("shared") / "project")
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A database of this session's own on the shared server (other suites run alongside)."""
-    import psycopg
-
-    admin = PG_URL.replace("+psycopg", "")
-    name = f"df_issue5_{secrets.token_hex(5)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_keys(built: Built) -> dict[str, str]:

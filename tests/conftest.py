@@ -1,9 +1,15 @@
-"""Shared fixtures: settings pointing at a temporary work folder, sample data, job files."""
+"""Shared fixtures: settings pointing at a temporary work folder, sample data, job files, the
+PostgreSQL database and index URLs, and the loopback SMTP server and SMS gateway (their code:
+``tests/support``). A missing server is a failure, never a skip.
+"""
 
 from __future__ import annotations
 
 import io
+import os
+import secrets
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +21,13 @@ from pypdf import PdfReader
 from factory.config import Settings, load_settings
 from factory.jobs import JobSpec, load_job
 from factory.samples.customers import generate
+from tests.support.postgres import PG_ADMIN, PG_URL, psql
+from tests.support.servers import Gateway, SmtpServer
 
 REPO = Path(__file__).resolve().parents[1]
 STATEMENT_JOB = REPO / "jobs" / "monthly_statements.toml"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+#: What test modules import from here (PG_URL: for tests that need the server's own database).
+__all__ = ["PG_URL", "REPO", "STATEMENT_JOB", "csv_source", "pdf_fonts", "pdf_text", "write_job"]
 
 #: The archive, PostgreSQL and server fixtures of the compliance, API and cluster tests.
 pytest_plugins = ["tests.archive_fixtures", "tests.fixtures_cluster"]
@@ -28,6 +37,33 @@ pytest_plugins = ["tests.archive_fixtures", "tests.fixtures_cluster"]
 def settings(tmp_path: Path) -> Settings:
     """The repository's templates and assets, a fresh work folder per test."""
     return load_settings(REPO, {}, var_dir=str(tmp_path / "var"), workers=1)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session (bare postgresql:// URL), dropped after."""
+    name = f"df_test_{os.getpid()}_{secrets.token_hex(4)}"
+    psql(PG_ADMIN, f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        psql(PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """A fresh schema in the session's database, selected by the URL's search_path."""
+    schema = f"t_{secrets.token_hex(6)}"
+    psql(pg_database, f'CREATE SCHEMA "{schema}"')
+    return f"{pg_database}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The index on SQLite, then on PostgreSQL: every index test runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'index.db'}"
+    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture(scope="session")
@@ -87,101 +123,10 @@ def pdf_fonts(data: bytes) -> set[str]:
     return names
 
 
-# -- delivery: a real SMTP server and a real HTTP SMS gateway on loopback ---------------------
-
-class SmtpRecorder:
-    """An aiosmtpd handler that keeps every message; ``replies`` scripts the next DATA replies
-    (e.g. ["451 4.3.0 try later"]) before it goes back to 250."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        self.replies: list[str] = []
-        self.peers: set[tuple[str, int]] = set()
-        self.logins: list[str] = []
-        self.quits = 0  # sessions the client ended with QUIT
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.peers.add(tuple(session.peer[:2]))
-        tls = server.transport.get_extra_info("ssl_object") is not None
-        if self.replies:
-            return self.replies.pop(0)
-        self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
-                              "data": envelope.original_content or envelope.content,
-                              "peer": session.peer, "tls": tls})
-        return "250 2.0.0 Ok: queued"
-
-    async def handle_QUIT(self, server, session, envelope) -> str:
-        self.quits += 1
-        return "221 Bye"
-
-    def authenticate(self, server, session, envelope, mechanism, auth_data):
-        from aiosmtpd.smtp import AuthResult
-
-        ok = auth_data.login == b"mailer" and auth_data.password == b"s3cret"
-        if ok:
-            self.logins.append(auth_data.login.decode())
-        return AuthResult(success=ok, handled=False)
-
-
-class SmtpServer:
-    """aiosmtpd on 127.0.0.1, a free port, in its own thread with its own event loop."""
-
-    def __init__(self, *, tls: str = "none", ca: Any = None, auth: bool = False) -> None:
-        import asyncio
-        import ssl
-        import threading
-
-        from aiosmtpd.smtp import SMTP
-
-        self.handler = SmtpRecorder()
-        context = None
-        if tls != "none":
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        self.loop = asyncio.new_event_loop()
-
-        def factory() -> SMTP:
-            kwargs: dict[str, Any] = {"hostname": "mx.test", "loop": self.loop}
-            if tls == "starttls":
-                kwargs["tls_context"] = context
-            if auth:
-                kwargs.update(authenticator=self.handler.authenticate, auth_required=True,
-                              auth_require_tls=tls != "none",
-                              auth_exclude_mechanism=["LOGIN"])
-            return SMTP(self.handler, **kwargs)
-
-        server = self.loop.run_until_complete(self.loop.create_server(
-            factory, "127.0.0.1", 0, ssl=context if tls == "implicit" else None))
-        self.server = server
-        self.port = server.sockets[0].getsockname()[1]
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        return self.handler.messages
-
-    def url(self, scheme: str = "smtp", query: str = "", userinfo: str = "") -> str:
-        return f"{scheme}://{userinfo}127.0.0.1:{self.port}{'?' + query if query else ''}"
-
-    def close(self) -> None:
-        import asyncio
-
-        async def stop() -> None:
-            self.server.close()
-            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in others:
-                task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
+# -- delivery: a real SMTP server and a real HTTP SMS gateway on loopback (tests/support) ---
 
 @pytest.fixture
-def smtp_server():
+def smtp_server() -> Iterator[SmtpServer]:
     server = SmtpServer()
     yield server
     server.close()
@@ -198,61 +143,8 @@ def tls_ca(tmp_path_factory: pytest.TempPathFactory):
     return ca
 
 
-class Gateway:
-    """A stand-in HTTP SMS gateway on 127.0.0.1: records every request; ``script`` holds the
-    next answers as (status, body) or ("sleep", seconds); it delivers each idempotency key
-    once, like a gateway that honours Idempotency-Key."""
-
-    def __init__(self) -> None:
-        import json
-        import threading
-        import time
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.requests: list[dict[str, Any]] = []
-        self.delivered: dict[str, dict[str, Any]] = {}
-        self.script: list[tuple[Any, Any]] = []
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
-                gateway.requests.append({"path": self.path, "headers": dict(self.headers),
-                                         "json": body})
-                status, answer = gateway.script.pop(0) if gateway.script else (200, None)
-                if status == "sleep":
-                    time.sleep(answer)
-                    status, answer = 200, None
-                if status == 200:
-                    key = self.headers.get("Idempotency-Key")
-                    gateway.delivered.setdefault(key, body)
-                    answer = {"id": f"gw-{len(gateway.delivered)}", "status": "accepted"}
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, token: str = "tok3n") -> str:
-        return f"http://:{token}@127.0.0.1:{self.port}/v1/sms"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def sms_gateway():
+def sms_gateway() -> Iterator[Gateway]:
     gateway = Gateway()
     yield gateway
     gateway.close()

@@ -1,4 +1,5 @@
-"""Fixtures for the real cluster components: PostgreSQL, Redis, an S3 server and Celery workers.
+"""Fixtures for the real cluster components: Redis, an S3 server and Celery workers (PostgreSQL:
+``pg_database``, ``pg_url`` and ``index_url`` in conftest.py).
 
 Isolation from other developers' test sessions on the same machine: a uniquely named PostgreSQL
 database per session (a schema per test inside it), a unique cluster name per session (Celery
@@ -23,46 +24,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null",
            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
-
-
-def _psql(database_url: str, *statements: str) -> None:
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as connection:
-        for statement in statements:
-            connection.execute(statement)
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this session (bare postgresql:// URL), dropped after."""
-    name = f"df_test_{os.getpid()}_{secrets.token_hex(4)}"
-    _psql(PG_ADMIN, f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        _psql(PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def pg_url(pg_database: str) -> str:
-    """A fresh schema in the session's database, selected by the URL's search_path."""
-    schema = f"t_{secrets.token_hex(6)}"
-    _psql(pg_database, f'CREATE SCHEMA "{schema}"')
-    return f"{pg_database}?options=-csearch_path%3D{schema}"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The index on SQLite, then on PostgreSQL: every index test runs on both."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'index.db'}"
-    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,9 @@ approvals and documents. On SQLite and on a real PostgreSQL database."""
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -28,7 +25,6 @@ from factory.executors import InlineExecutor
 from factory.jobs import load_job
 from factory.runner import RunOptions, run_job
 from factory.templates.templateset import TemplateSet
-from tests.conftest import PG_URL
 from tests.proofkit import TWO_CUSTOMERS, edit, make_project, project_settings, proof_job
 from tests.proofkit import write_records as write_customers
 
@@ -132,26 +128,12 @@ def test_approve_needs_a_template_set_and_a_brand(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "template set 'nosuchset' not found" in result.output
 
 
-@pytest.fixture
-def pg_index_url() -> Iterator[str]:
-    """A PostgreSQL database of our own, created for the test and dropped after it."""
-    name = f"df_approvals_{secrets.token_hex(4)}"
-    admin = PG_URL.replace("+psycopg", "")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def test_approvals_and_version_list_on_postgresql(pg_index_url: str, tmp_path: Path) -> None:
+def test_approvals_and_version_list_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     from factory.config import load_settings
     from tests.conftest import REPO
 
     settings = load_settings(REPO, {}, var_dir=str(tmp_path / "var"))
-    index = open_index(pg_index_url)
+    index = open_index(pg_url)
     store = open_store(settings.default_archive_url)
     current = TemplateSet.load(settings.templates_dir, settings.assets_dir, "statement",
                                "northwind")

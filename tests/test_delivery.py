@@ -96,29 +96,6 @@ def test_unknown_scheme_and_safe_urls() -> None:
     assert safe_transport_url("outbox:///var/outbox") == "outbox:///var/outbox"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def index_url(request, tmp_path: Path):
-    """The index on SQLite, and on the PostgreSQL server in a database of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'index.db'}"
-        return
-    import secrets
-
-    import psycopg
-
-    from tests.conftest import PG_URL
-
-    name = f"df_delivery_{secrets.token_hex(4)}"
-    admin = PG_URL.replace("+psycopg", "")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
-
-
 def test_delivery_log_protocol(index_url: str) -> None:
     """sending before the transport, sent with the document row in one transaction, failed
     and unknown with reasons, print queued once; the claim guards the send."""

@@ -145,7 +145,7 @@ def test_connection_refused_is_retryable() -> None:
 
 
 def test_starttls_and_login_with_a_verified_certificate(tls_ca) -> None:
-    from tests.conftest import SmtpServer
+    from tests.support.servers import SmtpServer
 
     server = SmtpServer(tls="starttls", ca=tls_ca, auth=True)
     try:
@@ -172,7 +172,7 @@ def test_starttls_and_login_with_a_verified_certificate(tls_ca) -> None:
 
 
 def test_implicit_tls_smtps(tls_ca) -> None:
-    from tests.conftest import SmtpServer
+    from tests.support.servers import SmtpServer
 
     server = SmtpServer(tls="implicit", ca=tls_ca)
     try:

@@ -24,7 +24,8 @@ from factory.archive import open_index, open_store
 from factory.compliance.verify import verify_archive
 from factory.samples.customers import generate
 from tests.conftest import REPO, csv_source, write_job
-from tests.fixtures_cluster import REDIS_URL, _psql, start_worker, stop_worker
+from tests.fixtures_cluster import REDIS_URL, start_worker, stop_worker
+from tests.support.postgres import psql
 
 JOB = "monthly_statements"
 ROUNDS = 5
@@ -66,7 +67,7 @@ def test_a_stalled_dead_coordinators_tasks_never_touch_the_rerun(
         for number in range(ROUNDS):
             folder = tmp_path / f"round{number}"
             schema = f"fence_{number}_{os.getpid()}"
-            _psql(pg_database, f'CREATE SCHEMA "{schema}"')
+            psql(pg_database, f'CREATE SCHEMA "{schema}"')
             index_url = f"{pg_database}?options=-csearch_path%3D{schema}"
             store_url = (folder / "archive").as_uri()
             job = write_job(folder / "jobs", source=csv_source(data / "customers.csv",

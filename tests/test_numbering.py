@@ -5,19 +5,15 @@ attempts fail and are retried, some records fail for good; the numbers assigned 
 from __future__ import annotations
 
 import multiprocessing
-import secrets
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from factory.archive import Slot, open_index
 from factory.errors import ArchiveError, RenderError
 from factory.models import ArchiveEntry
-from tests.conftest import PG_URL
 
 SERIES = "FV2026"
 PROCESSES = 4
@@ -100,21 +96,6 @@ def check_gapless(url: str) -> None:
 
 def test_gapless_numbers_with_parallel_workers_on_sqlite(tmp_path: Path) -> None:
     check_gapless(f"sqlite:///{tmp_path / 'index.db'}")
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A uniquely named PostgreSQL database for this session, dropped at the end."""
-    name = f"docfactory_issue6_{secrets.token_hex(4)}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_gapless_numbers_with_parallel_workers_on_postgresql(pg_url: str) -> None:

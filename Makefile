@@ -67,6 +67,14 @@ test-deps: system-deps $(NODE_STAMP)
 test: lint test-deps
 	@$(BIN)/pytest
 
+# The fast tier: unit tests on fakes (stub renderer, in-memory store and transports, inline
+# executor), no WeasyPrint layout and no server; under 30 s. Only the files with fast tests are
+# collected (importing every test module costs seconds of its own).
+FAST_FILES = $(shell grep -l 'mark\.fast' tests/test_*.py)
+
+test-fast: venv
+	@$(BIN)/pytest -q -m "fast and not postgresql" $(FAST_FILES)
+
 bench: venv
 	@$(BIN)/python bench/bench.py
 	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; $(BIN)/python "$$b" || exit 1; done

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import socket
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +40,43 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(REPO, {}, var_dir=str(tmp_path / "var"), workers=1)
 
 
+@pytest.fixture(autouse=True)
+def _fast_tier_on_fakes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test marked ``fast`` runs on fakes: it fails if it lays out a document with WeasyPrint
+    or opens a TCP or PostgreSQL connection (every server the suite uses is one) in this
+    process (child processes are not watched: fast tests start none). The guard holds in the
+    full suite too, so the mark cannot drift from what the test does. The PostgreSQL variant of
+    an index test (mark ``postgresql``) is not in the fast tier: ``-m "fast and not postgresql"``.
+    """
+    node = request.node
+    if node.get_closest_marker("fast") is None or node.get_closest_marker("postgresql"):
+        return
+    name = request.node.nodeid
+
+    def render(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError(f"{name} is marked fast but renders with WeasyPrint")
+
+    import weasyprint
+
+    monkeypatch.setattr(weasyprint.HTML, "render", render)
+    connect = socket.socket.connect
+
+    def no_tcp(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            raise AssertionError(f"{name} is marked fast but connects to {address}")
+        connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", no_tcp)
+    monkeypatch.setattr(socket.socket, "connect_ex", no_tcp)
+    import psycopg  # libpq opens its own sockets, past the guard above
+
+    def no_postgresql(*args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError(f"{name} is marked fast but connects to PostgreSQL")
+
+    monkeypatch.setattr(psycopg, "connect", no_postgresql)
+    monkeypatch.setattr(psycopg.Connection, "connect", no_postgresql)
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this session (bare postgresql:// URL), dropped after."""
@@ -58,7 +96,7 @@ def pg_url(pg_database: str) -> str:
     return f"{pg_database}?options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
 def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The index on SQLite, then on PostgreSQL: every index test runs on both."""
     if request.param == "sqlite":

@@ -33,6 +33,7 @@ from factory.errors import ArchiveError, ConfigError, FencedError, IntegrityErro
 from factory.models import ArchiveEntry
 
 
+@pytest.mark.fast
 def test_file_store_round_trip_is_atomic_and_read_only(tmp_path: Path) -> None:
     store = open_store((tmp_path / "archive").as_uri())
     assert isinstance(store, FileStore)
@@ -54,6 +55,7 @@ def test_file_store_round_trip_is_atomic_and_read_only(tmp_path: Path) -> None:
     assert not store.exists("job/2026-11/C1/d.pdf")
 
 
+@pytest.mark.fast
 def test_store_refuses_wrong_checksum_and_leaves_nothing(tmp_path: Path) -> None:
     store = FileStore(tmp_path)
     with pytest.raises(IntegrityError, match="SHA-256"):
@@ -61,6 +63,7 @@ def test_store_refuses_wrong_checksum_and_leaves_nothing(tmp_path: Path) -> None
     assert list(tmp_path.rglob("*.pdf")) == []
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("key", ["../x", "/etc/passwd", "a//b", "a/./b", "a\\b", ""])
 def test_store_refuses_keys_that_escape(tmp_path: Path, key: str) -> None:
     for store in (FileStore(tmp_path), MemoryStore()):
@@ -68,11 +71,13 @@ def test_store_refuses_keys_that_escape(tmp_path: Path, key: str) -> None:
             store.put(key, b"x", media_type="x", sha256=sha256_of(b"x"))
 
 
+@pytest.mark.fast
 def test_unknown_store_scheme() -> None:
     with pytest.raises(ConfigError, match="unknown scheme"):
         open_store("gopher://x")
 
 
+@pytest.mark.fast
 def test_document_ids_are_deterministic_and_keys_safe() -> None:
     first = document_id("job", "2026-11", "C1", "statement", "pdf", 1)
     assert first == document_id("job", "2026-11", "C1", "statement", "pdf", 1)
@@ -100,6 +105,7 @@ def entry(slot: Slot, doc_id: str, run_id: str = "run1", revision: int = 1) -> A
 SLOT = Slot("job", "2026-11", "C1", "pdf", "statement")
 
 
+@pytest.mark.fast
 def test_migrations_match_the_table_definitions(index_url: str) -> None:
     index = open_index(index_url)
     with index.engine.connect() as connection:
@@ -107,6 +113,7 @@ def test_migrations_match_the_table_definitions(index_url: str) -> None:
     assert diff == []
 
 
+@pytest.mark.fast
 def test_claim_complete_and_skip(index_url: str) -> None:
     index = open_index(index_url)
     claim = index.claim(SLOT, "run1")
@@ -136,6 +143,7 @@ def test_claim_complete_and_skip(index_url: str) -> None:
     assert audit.verify().ok
 
 
+@pytest.mark.fast
 def test_claims_block_live_workers_and_yield_to_stale_or_other_runs(index_url: str) -> None:
     index = open_index(index_url)
     first = index.claim(SLOT, "run1")
@@ -151,6 +159,7 @@ def test_claims_block_live_workers_and_yield_to_stale_or_other_runs(index_url: s
     assert index.find(SLOT).run_id == "run2"
 
 
+@pytest.mark.fast
 def test_release_gives_the_slot_back(index_url: str) -> None:
     index = open_index(index_url)
     index.release(index.claim(SLOT, "run1"))
@@ -179,6 +188,7 @@ def test_concurrent_claims_have_one_winner(index_url: str) -> None:
     assert sorted(results) == ["busy"] * 5 + ["won"]
 
 
+@pytest.mark.fast
 def test_runs_are_exclusive_per_job_and_period(index_url: str) -> None:
     index = open_index(index_url)
     index.start_run("r1", "job", "2026-11", executor="pool", workers=2,
@@ -201,11 +211,13 @@ def test_runs_are_exclusive_per_job_and_period(index_url: str) -> None:
     assert [r["run_id"] for r in index.list_runs("job")][:1] in (["r4"], ["r3"])
 
 
+@pytest.mark.fast
 def test_schema_check_without_migration(index_url: str) -> None:
     with pytest.raises(ArchiveError, match="docfactory index upgrade"):
         open_index(index_url, migrate=False)
 
 
+@pytest.mark.fast
 def test_a_redelivered_task_takes_over_its_own_claim_at_once(index_url: str) -> None:
     """A Celery task redelivered after its worker died holds the same task id: it takes the
     dead worker's claim over without waiting for the lease; any other worker of the run
@@ -285,6 +297,7 @@ def test_processes_racing_on_one_slot_leave_exactly_one_row(index_url: str,
     assert len(winners) == 1, outcomes
 
 
+@pytest.mark.fast
 def test_a_killed_coordinator_does_not_block_the_next_run(index_url: str) -> None:
     import subprocess
     import sys

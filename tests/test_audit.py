@@ -30,6 +30,7 @@ def fill(log: AuditLog, count: int) -> None:
                    details={"n": number, "text": "Žluťoučký kůň"})
 
 
+@pytest.mark.fast
 def test_entries_chain_from_genesis(tmp_path: Path) -> None:
     log = sqlite_log(tmp_path)
     assert log.verify().ok and log.head() == (0, GENESIS)
@@ -58,6 +59,7 @@ def drop(log: AuditLog, seq: int) -> None:
         conn.execute(delete(audit_log).where(audit_log.c.seq == seq))
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("tamper", "expected"), [
     (lambda log: edit(log, 3, details='{"n":99}'), ["entry 3 (archive.get by"]),
     (lambda log: edit(log, 2, actor="key:ffffffffffff"), ["entry 2 ("]),
@@ -78,6 +80,7 @@ def test_any_edit_or_deletion_is_detected(tmp_path: Path, tamper, expected: list
         assert any(fragment in problem for problem in check.problems), check.problems
 
 
+@pytest.mark.fast
 def test_a_rehashed_forgery_is_caught_by_the_head_and_an_anchor(tmp_path: Path) -> None:
     log = sqlite_log(tmp_path)
     fill(log, 4)
@@ -105,6 +108,7 @@ def test_a_rehashed_forgery_is_caught_by_the_head_and_an_anchor(tmp_path: Path) 
         log.verify("4:xyz")
 
 
+@pytest.mark.fast
 def test_an_inserted_entry_is_detected(tmp_path: Path) -> None:
     log = sqlite_log(tmp_path)
     fill(log, 2)
@@ -117,6 +121,7 @@ def test_an_inserted_entry_is_detected(tmp_path: Path) -> None:
     assert any("entry 3 (" in p for p in problems)
 
 
+@pytest.mark.fast
 def test_a_missing_head_blocks_appends(tmp_path: Path) -> None:
     log = sqlite_log(tmp_path)
     fill(log, 2)

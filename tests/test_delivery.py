@@ -64,11 +64,13 @@ def test_gateway_timeout_is_retryable_and_named(sms_gateway) -> None:
     assert "tok3n" not in str(caught.value)
 
 
+@pytest.mark.fast
 def test_gateway_refuses_email() -> None:
     with pytest.raises(ConfigError, match="sends SMS only"):
         open_transport("https://gw.example/v1", TransportOptions("email"))
 
 
+@pytest.mark.fast
 def test_outbox_writes_files_atomically_and_finds_them(tmp_path: Path) -> None:
     sms = open_transport(f"outbox://{tmp_path}", TransportOptions("sms"))
     assert sms.find(SMS.key) is None
@@ -87,6 +89,7 @@ def test_outbox_writes_files_atomically_and_finds_them(tmp_path: Path) -> None:
         open_transport("outbox:relative/dir", TransportOptions("sms"))
 
 
+@pytest.mark.fast
 def test_unknown_scheme_and_safe_urls() -> None:
     with pytest.raises(ConfigError, match="unknown scheme"):
         open_transport("carrier-pigeon://loft", TransportOptions("sms"))
@@ -96,6 +99,7 @@ def test_unknown_scheme_and_safe_urls() -> None:
     assert safe_transport_url("outbox:///var/outbox") == "outbox:///var/outbox"
 
 
+@pytest.mark.fast
 def test_delivery_log_protocol(index_url: str) -> None:
     """sending before the transport, sent with the document row in one transaction, failed
     and unknown with reasons, print queued once; the claim guards the send."""

@@ -42,6 +42,7 @@ def parse(data: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(data, policy=policy.default)
 
 
+@pytest.mark.fast
 def test_message_structure_headers_and_inlined_css() -> None:
     pdf = b"%PDF-1.7 fake letter"
     data, message_id = build_email(parts(attachments=(
@@ -68,6 +69,7 @@ def test_message_structure_headers_and_inlined_css() -> None:
     assert attachment.get_content() == pdf
 
 
+@pytest.mark.fast
 def test_marketing_headers_and_no_attachment_means_alternative_only() -> None:
     data, _ = build_email(parts(unsubscribe=("mailto:unsubscribe@northwind.example",
                                              "https://northwind.example/u/C1")))
@@ -78,6 +80,7 @@ def test_marketing_headers_and_no_attachment_means_alternative_only() -> None:
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+@pytest.mark.fast
 def test_empty_subject_is_a_render_error_and_newlines_cannot_inject_headers() -> None:
     with pytest.raises(RenderError, match=r"email\.subject: the template produced an empty"):
         build_email(parts(subject=" \n "))

@@ -107,11 +107,13 @@ def check_rfc2047(lines: list[str]) -> None:
             assert len(word) <= 75, word
 
 
+@pytest.mark.fast
 def test_the_names_and_subjects_are_120_characters_long() -> None:
     for text in [*NAMES.values(), *SUBJECTS.values()]:
         assert len(text) == 120
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("locale", sorted(NAMES))
 def test_to_carries_the_name_in_words_of_at_most_75_characters(locale: str) -> None:
     name = NAMES[locale]
@@ -125,6 +127,7 @@ def test_to_carries_the_name_in_words_of_at_most_75_characters(locale: str) -> N
     assert to.addresses[0].display_name.split() == name.split()
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", [
     'Novák, Jan', 'Jan "Honza" Novák', "Jan <Novák>", 'O\'Connor, "Jim" <boss>',
     'Černý, Petr "Péťa" <ředitel>', "Шевченко, Тарас <пан>", "A" * 110 + ", B",
@@ -138,6 +141,7 @@ def test_names_with_commas_quotes_and_angle_brackets_stay_one_name(name: str) ->
     assert to.addresses[0].addr_spec == "petr@example.com"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("locale", sorted(SUBJECTS))
 def test_long_subjects_fold_without_losing_a_space(locale: str) -> None:
     subject = SUBJECTS[locale]
@@ -148,6 +152,7 @@ def test_long_subjects_fold_without_losing_a_space(locale: str) -> None:
     assert email.message_from_bytes(data, policy=policy.default)["Subject"] == subject
 
 
+@pytest.mark.fast
 def test_a_short_ascii_subject_and_name_stay_readable() -> None:
     data = build(subject="Your agreement renews", recipient_name="Grace Smith")
     assert field(data, "Subject") == ["Subject: Your agreement renews"]
@@ -178,6 +183,7 @@ def notice(renderer: MessageRenderer, locale: str) -> email.message.EmailMessage
     return email.message_from_bytes(artifact.data, policy=policy.default)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("locale", LOCALES)
 def test_logo_is_an_inline_cid_part_and_the_css_is_inlined(renderer: MessageRenderer,
                                                            locale: str) -> None:
@@ -221,6 +227,7 @@ def words(text: str) -> list[str]:
     return [w for w in cleaned if w]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("locale", LOCALES)
 def test_the_text_part_says_what_the_html_part_says(renderer: MessageRenderer,
                                                     locale: str) -> None:

@@ -16,6 +16,8 @@ from factory.invoicing.totals import (
     plain_rate,
 )
 
+pytestmark = pytest.mark.fast
+
 
 def test_rounding_is_half_up_at_the_half_cent() -> None:
     assert money(D("1.005")) == D("1.01")

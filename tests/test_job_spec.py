@@ -10,6 +10,8 @@ from factory.errors import ConfigError
 from factory.jobs import load_job
 from tests.conftest import REPO, STATEMENT_JOB, write_job
 
+pytestmark = pytest.mark.fast
+
 
 def test_repository_jobs_load() -> None:
     for path in sorted((REPO / "jobs").glob("*.toml")):

@@ -45,6 +45,7 @@ def render_string(t: DocumentTemplates, source: str, locale: str, **values: obje
 
 # -- dates ------------------------------------------------------------------------------------
 
+@pytest.mark.fast
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("style", [*sorted(DATE_STYLES), "month_year"])
 def test_a_date_at_the_end_of_a_sentence_has_one_full_stop(locale: str, style: str) -> None:
@@ -56,12 +57,14 @@ def test_a_date_at_the_end_of_a_sentence_has_one_full_stop(locale: str, style: s
     assert ".." not in text
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("locale", "ending"), [("uk", "р."), ("bg", "г.")])
 def test_uk_and_bg_dates_do_end_with_their_abbreviation(locale: str, ending: str) -> None:
     assert day(locale, D).endswith(ending)
     assert month_year(locale, D).endswith(ending)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("locale", ["uk", "bg"])
 @pytest.mark.parametrize("set_name", ["statement", "renewal_notice"])
 def test_rendered_documents_have_no_double_full_stop(locale: str, set_name: str) -> None:
@@ -97,6 +100,7 @@ def test_one_date_style_for_the_body_and_one_for_tables(
                                               strict=True))
 
 
+@pytest.mark.fast
 def test_english_is_british_unless_the_brand_says_otherwise(tmp_path: Path) -> None:
     t = templates()
     assert render_string(t, "{{ d | date }} {{ d | date('table') }}", "en", d=D) == \
@@ -113,6 +117,7 @@ def test_english_is_british_unless_the_brand_says_otherwise(tmp_path: Path) -> N
 
 # -- salutation -------------------------------------------------------------------------------
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("locale", "name", "form", "expected"), [
     ("cs", "Petr Černý", "mr", "Vážený pane Černý,"),
     ("cs", "Jan Novák", "mr", "Vážený pane Nováku,"),
@@ -133,6 +138,7 @@ def test_formal_salutation_per_locale(locale: str, name: str, form: str, expecte
     assert salutation(locale, name, form) == expected
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("locale", "expected"), [
     ("cs", "Vážená paní, vážený pane,"), ("sk", "Vážená pani, vážený pán,"),
     ("uk", "Шановний клієнте!"), ("bg", "Уважаеми клиенте,"), ("en", "Dear Sir or Madam,"),
@@ -143,6 +149,7 @@ def test_neutral_salutation_when_it_cannot_be_formed(locale: str, expected: str)
     assert salutation(locale, "X Y", "sir") == expected         # unknown form
 
 
+@pytest.mark.fast
 def test_surname_field_wins_over_the_last_word() -> None:
     assert salutation("cs", "Jan Novák Svoboda", "mr", surname="Novák") == "Vážený pane Nováku,"
 
@@ -165,11 +172,13 @@ def _address(country: str, **changes: str) -> dict:
     return data | changes
 
 
+@pytest.mark.fast
 def test_a_domestic_address_has_no_country_line() -> None:
     assert address_lines(_address("CZ"), "CZ", "cs") == [
         "Jan Novák", "Husova 5", "3. patro", "110 00 Praha 1"]
 
 
+@pytest.mark.fast
 def test_a_foreign_address_ends_with_the_country_in_capitals_in_the_senders_language() -> None:
     lines = address_lines(_address("BG", postal_code="1000", city="София", address_line2=""),
                           "CZ", "cs")
@@ -179,6 +188,7 @@ def test_a_foreign_address_ends_with_the_country_in_capitals_in_the_senders_lang
     assert address_lines(_address("CZ"), "SK", "sk")[-1] == "ČESKO"
 
 
+@pytest.mark.fast
 def test_each_country_has_its_own_line_order() -> None:
     lines = address_lines(_address("GB", postal_code="SW1A 1AA", city="London",
                                    address_line2=""), "CZ", "cs")
@@ -242,6 +252,7 @@ def _raw(**changes: object):
     return RawRecord(data=data, position=statement_record("cs").position)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("written", "value"), [
     ("12 345,50", "12345.50"), ("12\u00a0345,50", "12345.50"), ("-1 234,5", "-1234.5"),
     ("12345,50", "12345.50"), ("0,05", "0.05"),
@@ -259,6 +270,7 @@ def test_decimal_input_in_the_locales_form_when_the_job_says_so(
     assert typed["transactions"][0]["amount"] == Decimal(value)
 
 
+@pytest.mark.fast
 def test_a_number_not_in_the_locales_form_names_the_field(tmp_path: Path) -> None:
     from factory.errors import RecordError
     from factory.jobs import RecordSchema

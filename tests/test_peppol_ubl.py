@@ -50,6 +50,7 @@ def test_peppol_ubl_passes_the_official_rules(type_code: str, root: str) -> None
     assert tree.xpath("//cac:Price/cbc:PriceAmount/text()", namespaces=NS) == ["12.3456"]
 
 
+@pytest.mark.fast
 def test_a_broken_ubl_is_refused_with_the_rule() -> None:
     xml = ubl_xml(slovak_invoice(), ParticipantId.slovak("2022749619"),
                   ParticipantId.slovak("SK2020317068"))
@@ -61,6 +62,7 @@ def test_a_broken_ubl_is_refused_with_the_rule() -> None:
     assert "BR-CO-16" in caught.value.rules
 
 
+@pytest.mark.fast
 def test_participant_ids() -> None:
     assert str(ParticipantId.slovak("SK 2022749619")) == "0245:2022749619"
     assert ParticipantId.parse("0245:2022749619") == ParticipantId("0245", "2022749619")
@@ -70,6 +72,7 @@ def test_participant_ids() -> None:
         ParticipantId.parse("2022749619")
 
 
+@pytest.mark.fast
 def test_slovak_requirements_name_what_is_missing() -> None:
     assert slovak_problems(slovak_invoice(), buyer_is_business=True) == []
     no_vat = Party("Firma s.r.o.", "Mlynská 2", "040 01", "Košice", "SK")

@@ -81,6 +81,7 @@ def test_edge_cases_in_one_pass_in_constant_memory(tmp_path: Path) -> None:
     assert len(selection.records) == 2 + 5 + 3
 
 
+@pytest.mark.fast
 def test_listed_records_missing_or_rejected_are_named(tmp_path: Path) -> None:
     records = write_records(tmp_path / "c.jsonl", [
         customer("C000001", "Amelia Smith", "en"),
@@ -95,6 +96,7 @@ def test_listed_records_missing_or_rejected_are_named(tmp_path: Path) -> None:
     assert "C000009: not in c.jsonl" in problems
 
 
+@pytest.mark.fast
 def test_sample_data_edge_cases(sample_dir: Path, tmp_path: Path) -> None:
     job = load_job(write_job(tmp_path, source=csv_source(sample_dir / "customers.csv",
                                                          sample_dir / "transactions.csv")))

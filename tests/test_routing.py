@@ -16,6 +16,8 @@ from factory.models import Position, Record
 from factory.routing import check_email, check_phone, route_record
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.fast
+
 RENEWAL = REPO / "jobs" / "renewal_notice.toml"
 
 

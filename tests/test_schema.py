@@ -11,6 +11,8 @@ from factory.jobs import RecordSchema, load_job
 from factory.models import Position, RawRecord
 from tests.conftest import STATEMENT_JOB
 
+pytestmark = pytest.mark.fast
+
 GOOD = {
     "customer_id": "C000001", "name": "Jana Nováková", "email": "jana@example.com",
     "phone": "+420 601 123 456", "locale": "cs", "currency": "CZK",

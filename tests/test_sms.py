@@ -8,6 +8,8 @@ import pytest
 from factory.messages.sms import GSM7, UCS2, analyse, gsm_septets, is_gsm7
 from factory.messages.translit import to_gsm7
 
+pytestmark = pytest.mark.fast
+
 CZECH = "Dobrý den, Vaše smlouva o účtu se 31. 12. 2026 prodlužuje. Děkujeme, Northwind Bank."
 SLOVAK = "Dobrý deň, ďakujeme, že ste s nami. Vaša zmluva sa predlžuje o rok."
 UKRAINIAN = ("Шановний клієнте, ваш договір рахунку продовжується 31 грудня 2026 р."

@@ -23,6 +23,7 @@ def write(path: Path, text: str | bytes) -> Path:
     return path
 
 
+@pytest.mark.fast
 def test_csv_with_bom_semicolons_and_unsorted_items(tmp_path: Path) -> None:
     customers = write(tmp_path / "c.csv", "\ufeffid;name\nB;Bea\nA;Ann\n")
     items = write(tmp_path / "t.csv", "id;amount\nA;1\nB;2\nA;3\nZ;9\n")
@@ -37,6 +38,7 @@ def test_csv_with_bom_semicolons_and_unsorted_items(tmp_path: Path) -> None:
     assert source.orphan_items == 1 and source.orphan_keys == ["Z"]
 
 
+@pytest.mark.fast
 def test_malformed_quoting_and_short_rows_are_rejected_and_the_rest_read(tmp_path: Path) -> None:
     text = 'id,name\n1,Ann\n2,"Bea"x\n3\n4,"multi\nline"\n5,Eve\n'
     items = list(CsvSource(write(tmp_path / "c.csv", text)).records())
@@ -48,6 +50,7 @@ def test_malformed_quoting_and_short_rows_are_rejected_and_the_rest_read(tmp_pat
     assert items[3].data["name"] == "multi\nline"
 
 
+@pytest.mark.fast
 def test_unclosed_quote_is_reported_once_with_its_line(tmp_path: Path) -> None:
     items = list(CsvSource(write(tmp_path / "c.csv", 'id,name\n1,Ann\n2,"Bea\n3,Cy\n'))
                  .records())
@@ -55,6 +58,7 @@ def test_unclosed_quote_is_reported_once_with_its_line(tmp_path: Path) -> None:
     assert "never closed" in items[1].reason and items[1].position.line == 3
 
 
+@pytest.mark.fast
 def test_non_utf8_bytes_survive_as_escapes(tmp_path: Path) -> None:
     path = write(tmp_path / "c.csv", b"id,name\n1,Nov\xe1k\n")
     (record,) = CsvSource(path).records()
@@ -62,6 +66,7 @@ def test_non_utf8_bytes_survive_as_escapes(tmp_path: Path) -> None:
     assert "\udce1" in record.data["name"]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("text", "message"), [
     ("", "the file is empty; expected a header row"),
     ("id,id\n1,2\n", "column 'id' appears twice"),
@@ -72,11 +77,13 @@ def test_unusable_csv_header(tmp_path: Path, text: str, message: str) -> None:
         list(CsvSource(write(tmp_path / "c.csv", text)).records())
 
 
+@pytest.mark.fast
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"nope.csv: file not found"):
         CsvSource(tmp_path / "nope.csv").columns()
 
 
+@pytest.mark.fast
 def test_broken_item_file_refuses_the_whole_batch(tmp_path: Path) -> None:
     customers = write(tmp_path / "c.csv", "id,name\nA,Ann\n")
     items = write(tmp_path / "t.csv", 'id,amount\nA,1\nA,"2\n')
@@ -87,6 +94,7 @@ def test_broken_item_file_refuses_the_whole_batch(tmp_path: Path) -> None:
         list(CsvSource(customers, items_path=items, items_key="id").records())
 
 
+@pytest.mark.fast
 def test_jsonl(tmp_path: Path) -> None:
     path = write(tmp_path / "c.jsonl", '{"id": "A", "items": [{"x": 1}]}\n\n[1, 2]\n{"id": \n'
                  '{"id": "B"}\n')
@@ -100,6 +108,7 @@ def test_jsonl(tmp_path: Path) -> None:
     assert isinstance(items[3], RawRecord) and items[3].position.index == 4
 
 
+@pytest.mark.fast
 def test_empty_jsonl(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="the file is empty"):
         list(JsonlSource(write(tmp_path / "c.jsonl", "\n\n")).records())
@@ -117,6 +126,7 @@ def make_sqlite(path: Path, customers: int) -> str:
     return f"sqlite:///{path}"
 
 
+@pytest.mark.fast
 def test_sql_parent_and_items_in_batches(tmp_path: Path) -> None:
     url = make_sqlite(tmp_path / "d.db", 1203)
     source = SqlSource(url, "SELECT id, name FROM c", "id",
@@ -129,6 +139,7 @@ def test_sql_parent_and_items_in_batches(tmp_path: Path) -> None:
     assert records[0].position.index == 1 and records[0].position.line is None
 
 
+@pytest.mark.fast
 def test_sql_missing_key_column_and_bad_query(tmp_path: Path) -> None:
     url = make_sqlite(tmp_path / "d.db", 1)
     with pytest.raises(SourceError, match="the query has no column 'nope'"):
@@ -137,6 +148,7 @@ def test_sql_missing_key_column_and_bad_query(tmp_path: Path) -> None:
         list(SqlSource(url, "SELECT * FROM missing_table", "id").records())
 
 
+@pytest.mark.fast
 def test_sql_items_order(tmp_path: Path) -> None:
     url = make_sqlite(tmp_path / "d.db", 2)
     source = SqlSource(url, "SELECT id FROM c", "id", "SELECT cid, amount FROM t", "cid",
@@ -179,6 +191,7 @@ def test_sql_on_postgresql(tmp_path: Path) -> None:
             conn.execute("DROP TABLE df_src_t; DROP TABLE df_src_c")
 
 
+@pytest.mark.fast
 def test_jsonl_sample_data_matches_csv(sample_dir: Path) -> None:
     csv_records = list(CsvSource(sample_dir / "customers.csv",
                                  items_path=sample_dir / "transactions.csv",
@@ -190,6 +203,7 @@ def test_jsonl_sample_data_matches_csv(sample_dir: Path) -> None:
     assert first["transactions"] == csv_records[0].data["transactions"]
 
 
+@pytest.mark.fast
 def test_jsonl_line_too_deep_or_with_a_huge_integer_is_rejected_and_the_rest_read(
         tmp_path: Path) -> None:
     deep = "[" * 200_000 + "]" * 200_000

@@ -19,6 +19,8 @@ from factory.templates.templateset import snapshot_version
 from tests.conftest import REPO, csv_source, write_job
 from tests.test_templates import META, copy_project, load, record
 
+pytestmark = pytest.mark.fast
+
 load_commands()
 SECRET = "root:x:0:0:TOP-SECRET"
 

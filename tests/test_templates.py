@@ -16,6 +16,8 @@ from factory.templates.brand import load_brand
 from factory.templates.formatting import money
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.fast
+
 LOCALES = ["en", "cs", "sk", "uk", "bg"]
 META = DocumentMeta("doc-1", "statement", "monthly_statements", Period.parse("2026-11"),
                     date(2026, 12, 1), "f" * 64)

@@ -15,6 +15,7 @@ from factory.urls import mask_url, mask_urls_in
 from tests.test_channels_run import customers, lines, renewal_job, run
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("url", "shown"), [
     ("http://gateway/v1/sms?api_key=s3cr3t&to=1", "http://gateway/v1/sms?api_key=***&to=1"),
     ("https://gw.example/v1?token=s3cr3t", "https://gw.example/v1?token=***"),
@@ -36,6 +37,7 @@ def test_mask_url(url: str, shown: str) -> None:
     assert "s3cr3t" not in mask_url(url)
 
 
+@pytest.mark.fast
 def test_every_url_shown_goes_through_the_same_masking() -> None:
     url = "https://user:pw@gw.example/v1?api_key=s3cr3t"
     assert safe_transport_url(url) == safe_url(url) == mask_url(url)

@@ -19,6 +19,7 @@ from factory.archive import open_index
 from factory.config import Settings, load_settings
 from factory.executors import InlineExecutor
 from factory.jobs import JobSpec, load_job
+from factory.models import RunReport
 from factory.runner import RunOptions, run_job
 from tests.conftest import REPO, csv_source
 from tests.support.fakes import Fakes, install, stub_metadata
@@ -51,7 +52,7 @@ def renewal_job(tmp_path: Path, sample_dir: Path) -> JobSpec:
     return load_job(path)
 
 
-def run(job: JobSpec, settings: Settings):  # type: ignore[no-untyped-def]
+def run(job: JobSpec, settings: Settings) -> RunReport:
     return run_job(job, settings, RunOptions(period=PERIOD), InlineExecutor())
 
 
@@ -82,7 +83,7 @@ def test_a_run_on_fakes_sends_what_it_archived_once_and_a_second_run_sends_nothi
             if channel == "email":  # the .eml archived is the message sent, the PDF attached
                 assert stored == message.body
                 parsed = email.message_from_bytes(message.body, policy=policy.default)
-                (attachment,) = list(parsed.iter_attachments())  # type: ignore[attr-defined]
+                (attachment,) = list(parsed.iter_attachments())
                 (pdf,) = [e for e in pdfs if e.record_key == row["record_key"]]
                 assert attachment.get_content() == fakes.store.get(pdf.storage_key)
             else:  # the SMS is archived as JSON: its text and how it was encoded

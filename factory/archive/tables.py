@@ -114,6 +114,8 @@ documents = Table(
     Column("superseded_by", String(36)),
     Column("superseded_actor", String(64)),
     Column("supersede_reason", Text),
+    Column("customer_name", String(256)),
+    Column("account", String(128)),
     UniqueConstraint(*SLOT, "revision", name="uq_documents_slot_revision"),
     Index("uq_documents_current", *SLOT, unique=True,
           sqlite_where=text("superseded_at IS NULL"),
@@ -121,6 +123,8 @@ documents = Table(
     Index("ix_documents_customer", "customer_id", "created_at"),
     Index("ix_documents_job_period", "job", "period"),
     Index("ix_documents_template_version", "template_version"),
+    Index("ix_documents_customer_name", "customer_name"),
+    Index("ix_documents_account", "account"),
 )
 
 claims = Table(

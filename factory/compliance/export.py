@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.archive import SqlIndex, Store
-from factory.compliance.audit import Actor, AuditLog
+from factory.compliance.audit import Actor, Append, AuditLog
 from factory.compliance.documents import Document, iter_documents, read_verified, totals
 from factory.compliance.query import DocumentQuery
 from factory.errors import InputError, LimitExceededError, NotFoundError
@@ -159,13 +159,13 @@ def export_bundle(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor,
                              max_bytes, sealer)
         digest = _sha256_file(tmp)
         bundle_bytes = tmp.stat().st_size
-        with index.begin() as conn:
-            for document in found:
-                audit.append(conn, actor, "archive.export", document_id=document.document_id,
-                             details={"bundle": target.name, "bundle_sha256": digest})
-            audit.append(conn, actor, "archive.export", details={
+        audit.record_all(actor, [
+            *(Append("archive.export", document_id=document.document_id,
+                     details={"bundle": target.name, "bundle_sha256": digest})
+              for document in found),
+            Append("archive.export", details={
                 "bundle": target.name, "bundle_sha256": digest, "documents": len(found),
-                "bytes": written, "query": query.as_dict()})
+                "bytes": written, "query": query.as_dict()})])
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)

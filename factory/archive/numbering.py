@@ -11,6 +11,7 @@ document row in one transaction (see there for why no number is ever lost or rep
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, insert, or_, select, update
@@ -66,7 +67,7 @@ def lock_sequence(connection: Connection, series: str) -> int:
     """The next number of ``series``, with its row locked until the transaction ends."""
     query = select(sequences.c.next_number).where(sequences.c.series == series) \
         .with_for_update()
-    found = connection.execute(query).scalar_one_or_none()
+    found: int | None = connection.execute(query).scalar_one_or_none()
     if found is None:
         try:
             with connection.begin_nested():
@@ -113,7 +114,7 @@ class NumberingRepository:
     def find_invoice(self, number: str) -> list[NumberRow]:
         """The numbering rows of the invoice ``number`` as printed (series + digits)."""
         with self.db.connect() as connection:
-            series = connection.execute(
+            series: Sequence[str] = connection.execute(
                 select(document_numbers.c.series).distinct()).scalars().all()
             found: list[NumberRow] = []
             for name in series:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from sqlalchemy import ColumnElement, Table, and_
 
@@ -86,7 +86,7 @@ class RunConflict(ConfigError):
 _ENTRY_FIELDS = tuple(ArchiveEntry.__dataclass_fields__)
 
 
-def entry_from_row(row: Mapping[str, Any]) -> ArchiveEntry:
+def entry_from_row(row: Mapping[Any, Any]) -> ArchiveEntry:
     """The `ArchiveEntry` of a row of the documents table."""
     return ArchiveEntry(**{name: row[name] for name in _ENTRY_FIELDS})
 
@@ -102,7 +102,7 @@ class _Row:
     """``from_row`` and ``as_dict`` for the frozen row dataclasses below."""
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Any:
+    def from_row(cls, row: Mapping[Any, Any]) -> Self:
         return cls(**{f.name: row[f.name] for f in fields(cls)})  # type: ignore[arg-type]
 
     def as_dict(self) -> dict[str, Any]:
@@ -131,7 +131,7 @@ class RunRow(_Row):
     reason: str | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> RunRow:
+    def from_row(cls, row: Mapping[Any, Any]) -> RunRow:
         values = dict(row)
         values["report"] = json.loads(values["report"]) if values.get("report") else None
         return cls(**{f.name: values[f.name] for f in fields(cls)})
@@ -222,5 +222,5 @@ class Document:
         return values
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Document:
+    def from_row(cls, row: Mapping[Any, Any]) -> Document:
         return cls(entry_from_row(row), bool(row["legal_hold"]))

@@ -127,9 +127,9 @@ class DocumentSearch:
         """(count, total bytes) of every matching document, from the index alone."""
         inner = _select(query).subquery()
         with self.db.connect() as conn:
-            count, size = conn.execute(
+            row = conn.execute(
                 select(func.count(), func.coalesce(func.sum(inner.c.byte_size), 0))).one()
-        return int(count), int(size)
+        return int(row[0]), int(row[1])
 
     def load(self, document_id: str) -> Document | None:
         with self.db.connect() as conn:

@@ -68,12 +68,15 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the index; use UTC-aware datetimes")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        naive: datetime = value.astimezone(UTC).replace(tzinfo=None)
+        return naive
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        result: datetime = (value.replace(tzinfo=UTC) if value.tzinfo is None
+                            else value.astimezone(UTC))
+        return result
 
 
 metadata = MetaData(naming_convention={

@@ -56,8 +56,7 @@ class App:
         """The archive index (`SqlIndex`): ``index_url``, else FACTORY_INDEX_URL, else the
         project's var/index.db; migrated to this code's schema. ``existing``: for commands
         that only read, a SQLite index that is not there is an error, not a new empty one."""
-        from factory.archive import open_index
-        from factory.archive.db import sqlite_file
+        from factory.archive import open_index, sqlite_file
 
         settings = self.settings(index_url=index_url)
         url = settings.index_url or settings.default_index_url

@@ -1,8 +1,9 @@
 """The audit trail: an append-only, hash-chained log in the index database.
 
-Takes a `SqlIndex` (whose ``index.audit`` repository owns the tables) and, per entry, who did what (an `Actor`, an action, an outcome, the
-document or run it concerned and JSON details); gives `AuditEntry` values and `verify`, which
-proves the chain intact or names every entry that was edited, deleted or inserted.
+Takes a `SqlIndex` (whose ``index.audit`` repository owns the tables) and, per entry, who did
+what (an `Actor`, an action, an outcome, the document or run it concerned and JSON details);
+gives `AuditEntry` values and `verify`, which proves the chain intact or names every entry
+that was edited, deleted or inserted.
 
 Each entry stores ``prev_hash`` (the previous entry's hash; 64 zeros for the first) and
 ``entry_hash = SHA-256(prev_hash + "\\n" + canonical JSON of the entry)``. Editing an entry
@@ -110,7 +111,7 @@ class AuditLog:
                         " it was edited")
             if anchor_seq is not None and entry.seq == anchor_seq:
                 anchor_seen = True
-                if not entry.entry_hash.startswith(anchor_hash):
+                if not entry.entry_hash.startswith(anchor_hash or ""):
                     problem(f"entry {entry.seq}: hash {entry.entry_hash[:12]} differs from the"
                             f" anchor {anchor_hash}: the log was rewritten up to there")
             expected_seq, prev_hash = entry.seq + 1, entry.entry_hash

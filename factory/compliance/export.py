@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.archive import SqlIndex, Store
-from factory.compliance.audit import Actor, Append, AuditLog
+from factory.compliance.audit import Actor, Append, AuditEntry, AuditLog
 from factory.compliance.documents import Document, iter_documents, read_verified, totals
 from factory.compliance.query import DocumentQuery
 from factory.errors import InputError, LimitExceededError, NotFoundError
@@ -172,8 +172,8 @@ def export_bundle(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor,
     return ExportSummary(target, len(found), written, bundle_bytes, digest, len(trail))
 
 
-def _write_zip(path: Path, store: Store, found: list[Document], trail: list, query: DocumentQuery,
-               actor: Actor, head: tuple[int, str], max_bytes: int,
+def _write_zip(path: Path, store: Store, found: list[Document], trail: list[AuditEntry],
+               query: DocumentQuery, actor: Actor, head: tuple[int, str], max_bytes: int,
                sealer: Any | None = None) -> int:
     written = 0
     rows = []
@@ -228,7 +228,7 @@ def _write_zip(path: Path, store: Store, found: list[Document], trail: list, que
     return written
 
 
-def _csv(rows: list[dict]) -> str:
+def _csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore",
                             lineterminator="\n")

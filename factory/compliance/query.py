@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from factory import config
+from factory.archive.identity import normal_account
 from factory.archive.numbering import invoice_candidates
 from factory.errors import InputError
 from factory.models import Period
@@ -141,6 +142,7 @@ class DocumentQuery:
             raise InputError(f"invoice number {_shown(invoice)} is not an invoice number like"
                              " FV2026000123")
         customer_name, account = given(customer_name), given(account)
+        account = normal_account(account) if account is not None else None
         if customer_name is not None and not NAME.match(customer_name):
             raise InputError(f"name {_shown(customer_name)}: up to 256 characters, no control"
                              " characters")

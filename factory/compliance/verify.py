@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from factory.archive import SqlIndex, Store, template_snapshot_key
 from factory.archive.store import TempObjects
 from factory.compliance.documents import Document, iter_documents, read_verified

@@ -124,6 +124,9 @@ class ArchiveEntry:
     superseded_by: str | None = None
     superseded_actor: str | None = None
     supersede_reason: str | None = None
+    #: Who the document is for, as the record names them (searchable; None before 0008).
+    customer_name: str | None = None
+    account: str | None = None
 
     @property
     def current(self) -> bool:

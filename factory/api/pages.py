@@ -191,14 +191,17 @@ def page_router() -> APIRouter:
                 date_from: str = Query("", alias="from", max_length=200),
                 date_to: str = Query("", alias="to", max_length=200),
                 invoice: str = Query("", max_length=64),
+                name: str = Query("", max_length=256), account: str = Query("", max_length=128),
                 principal: Principal = page_role(Permission.ARCHIVE_SEARCH)) -> HTMLResponse:
         form = {"customer": customer, "type": document_type, "job": job, "channel": channel,
-                "from": date_from, "to": date_to, "invoice": invoice}
+                "from": date_from, "to": date_to, "invoice": invoice, "name": name,
+                "account": account}
         searched = any(v.strip() for v in form.values())
         if searched:
             query = DocumentQuery.parse(customer=customer, document_type=document_type,
                                         job=job, channel=channel, date_from=date_from,
-                                        date_to=date_to, limit=200, invoice=invoice)
+                                        date_to=date_to, limit=200, invoice=invoice,
+                                        customer_name=name, account=account)
             found, more = services(request).compliance.search(principal.actor, query)
         else:
             found, more = [], False
@@ -264,12 +267,13 @@ def page_router() -> APIRouter:
                date_from: str = Form("", alias="from", max_length=200),
                date_to: str = Form("", alias="to", max_length=200),
                invoice: str = Form("", max_length=64),
+               name: str = Form("", max_length=256), account: str = Form("", max_length=128),
                principal: Principal = page_role(Permission.ARCHIVE_EXPORT)) -> Response:
         services(request).sessions.check_csrf(request, csrf)
         return export_response(request, principal, {
             "customer": customer, "document_type": document_type, "job": job,
             "channel": channel, "date_from": date_from, "date_to": date_to,
-            "invoice": invoice})
+            "invoice": invoice, "customer_name": name, "account": account})
 
     @router.get("/runs", response_class=HTMLResponse)
     def runs(request: Request,

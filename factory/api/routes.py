@@ -51,6 +51,10 @@ class ExportBody(BaseModel):
     date_to: str | None = Field(None, alias="to", max_length=10,
                                 description="YYYY-MM or YYYY-MM-DD")
     invoice: str | None = Field(None, max_length=64, description="An invoice number")
+    customer_name: str | None = Field(None, alias="name", max_length=256,
+                                      description="Part of the customer's name, any case")
+    account: str | None = Field(None, max_length=128,
+                                description="The customer's account; a trailing * for a prefix")
 
 
 class RunBody(BaseModel):
@@ -123,6 +127,10 @@ def api_router() -> APIRouter:
                                            description="YYYY-MM or YYYY-MM-DD"),
                invoice: str | None = Query(None, max_length=64,
                                            description="An invoice number, as printed"),
+               name: str | None = Query(None, max_length=256,
+                                        description="Part of the customer's name, any case"),
+               account: str | None = Query(None, max_length=128, description="The customer's"
+                                           " account (IBAN); a trailing * for a prefix"),
                limit: int = Query(100, ge=1, le=q.MAX_LIMIT),
                revisions: bool = Query(False, description="Every revision, superseded ones"
                                        " too (default: the current revision of each)."),
@@ -130,7 +138,7 @@ def api_router() -> APIRouter:
         query = DocumentQuery.parse(customer=customer, document_type=document_type, job=job,
                                     channel=channel, run=run, date_from=date_from,
                                     date_to=date_to, limit=limit, revisions=revisions,
-                                    invoice=invoice)
+                                    invoice=invoice, customer_name=name, account=account)
         found, more = services(request).compliance.search(principal.actor, query)
         return {"query": query.as_dict(), "count": len(found), "more": more,
                 "documents": [d.as_dict() for d in found]}
@@ -238,7 +246,9 @@ def export_response(request: Request, principal: Principal, fields: dict[str, An
                                 job=fields.get("job"), channel=fields.get("channel"),
                                 run=fields.get("run"), date_from=fields.get("date_from"),
                                 date_to=fields.get("date_to"), limit=None,
-                                invoice=fields.get("invoice"))
+                                invoice=fields.get("invoice"),
+                                customer_name=fields.get("customer_name"),
+                                account=fields.get("account"))
     folder = tempfile.TemporaryDirectory(prefix="docfactory-export-")
     try:
         target = Path(folder.name) / "export.zip"

@@ -5,6 +5,7 @@ Takes artifacts, storage keys and index rows; gives back bytes and entries. `ope
 ``s3://`` and ``postgresql://``).
 """
 
+from factory.archive.db import sqlite_file
 from factory.archive.index import Claim, ClaimBusy, RunConflict, Slot, SqlIndex, open_index
 from factory.archive.keys import (
     delivery_key,
@@ -31,5 +32,6 @@ __all__ = [
     "open_store",
     "record_snapshot_key",
     "register_store",
+    "sqlite_file",
     "template_snapshot_key",
 ]

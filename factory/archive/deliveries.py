@@ -1,13 +1,14 @@
 """The index's record of sends: what was sent to whom, when, and what is still uncertain.
 
-Takes idempotency keys, claims and statuses; gives `DeliveryLog`, mixed into `SqlIndex`.
-The protocol for one email or SMS of one record (the caller holds the record's claim)::
+Takes idempotency keys, claims and statuses; gives `DeliveryRepository` (``index.deliveries``)
+and `DeliveryRow` values. The protocol for one email or SMS of one record (the caller holds
+the record's claim)::
 
-    index.begin_delivery(claim, key, ...)    # "sending", attempts + 1: BEFORE the transport
+    index.deliveries.begin(claim, key, ...)  # "sending", attempts + 1: BEFORE the transport
     receipt = transport.send(message)
-    index.complete(claim, entry, delivery)   # one transaction: document row in, "sent" with
-                                             # the transport's message id, claim out
-    index.finish_delivery(key, "failed", reason=...)      # or, when the transport said no
+    index.claims.complete(claim, entry, delivery)  # one transaction: document row in, "sent"
+                                             # with the transport's message id, claim out
+    index.deliveries.finish(key, "failed", reason=...)   # or, when the transport said no
 
 A crash between the send and ``complete`` leaves "sending" behind: the next attempt must not
 resend blindly (see `factory.pipeline.delivery` for the policy). Print hand-overs are rows in
@@ -17,48 +18,61 @@ resend blindly (see `factory.pipeline.delivery` for the policy). Print hand-over
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from factory.archive.db import Connections, now
+from factory.archive.rows import Claim, DeliveryRow, Slot
 from factory.archive.tables import claims, deliveries
 from factory.errors import ArchiveError
 from factory.models import DeliveryStatus
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def sent_values(delivery: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns `complete` sets on a delivery row it marks sent."""
+    moment = now()
+    return {"status": DeliveryStatus.SENT.value, "message_id": delivery.get("message_id"),
+            "sent_at": delivery.get("sent_at") or moment, "updated_at": moment,
+            "reason": None}
 
 
-class DeliveryLog:
-    """Methods of `SqlIndex` for the ``deliveries`` table."""
+def mark_sent(connection: Connection, delivery: Mapping[str, Any]) -> None:
+    """Mark ``delivery["key"]`` sent inside the caller's transaction (the claim's complete)."""
+    connection.execute(update(deliveries).where(
+        deliveries.c.delivery_key == delivery["key"]).values(**sent_values(delivery)))
 
-    def _begin(self) -> Any: ...  # provided by SqlIndex
 
-    def _connect(self) -> Any: ...  # provided by SqlIndex
+class DeliveryRepository:
+    """The ``deliveries`` table."""
 
-    def delivery(self, key: str) -> dict[str, Any] | None:
-        with self.connect() as connection:
+    def __init__(self, db: Connections) -> None:
+        self.db = db
+
+    def get(self, key: str) -> DeliveryRow | None:
+        with self.db.connect() as connection:
             row = connection.execute(
                 select(deliveries).where(deliveries.c.delivery_key == key)).first()
-        return dict(row._mapping) if row else None
+        return DeliveryRow.from_row(row._mapping) if row else None
 
-    def deliveries_of(self, **filters: Any) -> list[dict[str, Any]]:
+    def where(self, **filters: Any) -> list[DeliveryRow]:
+        """Rows matching column equality filters (None: any), oldest first."""
         query = select(deliveries).order_by(deliveries.c.created_at, deliveries.c.delivery_key)
         for name, value in filters.items():
             if value is not None:
                 query = query.where(deliveries.c[name] == value)
-        with self.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(query)]
+        with self.db.connect() as connection:
+            return [DeliveryRow.from_row(row._mapping) for row in connection.execute(query)]
 
-    def begin_delivery(self, claim: Any, key: str, *, document_id: str, storage_key: str,
-                       recipient: str, transport: str) -> int:
+    def begin(self, claim: Claim, key: str, *, document_id: str, storage_key: str,
+              recipient: str, transport: str) -> int:
         """Record "sending" for ``key`` under ``claim``; return the attempt number."""
-        moment = _now()
+        moment = now()
         slot = claim.slot
-        with self.begin() as connection:
+        with self.db.begin() as connection:
+            # The claim is read here, not changed: the claims repository owns its writes.
             held = connection.execute(select(claims.c.token).where(
                 slot.where(claims))).scalar_one_or_none()
             if held != claim.token:
@@ -79,21 +93,21 @@ class DeliveryLog:
                                .values(attempts=row.attempts + 1, **values))
             return int(row.attempts) + 1
 
-    def finish_delivery(self, key: str, status: DeliveryStatus, *, reason: str | None = None,
-                        message_id: str | None = None) -> None:
+    def finish(self, key: str, status: DeliveryStatus, *, reason: str | None = None,
+               message_id: str | None = None) -> None:
         values: dict[str, Any] = {"status": status.value, "reason": reason,
-                                  "updated_at": _now()}
+                                  "updated_at": now()}
         if message_id is not None:
             values["message_id"] = message_id
-        with self.begin() as connection:
+        with self.db.begin() as connection:
             connection.execute(update(deliveries).where(deliveries.c.delivery_key == key)
                                .values(**values))
 
-    def queue_print(self, slot: Any, key: str, *, run_id: str, document_id: str,
+    def queue_print(self, slot: Slot, key: str, *, run_id: str, document_id: str,
                     storage_key: str, recipient: str) -> bool:
         """Hand the PDF over to the print stream once; True if it was queued now."""
-        moment = _now()
-        with self.begin() as connection:
+        moment = now()
+        with self.db.begin() as connection:
             if connection.execute(select(deliveries.c.delivery_key).where(
                     deliveries.c.delivery_key == key)).first() is not None:
                 return False
@@ -108,21 +122,14 @@ class DeliveryLog:
                 return False
         return True
 
-    def existing_deliveries(self, job: str, period: str, channel: str, document_type: str,
-                            keys: list[str], statuses: tuple[str, ...]) -> set[str]:
+    def existing(self, job: str, period: str, channel: str, document_type: str,
+                 keys: list[str], statuses: tuple[str, ...]) -> set[str]:
+        """Which of ``keys`` have a delivery row in one of ``statuses``."""
         if not keys:
             return set()
-        with self.connect() as connection:
+        with self.db.connect() as connection:
             rows = connection.execute(select(deliveries.c.record_key).where(
                 deliveries.c.job == job, deliveries.c.period == period,
                 deliveries.c.channel == channel, deliveries.c.document_type == document_type,
                 deliveries.c.record_key.in_(keys), deliveries.c.status.in_(statuses)))
             return {row[0] for row in rows}
-
-
-def sent_values(delivery: Mapping[str, Any]) -> dict[str, Any]:
-    """The columns `SqlIndex.complete` sets on a delivery row it marks sent."""
-    moment = _now()
-    return {"status": DeliveryStatus.SENT.value, "message_id": delivery.get("message_id"),
-            "sent_at": delivery.get("sent_at") or moment, "updated_at": moment,
-            "reason": None}

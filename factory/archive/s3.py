@@ -153,7 +153,7 @@ class S3Store:
         with translated(f"{self.url}: cannot read {key}", missing=f"{self.url}: no object {key}"):
             answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key),
                                             ChecksumMode="ENABLED")
-            data = answer["Body"].read()
+            data: bytes = answer["Body"].read()
         expected = answer.get("Metadata", {}).get("sha256")
         if expected:
             verify(f"{self.url}: {key}", data, expected)
@@ -205,7 +205,7 @@ class S3Store:
             raise ArchiveError(f"{self.url}: no object {key}") from None
         except ClientError:  # _no_hold_yet: never held
             return False
-        return answer.get("LegalHold", {}).get("Status") == "ON"
+        return bool(answer.get("LegalHold", {}).get("Status") == "ON")
 
     # -- details ---------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ implement; an object never put on legal hold).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -68,7 +68,7 @@ class translated:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> Literal[False]:
         if exc is None or not isinstance(exc, BotoCoreError | ClientError):
             return False
         if self.passthrough is not None and self.passthrough(exc):

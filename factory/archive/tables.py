@@ -68,12 +68,15 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the index; use UTC-aware datetimes")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        naive: datetime = value.astimezone(UTC).replace(tzinfo=None)
+        return naive
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        result: datetime = (value.replace(tzinfo=UTC) if value.tzinfo is None
+                            else value.astimezone(UTC))
+        return result
 
 
 metadata = MetaData(naming_convention={
@@ -114,6 +117,8 @@ documents = Table(
     Column("superseded_by", String(36)),
     Column("superseded_actor", String(64)),
     Column("supersede_reason", Text),
+    Column("customer_name", String(256)),
+    Column("account", String(128)),
     UniqueConstraint(*SLOT, "revision", name="uq_documents_slot_revision"),
     Index("uq_documents_current", *SLOT, unique=True,
           sqlite_where=text("superseded_at IS NULL"),
@@ -121,6 +126,8 @@ documents = Table(
     Index("ix_documents_customer", "customer_id", "created_at"),
     Index("ix_documents_job_period", "job", "period"),
     Index("ix_documents_template_version", "template_version"),
+    Index("ix_documents_customer_name", "customer_name"),
+    Index("ix_documents_account", "account"),
 )
 
 claims = Table(

@@ -2,7 +2,7 @@
 
 Takes an open `SqlIndex` (and a `Store` to keep snapshots); gives:
 
-- `keep_version`: the deterministic zip of a `TemplateSet` stored at
+- `keep_version`: the deterministic zip of a template set (anything `Snapshotted`) stored at
   ``_template-sets/<version>.zip`` (once) and registered in ``template_versions``, so the version
   can be rendered again (runs call it at start, approvals call it too);
 - `approve`, `approval_of`, `last_approval`: the ``approvals`` table (who approved which
@@ -11,38 +11,41 @@ Takes an open `SqlIndex` (and a `Store` to keep snapshots); gives:
   produced;
 - `match_versions`: versions whose hash starts with a prefix (to resolve ``--against abc123``).
 
-Database errors surface as `ArchiveError` through the index's own translating connections.
+The SQL lives in `factory.archive.templates` (``index.templates``); database errors surface as
+`ArchiveError`. The archive does not import the templates layer: a template set is anything with
+a name, brand, version and snapshot (`Snapshotted`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
-
-from factory.archive.index import SqlIndex
 from factory.archive.keys import template_snapshot_key
 from factory.archive.store import Store, sha256_of
-from factory.archive.tables import approvals, documents, template_versions
+from factory.archive.templates import Approval
 from factory.errors import ConfigError
-from factory.templates.templateset import TemplateSet
+
+if TYPE_CHECKING:
+    from factory.archive.index import SqlIndex
 
 SNAPSHOT_MEDIA_TYPE = "application/zip"
 
 
-@dataclass(frozen=True, slots=True)
-class Approval:
-    """One approval: ``version`` of ``template_set`` may go to production."""
+class Snapshotted(Protocol):
+    """What the archive needs of a template set (`factory.templates.TemplateSet` is one)."""
 
-    template_set: str
-    version: str
-    approved_by: str
-    approved_at: datetime
-    note: str = ""
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def brand(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    def snapshot(self) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +62,15 @@ class VersionInfo:
     approval: Approval | None
 
 
-def keep_version(store: Store, index: SqlIndex, template_set: TemplateSet) -> str:
+def keep_version(store: Store, index: SqlIndex, template_set: Snapshotted) -> str:
     """Store ``template_set``'s snapshot (if absent) and register its version; return it."""
     version = template_set.version
     key = template_snapshot_key(version)
-    if index.template_version(version) is None or not store.exists(key):
+    if index.templates.get(version) is None or not store.exists(key):
         if not store.exists(key):  # stored once: its contents hash to the version (verify)
             data = template_set.snapshot()
             store.put(key, data, media_type=SNAPSHOT_MEDIA_TYPE, sha256=sha256_of(data))
-        index.remember_template_version(version, template_set.name, template_set.brand, key)
+        index.templates.remember(version, template_set.name, template_set.brand, key)
     return version
 
 
@@ -79,91 +82,44 @@ def approve(index: SqlIndex, template_set: str, version: str, approved_by: str,
     """
     if not approved_by.strip():
         raise ConfigError("an approval needs the name of who approves (--by NAME)")
-    moment = at or datetime.now(UTC)
-    with index.begin() as connection:
-        known = connection.execute(select(approvals).where(
-            approvals.c.template_set == template_set, approvals.c.version == version)).first()
-        if known is not None:
-            return _approval(known._mapping), False
-        try:
-            with connection.begin_nested():
-                connection.execute(insert(approvals).values(
-                    template_set=template_set, version=version,
-                    approved_by=approved_by.strip()[:128], approved_at=moment, note=note))
-        except IntegrityError:  # approved by someone else at the same instant
-            row = connection.execute(select(approvals).where(
-                approvals.c.template_set == template_set,
-                approvals.c.version == version)).first()
-            return _approval(row._mapping), False
-    return Approval(template_set, version, approved_by.strip()[:128], moment, note), True
+    return index.templates.approve(template_set, version, approved_by.strip()[:128], note,
+                                   at or datetime.now(UTC))
 
 
 def approval_of(index: SqlIndex, template_set: str, version: str) -> Approval | None:
-    with index.connect() as connection:
-        row = connection.execute(select(approvals).where(
-            approvals.c.template_set == template_set, approvals.c.version == version)).first()
-    return _approval(row._mapping) if row else None
+    return index.templates.approval_of(template_set, version)
 
 
 def last_approval(index: SqlIndex, template_set: str, brand: str | None = None
                   ) -> Approval | None:
     """The most recent approval of ``template_set`` (with ``brand``, when given)."""
-    query = select(approvals).order_by(approvals.c.approved_at.desc()).limit(1).where(
-        approvals.c.template_set == template_set)
-    if brand is not None:
-        query = query.join(template_versions,
-                           template_versions.c.version == approvals.c.version).where(
-            template_versions.c.brand == brand)
-    with index.connect() as connection:
-        row = connection.execute(query).first()
-    return _approval(row._mapping) if row else None
+    return index.templates.last_approval(template_set, brand)
 
 
 def list_versions(index: SqlIndex, template_set: str | None = None) -> list[VersionInfo]:
     """Every known version (oldest first), its approval and the documents it produced."""
-    versions = select(template_versions).order_by(template_versions.c.first_used_at,
-                                                  template_versions.c.version)
-    granted = select(approvals)
-    counts = select(documents.c.template_version, func.count().label("n"),
-                    func.max(documents.c.created_at).label("last")) \
-        .group_by(documents.c.template_version)
-    if template_set is not None:
-        versions = versions.where(template_versions.c.template_set == template_set)
-        granted = granted.where(approvals.c.template_set == template_set)
-    with index.connect() as connection:
-        rows = [dict(row._mapping) for row in connection.execute(versions)]
-        by_version = {row.version: _approval(row._mapping)
-                      for row in connection.execute(granted)}
-        produced = {row.template_version: (int(row.n), row.last)
-                    for row in connection.execute(counts)}
+    rows = index.templates.versions(template_set)
+    by_version = index.templates.approvals(template_set)
+    produced = index.documents.produced_by_version()
     result = []
     for row in rows:
-        count, last = produced.get(row["version"], (0, None))
+        count, last = produced.get(row.version, (0, None))
         if last is not None and last.tzinfo is None:
             last = last.replace(tzinfo=UTC)
         result.append(VersionInfo(
-            version=row["version"], template_set=row["template_set"], brand=row["brand"],
-            storage_key=row["storage_key"], first_used_at=row["first_used_at"],
-            documents=count, last_document_at=last, approval=by_version.get(row["version"])))
+            version=row.version, template_set=row.template_set, brand=row.brand,
+            storage_key=row.storage_key, first_used_at=row.first_used_at,
+            documents=count, last_document_at=last, approval=by_version.get(row.version)))
     return result
 
 
 def match_versions(index: SqlIndex, prefix: str) -> list[dict[str, Any]]:
-    """Registered versions whose hash starts with ``prefix`` (lower-case hex)."""
-    prefix = prefix.lower()
-    if not re.fullmatch(r"[0-9a-f]{1,64}", prefix):
-        return []
-    with index.connect() as connection:
-        rows = connection.execute(select(template_versions).where(
-            template_versions.c.version.like(f"{prefix}%"))
-            .order_by(template_versions.c.version).limit(20))
-        return [dict(row._mapping) for row in rows]
+    """Registered versions whose hash starts with ``prefix`` (lower-case hex), as dicts.
+
+    facade: kept while callers move (`factory.proofs.versions`); new code uses
+    ``index.templates.match``, which gives `TemplateVersionRow` values."""
+    return [row.as_dict() for row in index.templates.match(prefix)]
 
 
-def _approval(row: Any) -> Approval:
-    return Approval(row["template_set"], row["version"], row["approved_by"],
-                    row["approved_at"], row["note"] or "")
-
-
-__all__ = ["Approval", "VersionInfo", "approval_of", "approve", "keep_version",
+__all__ = ["Approval", "Snapshotted", "VersionInfo", "approval_of", "approve", "keep_version",
            "last_approval", "list_versions", "match_versions"]

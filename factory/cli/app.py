@@ -56,17 +56,13 @@ class App:
         """The archive index (`SqlIndex`): ``index_url``, else FACTORY_INDEX_URL, else the
         project's var/index.db; migrated to this code's schema. ``existing``: for commands
         that only read, a SQLite index that is not there is an error, not a new empty one."""
-        from sqlalchemy.engine import make_url
-
-        from factory.archive import open_index
+        from factory.archive import open_index, sqlite_file
 
         settings = self.settings(index_url=index_url)
         url = settings.index_url or settings.default_index_url
         if existing:
-            parsed = make_url(url)
-            database = parsed.database
-            if parsed.get_backend_name() == "sqlite" and database and database != ":memory:" \
-                    and not Path(database).exists():
+            database = sqlite_file(url)
+            if database is not None and not database.exists():
                 raise ConfigError(f"no index at {database}: run from the project"
                                   " folder, or pass --home or --index")
         return open_index(url)

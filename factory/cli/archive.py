@@ -77,6 +77,10 @@ def filters(function: Any) -> Any:
                      help="... and on or before this month or day."),
         click.option("--invoice", default=None, metavar="NUMBER",
                      help="The documents of the invoice with this number (FV2026000123)."),
+        click.option("--name", "customer_name", default=None,
+                     help="Part of the customer's name, any case (jans: Jan Jansen)."),
+        click.option("--account", default=None,
+                     help="The customer's account (IBAN); end it with * for a prefix."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -118,14 +122,15 @@ def archive() -> None:
 @handle_errors
 def search(app: App, customer: str | None, document_type: str | None, job: str | None,
            channel: str | None, run: str | None, date_from: str | None, date_to: str | None,
-           invoice: str | None, limit: int, revisions: bool, as_json: bool,
+           invoice: str | None, customer_name: str | None, account: str | None,
+           limit: int, revisions: bool, as_json: bool,
            archive_url: str | None,
            index_url: str | None) -> None:
     """A table of the archived documents that match every filter given."""
     query = DocumentQuery.parse(customer=customer, document_type=document_type, job=job,
                                 channel=channel, run=run, date_from=date_from,
                                 date_to=date_to, limit=limit, revisions=revisions,
-                                invoice=invoice)
+                                invoice=invoice, customer_name=customer_name, account=account)
     found, more = open_service(app, archive_url, index_url).search(shell_actor(), query)
     if as_json:
         app.out.print_json(json.dumps([d.as_dict() for d in found]))
@@ -236,12 +241,14 @@ def verify(app: App, job: str | None, everything: bool, as_json: bool,
 @handle_errors
 def export(app: App, customer: str | None, document_type: str | None, job: str | None,
            channel: str | None, run: str | None, date_from: str | None, date_to: str | None,
-           invoice: str | None, output: Path, max_bytes: str | None, archive_url: str | None,
+           invoice: str | None, customer_name: str | None, account: str | None, output: Path,
+           max_bytes: str | None, archive_url: str | None,
            index_url: str | None) -> None:
     """Write an auditor's bundle: documents, manifest (JSON and CSV), audit entries."""
     query = DocumentQuery.parse(customer=customer, document_type=document_type, job=job,
                                 channel=channel, run=run, date_from=date_from,
-                                date_to=date_to, limit=None, invoice=invoice)
+                                date_to=date_to, limit=None, invoice=invoice,
+                                customer_name=customer_name, account=account)
     service = open_service(app, archive_url, index_url)
     limit = parse_size(max_bytes) if max_bytes else None
     try:

@@ -25,10 +25,8 @@ from typing import Any
 
 import click
 from rich.table import Table
-from sqlalchemy import select
 
 from factory.archive import open_store
-from factory.archive.tables import document_numbers
 from factory.cli.app import App, cli, handle_errors
 from factory.errors import InputError, NotFoundError
 from factory.files import write_atomic
@@ -113,16 +111,7 @@ def register(app: App, period: str, job: str | None, out: Path | None) -> None:
 
 def _slots(index: Any, number: str) -> list[Any]:
     """The (job, period, record_key, document_type) rows of the invoice ``number``."""
-    with index.connect() as connection:
-        series = connection.execute(select(document_numbers.c.series).distinct()).scalars()
-        found = []
-        for name in series:
-            rest = number[len(name):] if number.startswith(name) else ""
-            if re.fullmatch(r"\d+", rest):
-                found += connection.execute(select(document_numbers).where(
-                    document_numbers.c.series == name,
-                    document_numbers.c.number == int(rest))).all()
-        return found
+    return list(index.numbering.find_invoice(number))
 
 
 @invoices.command("find")

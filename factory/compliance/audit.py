@@ -1,8 +1,9 @@
 """The audit trail: an append-only, hash-chained log in the index database.
 
-Takes a `SqlIndex` and, per entry, who did what (an `Actor`, an action, an outcome, the
-document or run it concerned and JSON details); gives `AuditEntry` values and `verify`, which
-proves the chain intact or names every entry that was edited, deleted or inserted.
+Takes a `SqlIndex` (whose ``index.audit`` repository owns the tables) and, per entry, who did
+what (an `Actor`, an action, an outcome, the document or run it concerned and JSON details);
+gives `AuditEntry` values and `verify`, which proves the chain intact or names every entry
+that was edited, deleted or inserted.
 
 Each entry stores ``prev_hash`` (the previous entry's hash; 64 zeros for the first) and
 ``entry_hash = SHA-256(prev_hash + "\\n" + canonical JSON of the entry)``. Editing an entry
@@ -18,24 +19,12 @@ API keys never enter the log: an actor is ``key:<key id>`` or ``cli:<user>``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
-
 from factory.archive import SqlIndex
-from factory.archive.audit import (
-    GENESIS,
-    HEAD_ID,
-    Actor,
-    AuditEntry,
-    append_entry,
-    audit_entry_from_row,
-    chain_hash,
-)
-from factory.archive.tables import audit_head, audit_log
+from factory.archive.audit import GENESIS, Actor, Append, AuditEntry, chain_hash
 from factory.errors import ArchiveError, InputError
 
 
@@ -65,60 +54,31 @@ class AuditLog:
         """Append one entry in its own transaction (retried if another writer raced it)."""
         for attempt in range(5):
             try:
-                with self.index.begin() as conn:
-                    return self.append(conn, actor, action, outcome=outcome,
-                                       document_id=document_id, run_id=run_id, details=details)
+                return self.index.audit.append(actor, action, outcome=outcome,
+                                               document_id=document_id, run_id=run_id,
+                                               details=details)
             except ArchiveError as exc:
                 if not _raced(exc) or attempt == 4:
                     raise
                 time.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    def append(self, conn: Connection, actor: Actor, action: str, *, outcome: str = "ok",
-               document_id: str | None = None, run_id: str | None = None,
-               details: Mapping[str, Any] | None = None) -> AuditEntry:
-        """Append one entry inside the caller's transaction (so it commits with the change)."""
-        return append_entry(conn, actor, action, outcome=outcome, document_id=document_id,
-                            run_id=run_id, details=details)
+    def record_all(self, actor: Actor, entries: Sequence[Append]) -> list[AuditEntry]:
+        """Append ``entries`` in one transaction (all or none), e.g. one per exported document
+        and one for the bundle."""
+        return self.index.audit.append_all(actor, entries)
 
     def entries(self, *, document_ids: list[str] | None = None, after: int = 0,
                 limit: int | None = None, newest_first: bool = False) -> list[AuditEntry]:
         """Entries in sequence order, optionally only those about ``document_ids``."""
-        statement = select(audit_log).where(audit_log.c.seq > after)
-        if document_ids is not None:
-            if not document_ids:
-                return []
-            found: list[AuditEntry] = []
-            for start in range(0, len(document_ids), 500):
-                chunk = document_ids[start:start + 500]
-                with self.index.connect() as conn:
-                    found.extend(audit_entry_from_row(row) for row in conn.execute(
-                        statement.where(audit_log.c.document_id.in_(chunk))))
-            found.sort(key=lambda e: e.seq, reverse=newest_first)
-            return found[:limit] if limit else found
-        order = audit_log.c.seq.desc() if newest_first else audit_log.c.seq
-        statement = statement.order_by(order)
-        if limit:
-            statement = statement.limit(limit)
-        with self.index.connect() as conn:
-            return [audit_entry_from_row(row) for row in conn.execute(statement)]
+        return self.index.audit.entries(document_ids=document_ids, after=after, limit=limit,
+                                        newest_first=newest_first)
 
     def head(self) -> tuple[int, str]:
-        with self.index.connect() as conn:
-            row = conn.execute(select(audit_head).where(audit_head.c.id == HEAD_ID)).first()
-        return (int(row.seq), row.entry_hash) if row else (0, GENESIS)
+        return self.index.audit.head()
 
     def _scan(self, page: int = 1000) -> Iterator[AuditEntry]:
-        after = 0
-        while True:
-            with self.index.connect() as conn:
-                rows = [audit_entry_from_row(row) for row in conn.execute(
-                    select(audit_log).where(audit_log.c.seq > after)
-                    .order_by(audit_log.c.seq).limit(page))]
-            yield from rows
-            if len(rows) < page:
-                return
-            after = rows[-1].seq
+        return self.index.audit.scan(page)
 
     def verify(self, anchor: str | None = None, max_problems: int = 50) -> AuditCheck:
         """Walk the whole chain; name every break. ``anchor`` is ``SEQ:HASH`` from earlier."""
@@ -151,7 +111,7 @@ class AuditLog:
                         " it was edited")
             if anchor_seq is not None and entry.seq == anchor_seq:
                 anchor_seen = True
-                if not entry.entry_hash.startswith(anchor_hash):
+                if not entry.entry_hash.startswith(anchor_hash or ""):
                     problem(f"entry {entry.seq}: hash {entry.entry_hash[:12]} differs from the"
                             f" anchor {anchor_hash}: the log was rewritten up to there")
             expected_seq, prev_hash = entry.seq + 1, entry.entry_hash
@@ -185,5 +145,5 @@ def _raced(exc: ArchiveError) -> bool:
         or "duplicate key" in text
 
 
-__all__ = ["GENESIS", "Actor", "AuditCheck", "AuditEntry", "AuditLog", "chain_hash",
+__all__ = ["GENESIS", "Actor", "Append", "AuditCheck", "AuditEntry", "AuditLog", "chain_hash",
            "parse_anchor"]

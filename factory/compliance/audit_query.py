@@ -13,11 +13,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from factory.archive import SqlIndex
-from factory.archive.audit import AuditEntry, audit_entry_from_row
-from factory.archive.tables import audit_log, documents
+from factory.archive.audit import AuditEntry
 from factory.compliance.query import CUSTOMER, MAX_LIMIT, _shown, document_id
 from factory.errors import InputError
 
@@ -55,17 +52,5 @@ class AuditQuery:
 
 def search_audit(index: SqlIndex, query: AuditQuery) -> tuple[list[AuditEntry], bool]:
     """Entries matching every filter given, newest first, at most ``query.limit``."""
-    statement = select(audit_log)
-    if query.document is not None:
-        statement = statement.where(audit_log.c.document_id == query.document)
-    if query.customer is not None:
-        statement = statement.where(audit_log.c.document_id.in_(
-            select(documents.c.document_id).where(documents.c.customer_id == query.customer)))
-    if query.actor is not None:
-        statement = statement.where(audit_log.c.actor == query.actor)
-    if query.action is not None:
-        statement = statement.where(audit_log.c.action == query.action)
-    statement = statement.order_by(audit_log.c.seq.desc()).limit(query.limit + 1)
-    with index.connect() as conn:
-        found = [audit_entry_from_row(row) for row in conn.execute(statement)]
-    return found[:query.limit], len(found) > query.limit
+    return index.audit.search(document=query.document, customer=query.customer,
+                              actor=query.actor, action=query.action, limit=query.limit)

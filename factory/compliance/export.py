@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.archive import SqlIndex, Store
-from factory.compliance.audit import Actor, AuditLog
+from factory.compliance.audit import Actor, Append, AuditEntry, AuditLog
 from factory.compliance.documents import Document, iter_documents, read_verified, totals
 from factory.compliance.query import DocumentQuery
 from factory.errors import InputError, LimitExceededError, NotFoundError
@@ -159,21 +159,21 @@ def export_bundle(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor,
                              max_bytes, sealer)
         digest = _sha256_file(tmp)
         bundle_bytes = tmp.stat().st_size
-        with index.begin() as conn:
-            for document in found:
-                audit.append(conn, actor, "archive.export", document_id=document.document_id,
-                             details={"bundle": target.name, "bundle_sha256": digest})
-            audit.append(conn, actor, "archive.export", details={
+        audit.record_all(actor, [
+            *(Append("archive.export", document_id=document.document_id,
+                     details={"bundle": target.name, "bundle_sha256": digest})
+              for document in found),
+            Append("archive.export", details={
                 "bundle": target.name, "bundle_sha256": digest, "documents": len(found),
-                "bytes": written, "query": query.as_dict()})
+                "bytes": written, "query": query.as_dict()})])
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
     return ExportSummary(target, len(found), written, bundle_bytes, digest, len(trail))
 
 
-def _write_zip(path: Path, store: Store, found: list[Document], trail: list, query: DocumentQuery,
-               actor: Actor, head: tuple[int, str], max_bytes: int,
+def _write_zip(path: Path, store: Store, found: list[Document], trail: list[AuditEntry],
+               query: DocumentQuery, actor: Actor, head: tuple[int, str], max_bytes: int,
                sealer: Any | None = None) -> int:
     written = 0
     rows = []
@@ -228,7 +228,7 @@ def _write_zip(path: Path, store: Store, found: list[Document], trail: list, que
     return written
 
 
-def _csv(rows: list[dict]) -> str:
+def _csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore",
                             lineterminator="\n")

@@ -17,10 +17,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
-
 from factory.archive import SqlIndex
-from factory.archive.tables import api_keys
+from factory.archive.apikeys import ApiKeyRow
 from factory.compliance.roles import Role
 from factory.errors import AuthenticationError, InputError, NotFoundError
 
@@ -50,10 +48,9 @@ def _digest(salt: str, secret: str) -> str:
     return hmac.new(bytes.fromhex(salt), secret.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def _info(row: object) -> KeyInfo:
-    m = row._mapping  # type: ignore[attr-defined]
-    return KeyInfo(m["key_id"], m["name"], Role(m["role"]), m["created_at"], m["created_by"],
-                   m["revoked_at"])
+def _info(row: ApiKeyRow) -> KeyInfo:
+    return KeyInfo(row.key_id, row.name, Role(row.role), row.created_at, row.created_by,
+                   row.revoked_at)
 
 
 def create_key(index: SqlIndex, role: Role, name: str, created_by: str) -> tuple[KeyInfo, str]:
@@ -63,11 +60,10 @@ def create_key(index: SqlIndex, role: Role, name: str, created_by: str) -> tuple
     secret = secrets.token_urlsafe(32)
     salt = secrets.token_hex(16)
     info = KeyInfo(key_id, name, role, datetime.now(UTC), created_by[:64])
-    with index.begin() as conn:
-        conn.execute(insert(api_keys).values(
-            key_id=key_id, name=info.name, role=role.value, salt=salt,
-            key_hash=_digest(salt, secret), created_at=info.created_at,
-            created_by=info.created_by))
+    index.api_keys.add(ApiKeyRow(
+        key_id=key_id, name=info.name, role=role.value, salt=salt,
+        key_hash=_digest(salt, secret), created_at=info.created_at,
+        created_by=info.created_by))
     return info, f"dfk_{key_id}_{secret}"
 
 
@@ -77,8 +73,7 @@ def authenticate(index: SqlIndex, token: str | None) -> KeyInfo:
     if not match:
         raise AuthenticationError("a valid API key is required")
     key_id, secret = match.groups()
-    with index.connect() as conn:
-        row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+    row = index.api_keys.get(key_id)
     # Hash even when the id is unknown, so timing does not tell which ids exist.
     salt = row.salt if row is not None else "00" * 16
     expected = row.key_hash if row is not None else "0" * 64
@@ -90,29 +85,21 @@ def authenticate(index: SqlIndex, token: str | None) -> KeyInfo:
 
 def active_key(index: SqlIndex, key_id: str) -> KeyInfo:
     """The key ``key_id`` if it exists and is not revoked (for sessions made from it)."""
-    with index.connect() as conn:
-        row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+    row = index.api_keys.get(key_id)
     if row is None or row.revoked_at is not None:
         raise AuthenticationError("a valid API key is required")
     return _info(row)
 
 
 def list_keys(index: SqlIndex) -> list[KeyInfo]:
-    with index.connect() as conn:
-        rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at))
-        return [_info(row) for row in rows]
+    return [_info(row) for row in index.api_keys.all()]
 
 
 def revoke_key(index: SqlIndex, key_id: str) -> KeyInfo:
     key_id = key_id.strip().lower()
     if not _KEY_ID.match(key_id):
         raise InputError(f"{key_id[:40]!r} is not a key id (12 hex digits, as `keys list` shows)")
-    with index.begin() as conn:
-        row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
-        if row is None:
-            raise NotFoundError(f"no API key {key_id}")
-        if row.revoked_at is None:
-            conn.execute(update(api_keys).where(api_keys.c.key_id == key_id)
-                         .values(revoked_at=datetime.now(UTC)))
-        row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).one()
+    row = index.api_keys.revoke(key_id)
+    if row is None:
+        raise NotFoundError(f"no API key {key_id}")
     return _info(row)

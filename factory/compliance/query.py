@@ -1,7 +1,8 @@
 """What a compliance search asks for, checked before it reaches the index.
 
 Takes raw strings from the command line or an HTTP query (customer, document type, job,
-channel, run id, ``--from``/``--to`` as ``YYYY-MM`` or ``YYYY-MM-DD``); gives a frozen
+channel, run id, ``--from``/``--to`` as ``YYYY-MM`` or ``YYYY-MM-DD``, customer name and
+account); gives a frozen
 `DocumentQuery` or an `InputError` that names the parameter and what was expected. Values are
 always bound as SQL parameters; the checks here keep ids out of paths and messages sane.
 
@@ -17,6 +18,8 @@ from datetime import date
 from typing import Any
 
 from factory import config
+from factory.archive.identity import normal_account
+from factory.archive.numbering import invoice_candidates
 from factory.errors import InputError
 from factory.models import Period
 
@@ -26,6 +29,11 @@ CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 #: Customer ids are free text in the source, but never control characters or huge.
 CUSTOMER = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
+
+#: A customer name to look for (a part of it): free text, but no control characters.
+NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
+#: An account as the record names it (IBAN, account number): no spaces, '*' only at the end.
+ACCOUNT = re.compile(r"^[^\x00-\x20\x7f*]{1,127}\*?$")
 
 #: An invoice number as printed: letters, digits and the usual separators.
 INVOICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.\- ]{0,63}$")
@@ -90,13 +98,18 @@ class DocumentQuery:
     revisions: bool = False
     #: An invoice number as printed (``FV2026000123``): the documents of that invoice.
     invoice: str | None = None
+    #: Part of the customer's name, any case (``jans`` finds "Jan Jansen").
+    customer_name: str | None = None
+    #: The customer's account as the record names it; ``NL12*`` matches a prefix.
+    account: str | None = None
 
     @classmethod
     def parse(cls, *, customer: str | None = None, document_type: str | None = None,
               job: str | None = None, channel: str | None = None, run: str | None = None,
               date_from: str | None = None, date_to: str | None = None,
               limit: int | None = 1000, revisions: bool = False,
-              invoice: str | None = None) -> DocumentQuery:
+              invoice: str | None = None, customer_name: str | None = None,
+              account: str | None = None) -> DocumentQuery:
         """Check raw values (empty strings count as absent); `InputError` names the culprit."""
 
         def given(value: str | None) -> str | None:
@@ -128,8 +141,17 @@ class DocumentQuery:
         if invoice is not None and not (INVOICE.match(invoice) and invoice[-1].isdigit()):
             raise InputError(f"invoice number {_shown(invoice)} is not an invoice number like"
                              " FV2026000123")
+        customer_name, account = given(customer_name), given(account)
+        account = normal_account(account) if account is not None else None
+        if customer_name is not None and not NAME.match(customer_name):
+            raise InputError(f"name {_shown(customer_name)}: up to 256 characters, no control"
+                             " characters")
+        if account is not None and not ACCOUNT.match(account):
+            raise InputError(f"account {_shown(account)}: up to 128 characters, no control"
+                             " characters or spaces ('*' only at the end, for a prefix)")
         return cls(customer, document_type, job, channel, run, start, stop,
-                   int(limit) if limit is not None else MAX_LIMIT, bool(revisions), invoice)
+                   int(limit) if limit is not None else MAX_LIMIT, bool(revisions), invoice,
+                   customer_name, account)
 
     def as_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -141,15 +163,5 @@ class DocumentQuery:
         return {k: v for k, v in values.items() if v is not None}
 
 
-def invoice_candidates(text: str) -> list[tuple[str, int]]:
-    """Every (series, number) an invoice number as printed can be: the number is a run of
-    trailing digits, the series what precedes it (less a separator). ``FV2026000123`` is
-    (FV2026, 123), (FV202600012, 3)... The numbering table decides which one exists."""
-    found = []
-    for cut in range(len(text) - 1, -1, -1):
-        if not text[cut].isdigit():
-            break
-        series = text[:cut].rstrip("/-_. ")
-        if series:
-            found.append((series, int(text[cut:])))
-    return found
+__all__ = ["DocumentQuery", "document_id", "invoice_candidates", "job_name", "parse_bound",
+           "run_id"]

@@ -16,14 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from sqlalchemy import delete, select, update
-
 from factory.archive import SqlIndex, Store
-from factory.archive.tables import documents
 from factory.compliance.audit import Actor, AuditLog
 from factory.compliance.documents import Document, iter_documents, load
 from factory.compliance.query import DocumentQuery
-from factory.errors import ArchiveError, NotFoundError
+from factory.errors import ArchiveError
 
 
 @runtime_checkable
@@ -53,18 +50,7 @@ def set_hold(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, doc_i
     if hold and isinstance(store, HoldableStore):
         for key in document_keys(document):  # store first: a failure leaves the index unchanged
             store.set_legal_hold(key, True)
-    with index.begin() as conn:
-        row = conn.execute(select(documents.c.legal_hold).where(
-            documents.c.document_id == document.document_id)).first()
-        if row is None:
-            raise NotFoundError(f"no document {document.document_id} in the index")
-        changed = bool(row.legal_hold) != hold
-        if changed:
-            conn.execute(update(documents).where(
-                documents.c.document_id == document.document_id).values(legal_hold=hold))
-        audit.append(conn, actor, "archive.hold" if hold else "archive.release",
-                     document_id=document.document_id,
-                     details={"reason": reason[:500], "changed": changed})
+    changed = index.holds.set_hold(document.document_id, hold, actor, reason)
     if not hold and isinstance(store, HoldableStore):
         for key in document_keys(document):  # index first: a failure leaves the store holding
             store.set_legal_hold(key, False)
@@ -89,27 +75,19 @@ def purge_expired(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, 
     """Find (and with ``execute`` delete) documents past retention and not on hold."""
     result = PurgeResult(dry_run=not execute)
     every_revision = DocumentQuery(revisions=True)  # superseded ones expire like any other
-    for document in iter_documents(index, every_revision,
-                                   where=(documents.c.retention_until < now,)):
+    for document in iter_documents(index, every_revision, expired_before=now):
         (result.kept_on_hold if document.legal_hold else result.expired).append(document)
     if not execute:
         return result
     for document in result.expired:
-        with index.begin() as conn:
-            gone = conn.execute(delete(documents).where(
-                documents.c.document_id == document.document_id,
-                documents.c.legal_hold.is_(False),
-                documents.c.retention_until < now)).rowcount
-            if gone != 1:
-                result.warnings.append(f"{document.document_id}: kept (placed on hold or"
-                                       " changed while purging)")
-                continue
-            entry = document.entry
-            audit.append(conn, actor, "archive.purge", document_id=document.document_id,
-                         details={"job": entry.job, "period": entry.period,
-                                  "customer_id": entry.customer_id,
-                                  "storage_key": entry.storage_key, "sha256": entry.sha256,
-                                  "retention_until": entry.retention_until.isoformat()})
+        entry = document.entry
+        if not index.holds.purge(document.document_id, now, actor, details={
+                "job": entry.job, "period": entry.period, "customer_id": entry.customer_id,
+                "storage_key": entry.storage_key, "sha256": entry.sha256,
+                "retention_until": entry.retention_until.isoformat()}):
+            result.warnings.append(f"{document.document_id}: kept (placed on hold or"
+                                   " changed while purging)")
+            continue
         result.purged.append(document.document_id)
         for key in document_keys(document):
             try:

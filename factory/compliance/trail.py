@@ -17,13 +17,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from factory.archive import SqlIndex, Store
-from factory.archive.tables import documents
 from factory.compliance.audit import AuditEntry
 from factory.compliance.audit_query import AuditQuery, search_audit
-from factory.compliance.documents import Document, _document, fetch, load
+from factory.compliance.documents import Document, fetch, load
 from factory.errors import ArchiveError, ConfigError, InputError, IntegrityError, RenderError
 
 PDF = "application/pdf"
@@ -81,14 +78,7 @@ def supersessions(index: SqlIndex, revisions: list[Document]) -> dict[str, str]:
 
 
 def revisions(index: SqlIndex, document: Document) -> list[Document]:
-    entry = document.entry
-    statement = select(documents).where(
-        documents.c.job == entry.job, documents.c.period == entry.period,
-        documents.c.record_key == entry.record_key, documents.c.channel == entry.channel,
-        documents.c.document_type == entry.document_type,
-    ).order_by(documents.c.revision, documents.c.created_at)
-    with index.connect() as conn:
-        return [_document(row) for row in conn.execute(statement)]
+    return index.search.slot_revisions(document)
 
 
 def check_document(index: SqlIndex, store: Store, doc_id: str,

@@ -23,11 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from factory.archive import SqlIndex, Store, template_snapshot_key
 from factory.archive.store import TempObjects
-from factory.archive.tables import documents, template_versions
 from factory.compliance.documents import Document, iter_documents, read_verified
 from factory.compliance.query import DocumentQuery
 from factory.compliance.retention import HoldableStore, document_keys
@@ -222,13 +219,7 @@ def _find_orphans(index: SqlIndex, store: Store, prefix: str, report: VerifyRepo
 
 
 def _orphans_in(index: SqlIndex, keys: list[str], report: VerifyReport) -> None:
-    with index.connect() as conn:
-        known = {row[0] for row in conn.execute(select(documents.c.storage_key).where(
-            documents.c.storage_key.in_(keys)))}
-        known |= {row[0] for row in conn.execute(select(documents.c.record_storage_key).where(
-            documents.c.record_storage_key.in_(keys)))}
-        known |= {row[0] for row in conn.execute(select(template_versions.c.storage_key).where(
-            template_versions.c.storage_key.in_(keys)))}
+    known = index.documents.known_keys(keys) | index.templates.known_keys(keys)
     for key in sorted(set(keys) - known):
         report.findings.append(Finding(
             "orphan", key, None, "in the store but not in the index (left by a purge that"

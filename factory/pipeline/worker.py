@@ -47,6 +47,7 @@ from factory.archive import (
     record_snapshot_key,
 )
 from factory.archive.audit import Actor
+from factory.archive.identity import customer_identity
 from factory.archive.index import Claim, SqlIndex, Supersession
 from factory.archive.store import Store
 from factory.config import retention_until
@@ -346,6 +347,7 @@ class Worker:
             byte_size=artifact.byte_size, sha256=artifact.sha256, storage_key=key,
             media_type=artifact.media_type, created_at=created, retention_until=retain,
             revision=revision, record_storage_key=snapshot_key, record_sha256=record_sha256,
+            **customer_identity(record.data, self.job.print_.address.name)._asdict(),
         )
 
     def _render_and_store(self, record: Record, claim: Claim, number: int | None = None

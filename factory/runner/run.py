@@ -35,7 +35,7 @@ from factory.archive import open_index, open_store
 from factory.archive.index import SqlIndex, run_owner
 from factory.archive.store import Store, TempObjects
 from factory.archive.versions import keep_version
-from factory.config import Settings
+from factory.config import Settings, archive_urls_for, resolve_url
 from factory.errors import ConfigError, FactoryError, SourceError
 from factory.executors.base import Executor
 from factory.jobs import JobSpec, RecordSchema
@@ -51,6 +51,7 @@ from factory.models import (
     Status,
 )
 from factory.pipeline import CHANNEL, WorkerConfig
+from factory.pipeline.channels import default_transports
 from factory.printing.marks import check_clear
 from factory.routing import route_record
 from factory.runner.accounting import RunState
@@ -95,10 +96,21 @@ class Prepared:
     store_url: str
     index_url: str
     issued: date
-    email_url: str | None = None
-    sms_url: str | None = None
-    peppol_url: str | None = None
+    #: {channel: resolved transport URL} of the job's channels that have one.
+    transports: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def email_url(self) -> str | None:  # the older names, for callers that still use them
+        return self.transports.get("email")
+
+    @property
+    def sms_url(self) -> str | None:
+        return self.transports.get("sms")
+
+    @property
+    def peppol_url(self) -> str | None:
+        return self.transports.get("peppol")
 
 
 def new_run_id(moment: datetime | None = None) -> str:
@@ -147,15 +159,10 @@ def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
     check_columns(source, job)
     store_url, index_url = archive_urls(job, settings)
     issued = options.issued or default_issued(period, datetime.now(UTC).date())
-    email_url = sms_url = None
-    if "email" in job.channels and job.email is not None:
-        email_url = _resolve_url(settings.email_url or job.email.transport, settings)
-    if "sms" in job.channels and job.sms is not None:
-        sms_url = _resolve_url(settings.sms_url or job.sms.transport, settings)
-    peppol_url = settings.peppol_url or job.peppol.transport \
-        if "peppol" in job.channels and job.peppol is not None else None
+    transports = {name: resolve_url(url, settings) or url for name, url in
+                  default_transports(job, settings.transport_url).items()}
     return Prepared(job, settings, period, templates, schema, source, store_url, index_url,
-                    issued, email_url, sms_url, peppol_url)
+                    issued, transports)
 
 
 def check_seal(job: JobSpec, settings: Settings) -> None:
@@ -172,10 +179,8 @@ def check_seal(job: JobSpec, settings: Settings) -> None:
 
 def archive_urls(job: JobSpec | None, settings: Settings) -> tuple[str, str]:
     """(store URL, index URL): options/environment, then the job's [archive], then defaults."""
-    store = job.archive.store if job else None
-    index = job.archive.index if job else None
-    return (settings.archive_url or _resolve_url(store, settings) or settings.default_archive_url,
-            settings.index_url or _resolve_url(index, settings) or settings.default_index_url)
+    return archive_urls_for(job.archive.store if job else None,
+                            job.archive.index if job else None, settings)
 
 
 def check_columns(source: Source, job: JobSpec) -> None:
@@ -189,20 +194,6 @@ def check_columns(source: Source, job: JobSpec) -> None:
         raise SourceError(
             f"{source.name}: missing column(s) {', '.join(missing)} required by"
             f" [schema.fields] of {job.label} (the header has: {', '.join(columns)})")
-
-
-def _resolve_url(url: str | None, settings: Settings) -> str | None:
-    """Job-file URLs may use paths relative to the project root: ``file:var/archive``."""
-    if not url:
-        return None
-    if url.startswith("file:") and not url.startswith("file://"):
-        return settings.resolve(url[len("file:"):]).as_uri()
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        return "sqlite:///" + str(settings.resolve(url[len("sqlite:///"):]))
-    if url.startswith("outbox:") and not url.startswith("outbox:///"):
-        relative = url[len("outbox:"):].removeprefix("//")
-        return "outbox://" + str(settings.resolve(relative))
-    return url
 
 
 def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Executor,
@@ -236,10 +227,9 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         job_path=str(job.path), settings=settings, run_id=run_id, period=prepared.period.code,
         issued=prepared.issued, store_url=prepared.store_url, index_url=prepared.index_url,
         template_version=prepared.templates.version, force=options.force,
-        email_url=prepared.email_url, sms_url=prepared.sms_url,
+        transports=dict(prepared.transports),
         resend_unknown=options.resend_unknown, force_reason=options.force_reason.strip(),
-        actor=options.actor, actor_role=options.actor_role, job_text=job.text,
-        peppol_url=prepared.peppol_url)
+        actor=options.actor, actor_role=options.actor_role, job_text=job.text)
     if not options.dry_run:
         index.start_run(run_id, job.name, prepared.period.code, executor=executor.name,
                         workers=executor.workers, template_version=prepared.templates.version,

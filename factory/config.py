@@ -179,7 +179,7 @@ def parse_size(value: Any) -> int:
         if not match:
             raise ConfigError(f"size {value!r} is not a number of bytes like 1048576, 500M or 2G")
         count, unit = int(match.group(1)), match.group(2).lower()
-    size = count * 1024 ** " kmgt".index(unit or " ")
+    size = int(count * 1024 ** " kmgt".index(unit or " "))
     if size < 1:
         raise ConfigError(f"size {value!r} must be at least one byte")
     return size
@@ -321,7 +321,7 @@ def _read_project_file(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    section = data.get("factory", {})
+    section: dict[str, Any] = data.get("factory", {})
     allowed = {"templates_dir", "assets_dir", "var_dir", "archive_url", "index_url", "workers",
                "chunk_size", "retention", "email_url", "sms_url", "peppol_url", "transports",
                "export_max_bytes", "finance_document_types", "seal", "seal_trust",

@@ -11,8 +11,9 @@ from factory.pipeline.channels.base import (
     channel_class,
     channel_names,
     default_transports,
+    done_keys,
     register_channel,
 )
 
 __all__ = ["Channel", "RecordContext", "Services", "channel_class", "channel_names",
-           "default_transports", "register_channel"]
+           "default_transports", "done_keys", "register_channel"]

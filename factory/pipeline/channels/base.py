@@ -13,6 +13,8 @@ worker offers every channel: job, period, renderer, store, index, slots, transpo
     transport_options()              what `factory.deliver.open_transport` needs beside the URL
     process(record, route, context)  one record -> `ChannelOutcome` (raises FactoryError;
                                      the worker retries the retryable ones)
+    done_keys(index, job, period, keys)   (optional, static) the record keys done already, for
+                                     the dry run; default: those with a document in the slot
 
 Built-in channels are imported only when a job names them (the coordinator imports none of
 the rendering code). A new channel is one module and one line in ``_BUILTIN`` (or a
@@ -152,10 +154,21 @@ def channel_class(name: str) -> type[Channel]:
     return found
 
 
+def done_keys(name: str, index: SqlIndex, job: JobSpec, period: str, keys: list[str]
+              ) -> set[str]:
+    """The record keys among ``keys`` whose channel ``name`` is done already (what a worker
+    would skip): the channel's own ``done_keys``, else a current document in its slot."""
+    check = getattr(channel_class(name), "done_keys", None)
+    if check is not None:
+        found: set[str] = check(index, job, period, keys)
+        return found
+    return index.existing_keys(job.name, period, name, job.document_type, keys)
+
+
 def default_transports(job: JobSpec, lookup: Callable[[str], str | None]) -> dict[str, str]:
     """{channel: transport URL} of ``job``'s channels that have a transport: ``lookup(name)``
     (options, environment, ``docfactory.toml``) first, then the job file's."""
-    urls = {}
+    urls: dict[str, str] = {}
     for name in job.channels:
         url = lookup(name) or channel_class(name).default_transport(job)
         if url:
@@ -164,4 +177,4 @@ def default_transports(job: JobSpec, lookup: Callable[[str], str | None]) -> dic
 
 
 __all__ = ["Channel", "RecordContext", "Services", "channel_class", "channel_names",
-           "default_transports", "register_channel"]
+           "default_transports", "done_keys", "register_channel"]

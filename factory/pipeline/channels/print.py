@@ -13,6 +13,7 @@ from factory.models import ChannelOutcome, ChannelStatus, Record, Route
 from factory.pipeline.channels.base import RecordContext, Services
 
 if TYPE_CHECKING:
+    from factory.archive.index import SqlIndex
     from factory.deliver import TransportOptions
     from factory.jobs import JobSpec
 
@@ -32,6 +33,12 @@ class PrintChannel:
 
     def transport_options(self) -> TransportOptions | None:
         return None
+
+    @staticmethod
+    def done_keys(index: SqlIndex, job: JobSpec, period: str, keys: list[str]) -> set[str]:
+        """Records whose PDF was handed to the print stream already (or printed, or sent)."""
+        return index.existing_deliveries(job.name, period, CHANNEL, job.document_type, keys,
+                                         ("queued", "printed", "sent"))
 
     def process(self, record: Record, route: Route, context: RecordContext) -> ChannelOutcome:
         entry = context.archived_pdf()

@@ -7,8 +7,10 @@ frozen `Settings`. Precedence, strongest first: override > environment > job fil
 
 Environment variables: ``FACTORY_HOME`` (project root), ``FACTORY_VAR`` (work folder),
 ``FACTORY_ARCHIVE_URL``, ``FACTORY_INDEX_URL``, ``FACTORY_WORKERS``, ``FACTORY_CHUNK_SIZE``,
-``FACTORY_EMAIL_URL`` and ``FACTORY_SMS_URL`` (delivery transports, credentials included: they
-override the job file's, which should hold none).
+``FACTORY_TRANSPORT_<CHANNEL>`` (a channel's delivery transport, credentials included: it
+overrides the job file's, which should hold none; ``FACTORY_EMAIL_URL``, ``FACTORY_SMS_URL`` and
+``FACTORY_PEPPOL_URL`` are the older names of three of them, still read),
+``FACTORY_WEBHOOK_SECRET`` (the key webhook notifications are signed with; never printed).
 ``FACTORY_EXPORT_MAX_BYTES`` (largest compliance export, ``500M``, ``2G`` or bytes) and
 ``FACTORY_FINANCE_DOCUMENT_TYPES`` (comma-separated document types whose jobs the finance role
 may start and watch). ``FACTORY_SEAL_TRUST`` (trust anchors for seal checks, separated by
@@ -67,6 +69,12 @@ class Settings:
     email_url: str | None = None
     sms_url: str | None = None
     peppol_url: str | None = None
+    #: ``{channel: transport URL}``: ``[factory.transports]``, ``FACTORY_TRANSPORT_<CHANNEL>``;
+    #: ``email_url``, ``sms_url`` and ``peppol_url`` are aliases of three entries (see
+    #: `transport_url`).
+    transports: Mapping[str, str] = field(default_factory=dict)
+    #: ``FACTORY_WEBHOOK_SECRET``: the HMAC key of webhook signatures. Never printed.
+    webhook_secret: str | None = field(default=None, repr=False)
     workers: int = 1
     chunk_size: int = 4
     retention: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
@@ -104,6 +112,39 @@ class Settings:
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def transport_url(self, channel: str) -> str | None:
+        """The transport URL set for ``channel`` outside the job file, if any: an explicit
+        ``email_url``/``sms_url``/``peppol_url`` (CLI options, their older variables) first,
+        then ``transports``."""
+        alias = getattr(self, f"{channel}_url", None) if channel in _ALIASES else None
+        return alias or self.transports.get(channel)
+
+
+_ALIASES = ("email", "sms", "peppol")
+
+
+def resolve_url(url: str | None, settings: Settings) -> str | None:
+    """Job-file URLs may use paths relative to the project root: ``file:var/archive``,
+    ``sqlite:///var/index.db``, ``outbox:var/outbox``; other URLs are returned as they are."""
+    if not url:
+        return None
+    if url.startswith("file:") and not url.startswith("file://"):
+        return settings.resolve(url[len("file:"):]).as_uri()
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        return "sqlite:///" + str(settings.resolve(url[len("sqlite:///"):]))
+    if url.startswith("outbox:") and not url.startswith("outbox:///"):
+        relative = url[len("outbox:"):].removeprefix("//")
+        return "outbox://" + str(settings.resolve(relative))
+    return url
+
+
+def archive_urls_for(store: str | None, index: str | None, settings: Settings
+                     ) -> tuple[str, str]:
+    """(store URL, index URL): options/environment, then the job's [archive] (``store``,
+    ``index``), then the defaults under the work folder."""
+    return (settings.archive_url or resolve_url(store, settings) or settings.default_archive_url,
+            settings.index_url or resolve_url(index, settings) or settings.default_index_url)
+
 
 def retention_until(settings: Settings, retention_class: str, start: datetime) -> datetime:
     """The moment a document of ``retention_class`` created at ``start`` may be purged."""
@@ -138,7 +179,7 @@ def parse_size(value: Any) -> int:
         if not match:
             raise ConfigError(f"size {value!r} is not a number of bytes like 1048576, 500M or 2G")
         count, unit = int(match.group(1)), match.group(2).lower()
-    size = count * 1024 ** " kmgt".index(unit or " ")
+    size = int(count * 1024 ** " kmgt".index(unit or " "))
     if size < 1:
         raise ConfigError(f"size {value!r} must be at least one byte")
     return size
@@ -202,6 +243,10 @@ def load_settings(
         email_url=pick("email_url", "FACTORY_EMAIL_URL", None),
         sms_url=pick("sms_url", "FACTORY_SMS_URL", None),
         peppol_url=pick("peppol_url", "FACTORY_PEPPOL_URL", None),
+        transports=_transports(file_values.get("transports", {}), env,
+                               overrides.get("transports")),
+        webhook_secret=overrides.get("webhook_secret") or env.get("FACTORY_WEBHOOK_SECRET")
+        or None,
         workers=workers,
         chunk_size=chunk_size,
         retention=retention,
@@ -222,6 +267,18 @@ def load_settings(
         worker_memory_bytes=_memory(pick("worker_memory", "FACTORY_WORKER_MEMORY",
                                          DEFAULT_WORKER_MEMORY_BYTES)),
     )
+
+
+def _transports(table: Any, env: Mapping[str, str], override: Any) -> dict[str, str]:
+    """``[factory.transports]``, then ``FACTORY_TRANSPORT_<CHANNEL>``, then the override."""
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise ConfigError("docfactory.toml: [factory.transports] maps channel names to"
+                          " transport URLs (webhook = \"webhook:\")")
+    urls = {str(k): v for k, v in table.items()}
+    urls.update({k[len("FACTORY_TRANSPORT_"):].lower(): v for k, v in env.items()
+                 if k.startswith("FACTORY_TRANSPORT_") and v})
+    urls.update(dict(override or {}))
+    return urls
 
 
 def _tables(value: Any) -> dict[str, dict[str, Any]]:
@@ -264,9 +321,9 @@ def _read_project_file(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    section = data.get("factory", {})
+    section: dict[str, Any] = data.get("factory", {})
     allowed = {"templates_dir", "assets_dir", "var_dir", "archive_url", "index_url", "workers",
-               "chunk_size", "retention", "email_url", "sms_url", "peppol_url",
+               "chunk_size", "retention", "email_url", "sms_url", "peppol_url", "transports",
                "export_max_bytes", "finance_document_types", "seal", "seal_trust",
                "export_seal", "api_max_body_bytes", "api_auth_failures", "worker_memory"}
     unknown = sorted(set(section) - allowed)

@@ -146,11 +146,13 @@ class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     PEPPOL = "peppol"  # the invoice's UBL handed to the sender's Peppol access point
+    WEBHOOK = "webhook"  # a signed JSON notification with the document's link
 
 
 #: The order channels of one record are processed in: the PDF first (print and email
 #: attachments need it), then print, then the sends.
-CHANNEL_ORDER = (Channel.PDF, Channel.PRINT, Channel.EMAIL, Channel.SMS, Channel.PEPPOL)
+CHANNEL_ORDER = (Channel.PDF, Channel.PRINT, Channel.EMAIL, Channel.SMS, Channel.PEPPOL,
+                 Channel.WEBHOOK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,7 @@ class Route:
     phone: str | None = None
     failure: str | None = None
     peppol: str | None = None  # the buyer's Peppol participant id (``0245:2020317068``)
+    webhook: str | None = None  # the customer's notification URL
 
 
 @dataclass(frozen=True, slots=True)

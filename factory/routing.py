@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -62,6 +63,24 @@ def check_phone(value: Any, region: str) -> tuple[str | None, str | None]:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 
+def check_webhook_url(value: Any) -> tuple[str | None, str | None]:
+    """(URL, None) or (None, reason): an ``https://`` URL with a host, or ``http://`` to
+    loopback (a receiver on the same machine); no credentials in it."""
+    text = str(value or "").strip()
+    if not text:
+        return None, "no webhook URL"
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        return None, "invalid webhook URL"
+    if not host or parts.scheme not in ("https", "http") or parts.username or parts.password:
+        return None, "invalid webhook URL (expected https://host/path, without credentials)"
+    if parts.scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
+        return None, "webhook URL must use https (plain http only to loopback)"
+    return text, None
+
+
 def _consent(data: Mapping[str, Any], field: str | None) -> str | None:
     """None when consent is given (or not required), else the reason."""
     if not field:
@@ -92,6 +111,10 @@ def _usable(job: JobSpec, record: Record, channel: str) -> tuple[str | None, dic
         if not _PARTICIPANT.match(value):
             return f"invalid Peppol participant id {value!r} (expected SCHEME:ID)", {}
         return None, {"peppol": value}
+    if channel == Channel.WEBHOOK and job.webhook is not None:
+        url, problem = check_webhook_url(data.get(job.webhook.url_field))
+        problem = problem or _consent(data, job.webhook.consent_field)
+        return problem, ({"webhook": url} if url else {})
     return None, {}
 
 
@@ -136,7 +159,7 @@ def route_record(job: JobSpec, record: Record) -> Route:
                     f"{c}: {why}" for c, why in suppressed)
     ordered = tuple(c.value for c in CHANNEL_ORDER if c.value in targets)
     return Route(ordered, tuple(suppressed), found.get("email"), found.get("phone"), failure,
-                 found.get("peppol"))
+                 found.get("peppol"), found.get("webhook"))
 
 
-__all__ = ["check_email", "check_phone", "route_record"]
+__all__ = ["check_email", "check_phone", "check_webhook_url", "route_record"]

@@ -7,12 +7,17 @@ the claim that writes it, so two attempts at the same revision, a stale one and 
 never write the same object: only the attempt whose claim completes becomes the document), and
 the idempotency key of a send (`delivery_key`, a UUID5 without the revision: a message is sent
 once, whatever is re-rendered).
+
+`SlotKey` names the five parts of one slot (at most one current document per slot) by keyword,
+so they cannot be passed in the wrong order; its methods give the slot's document ids, storage
+keys and idempotency key. Prefer it to the positional functions below.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 
 from factory.errors import ArchiveError
 
@@ -31,6 +36,40 @@ def delivery_key(job: str, period: str, record_key: str, document_type: str,
     """The idempotency key of one send: the same for every attempt, rerun and revision."""
     return str(uuid.uuid5(NAMESPACE, f"delivery|{job}|{period}|{record_key}|{document_type}"
                                      f"|{channel}"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlotKey:
+    """The identity of one slot: ``SlotKey(job=, period=, record_key=, document_type=,
+    channel=)``, keywords only. `factory.archive.slots` opens it for writing."""
+
+    job: str
+    period: str
+    record_key: str
+    document_type: str
+    channel: str
+
+    def document_id(self, revision: int = 1) -> str:
+        return document_id(self.job, self.period, self.record_key, self.document_type,
+                           self.channel, revision)
+
+    def delivery_key(self) -> str:
+        """The idempotency key of the slot's send (the same for every attempt and revision)."""
+        return delivery_key(self.job, self.period, self.record_key, self.document_type,
+                            self.channel)
+
+    def storage_key(self, doc_id: str, extension: str, attempt: str) -> str:
+        """Where ``attempt`` writes document ``doc_id`` of this slot (see `document_key`)."""
+        return document_key(self.job, self.period, self.record_key, doc_id, extension,
+                            attempt)
+
+    def prefix(self) -> str:
+        """The store prefix every object of the slot's record lies under."""
+        return f"{self.job}/{self.period}/{self.record_key}/"
+
+    def with_channel(self, channel: str) -> SlotKey:
+        return SlotKey(job=self.job, period=self.period, record_key=self.record_key,
+                       document_type=self.document_type, channel=channel)
 
 
 def document_key(job: str, period: str, record_key: str, doc_id: str, extension: str,

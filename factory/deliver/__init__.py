@@ -9,6 +9,7 @@ archive's stores::
     smtps://[user:password@]host[:port][?cafile=PATH&timeout=S]          (TLS from the start)
     https://[:token@]host/path, http://...   an HTTP SMS gateway (JSON body, auth header)
     outbox:///absolute/dir, outbox:relative   .eml and .json files: the default for demos
+    webhook:                                  signed JSON POSTs to each recipient's own URL
 
 Every transport states whether sending the same message again is harmless
 (``resend_is_safe``: the outbox rewrites the same file, a gateway deduplicates by idempotency

@@ -27,6 +27,8 @@ class TransportOptions:
     channel: str
     rate_per_second: float = 0.0
     gateway: dict[str, Any] = field(default_factory=dict)
+    #: A signing key (webhooks: ``FACTORY_WEBHOOK_SECRET``); never in a repr, log or error.
+    secret: str | None = field(default=None, repr=False)
 
 
 class Transport(Protocol):
@@ -78,7 +80,7 @@ Factory = Callable[[str, TransportOptions], Transport]
 _TRANSPORTS: dict[str, Factory] = {}
 _OPTIONAL = {"smtp": "factory.deliver.smtp", "smtps": "factory.deliver.smtp",
              "http": "factory.deliver.gateway", "https": "factory.deliver.gateway",
-             "outbox": "factory.deliver.outbox",
+             "outbox": "factory.deliver.outbox", "webhook": "factory.deliver.webhook",
              "peppol+http": "factory.deliver.peppol", "peppol+https": "factory.deliver.peppol"}
 
 

@@ -67,9 +67,7 @@ def encode_config(config: WorkerConfig) -> dict[str, Any]:
         "template_version": config.template_version,
         "force": config.force,
         "attempts": config.attempts,
-        "email_url": without_password(config.email_url) if config.email_url else None,
-        "sms_url": without_password(config.sms_url) if config.sms_url else None,
-        "peppol_url": without_password(config.peppol_url) if config.peppol_url else None,
+        "transports": {name: without_password(url) for name, url in config.transports.items()},
         "resend_unknown": config.resend_unknown,
         "force_reason": config.force_reason,
         "actor": config.actor,
@@ -84,15 +82,20 @@ def decode_config(data: Mapping[str, Any], local: Settings | None = None) -> Wor
     raw = data["settings"]
     root = local.root if local is not None else Path(raw["root"])
     paths = {name: root / raw[name] for name in _PATHS if name != "root"}
-    # A sealing job's key password never travels: each worker has its own FACTORY_SEAL_*.
+    # A sealing job's key password never travels: each worker has its own FACTORY_SEAL_*
+    # (and its own FACTORY_WEBHOOK_SECRET).
     settings = Settings(root=root, retention=dict(raw["retention"]),
                         seal=dict(raw.get("seal", {})),
                         seal_secrets=dict(local.seal_secrets) if local is not None else {},
+                        webhook_secret=local.webhook_secret if local is not None else None,
                         **paths)
     urls = [local.archive_url, local.index_url, local.email_url, local.sms_url,
-            local.peppol_url] \
+            local.peppol_url, *local.transports.values()] \
         if local is not None else []
-    email_url, sms_url = data.get("email_url"), data.get("sms_url")
+    # Older payloads carry email_url / sms_url / peppol_url beside (or instead of) transports.
+    transports = {name: data[f"{name}_url"] for name in ("email", "sms", "peppol")
+                  if data.get(f"{name}_url")}
+    transports.update(data.get("transports") or {})
     return WorkerConfig(
         job_path=str(root / data["job_path"]), settings=settings, run_id=data["run_id"],
         period=data["period"], issued=date.fromisoformat(data["issued"]),
@@ -100,13 +103,10 @@ def decode_config(data: Mapping[str, Any], local: Settings | None = None) -> Wor
         index_url=with_local_password(data["index_url"], urls),
         template_version=data["template_version"], force=bool(data["force"]),
         attempts=int(data["attempts"]),
-        email_url=with_local_password(email_url, urls) if email_url else None,
-        sms_url=with_local_password(sms_url, urls) if sms_url else None,
+        transports={name: with_local_password(url, urls) for name, url in transports.items()},
         resend_unknown=bool(data.get("resend_unknown", False)),
         force_reason=str(data.get("force_reason", "")), actor=str(data.get("actor", "system")),
-        actor_role=str(data.get("actor_role", "system")), job_text=data.get("job_text"),
-        peppol_url=with_local_password(data["peppol_url"], urls)
-        if data.get("peppol_url") else None)
+        actor_role=str(data.get("actor_role", "system")), job_text=data.get("job_text"))
 
 
 def encode_record(record: Record) -> dict[str, Any]:

@@ -23,8 +23,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-ChannelName = Literal["pdf", "print", "email", "sms", "peppol"]
-DeliveryChannel = Literal["print", "email", "sms", "peppol"]
+ChannelName = Literal["pdf", "print", "email", "sms", "peppol", "webhook"]
+DeliveryChannel = Literal["print", "email", "sms", "peppol", "webhook"]
 PARTICIPANT_ID = r"^[0-9]{4}:[A-Za-z0-9+._-]{1,128}$"
 
 
@@ -113,6 +113,37 @@ class PeppolSpec(_Strict):
     timeout_seconds: float = Field(default=10.0, gt=0)
     poll_seconds: float = Field(default=0.0, ge=0)
     poll_interval_seconds: float = Field(default=0.5, gt=0)
+
+
+class WebhookSpec(_Strict):
+    """``[webhook]``: a signed JSON notification POSTed to the customer's own URL.
+
+    ``url_field`` names the record field holding the customer's endpoint (``https://``; plain
+    ``http://`` only to loopback); ``link_base`` is where the documents are served (the HTTP
+    service's address: the link is ``<link_base>/api/documents/<document id>/content``);
+    ``transport`` is ``webhook:`` (the signing key comes from ``FACTORY_WEBHOOK_SECRET``,
+    never from the job file)."""
+
+    transport: str = "webhook:"
+    url_field: str = "webhook_url"
+    consent_field: str | None = None
+    link_base: str = Field(pattern=r"^https?://[^/\s]+(/\S*)?$")
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+def webhook_problems(channels: Sequence[str], webhook: WebhookSpec | None,
+                     fields: set[str]) -> list[str]:
+    """Problems between ``[webhook]`` and the rest of the job, one line each."""
+    if "webhook" not in channels:
+        return []
+    if webhook is None:
+        return ["webhook: channel 'webhook' needs a [webhook] section (at least link_base)"]
+    problems = [f"webhook.{name} {value!r} is not a field of [schema.fields]"
+                for name in ("url_field", "consent_field")
+                if (value := getattr(webhook, name)) and value not in fields]
+    if "pdf" not in channels:
+        problems.append("channels: 'webhook' links to the archived PDF: add 'pdf'")
+    return problems
 
 
 def channel_problems(channels: Sequence[str], routing: RoutingSpec | None, email: EmailSpec | None,

@@ -24,7 +24,9 @@ from factory.jobs.channels import (
     PeppolSpec,
     RoutingSpec,
     SmsSpec,
+    WebhookSpec,
     channel_problems,
+    webhook_problems,
 )
 from factory.jobs.seal import SealSpec
 
@@ -280,6 +282,7 @@ class JobSpec(_Strict):
     email: EmailSpec | None = None
     sms: SmsSpec | None = None
     peppol: PeppolSpec | None = None
+    webhook: WebhookSpec | None = None
     path: Path | None = Field(default=None, exclude=True)
     #: The job file's text as it was validated: what workers parse (never the file again), so
     #: a job file edited during a run cannot change half a batch.
@@ -311,6 +314,7 @@ class JobSpec(_Strict):
             raise ValueError("channels: a channel is listed twice")
         problems = channel_problems(self.channels, self.routing, self.email, self.sms,
                                     set(fields), self.peppol, self.invoice is not None)
+        problems += webhook_problems(list(self.channels), self.webhook, set(fields))
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -391,7 +395,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "print": PrintSpec, "print.marks": MarksSpec, "print.omr": OmrSpec,
     "print.address": AddressFields, "invoice": InvoiceSpec, "invoice.seller": SellerSpec,
     "routing": RoutingSpec, "seal": SealSpec, "email": EmailSpec, "sms": SmsSpec,
-    "sms.gateway": GatewaySpec,
+    "sms.gateway": GatewaySpec, "webhook": WebhookSpec,
 }
 
 

@@ -6,7 +6,8 @@ with every task (Celery); the worker builds everything heavy from it itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -18,12 +19,17 @@ from factory.jobs.spec import parse_job_text
 CHANNEL = "pdf"
 
 
+_ALIASES = ("email", "sms", "peppol")
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
     """Identifies the run and where its job, templates, store, index and transports are.
 
-    ``email_url`` / ``sms_url`` are resolved transport URLs (they may hold credentials: they
-    travel to the workers like ``index_url`` and are never logged). ``resend_unknown`` lets a
+    ``transports`` maps a channel name to its resolved transport URL (they may hold
+    credentials: they travel to the workers like ``index_url`` and are never logged);
+    ``email_url``, ``sms_url`` and ``peppol_url`` are the older names of three of its entries,
+    kept as aliases (given, they fill ``transports``; read, they show it). ``resend_unknown`` lets a
     run send again the messages a crash left in doubt (see `factory.pipeline.delivery`).
     ``force`` renders archived records again as new revisions; ``actor`` (``cli:<user>`` or
     ``key:<id>``, with ``actor_role``) and ``force_reason`` are recorded on every revision it
@@ -48,6 +54,18 @@ class WorkerConfig:
     actor_role: str = "system"
     #: The job file's text as the coordinator validated it (None: read ``job_path``).
     job_text: str | None = None
+    transports: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        merged = {name: url for name, url in (("email", self.email_url), ("sms", self.sms_url),
+                                              ("peppol", self.peppol_url)) if url}
+        merged.update(self.transports)
+        object.__setattr__(self, "transports", merged)
+        for name in _ALIASES:
+            object.__setattr__(self, f"{name}_url", merged.get(name))
+
+    def transport_url(self, channel: str) -> str | None:
+        return self.transports.get(channel)
 
     def load_job(self) -> JobSpec:
         """The run's job: parsed from the text the coordinator validated, so an edit of the

@@ -4,7 +4,8 @@ Takes the worker's store, index, transports and renderer; gives a `ChannelOutcom
 is fixed: archive first, then deliver, then record the delivery status::
 
     sent before? (a document row in the slot)  ─► skipped; --force never resends
-    claim the slot
+    claim the slot (`factory.archive.slots`: released, and the attempt's unrecorded
+    objects removed, on any failure)
     "sending" or "unknown" left by a crash?    ─► the in-doubt policy below
     render ─► store the record snapshot and the .eml / .json
     index.begin_delivery: "sending", attempts + 1          (recorded BEFORE the send)
@@ -29,23 +30,17 @@ record never resends a message this process already handed over.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from factory.archive import (
-    Slot,
-    delivery_key,
-    document_id,
-    document_key,
-    record_snapshot_key,
-)
-from factory.archive.index import Claim, SqlIndex
+from factory.archive.index import SqlIndex
+from factory.archive.keys import SlotKey, record_snapshot_key
+from factory.archive.slots import OpenSlot, Slots
 from factory.archive.store import Store, sha256_of
 from factory.deliver import Transport
-from factory.errors import DeliveryError, FactoryError, PermanentDeliveryError
+from factory.errors import DeliveryError, PermanentDeliveryError
 from factory.models import (
     ArchiveEntry,
     Artifact,
@@ -58,6 +53,9 @@ from factory.models import (
 )
 from factory.templates import DocumentMeta
 
+if TYPE_CHECKING:
+    from factory.pipeline.channels.base import RecordContext, Services
+
 #: The media type of an archived message, by its extension (a send recovered after a crash).
 _MEDIA_TYPES = {"eml": "message/rfc822", "json": "application/json", "xml": "application/xml"}
 
@@ -66,7 +64,7 @@ IN_DOUBT = (DeliveryStatus.SENDING.value, DeliveryStatus.UNKNOWN.value)
 
 @dataclass
 class Send:
-    """What the worker hands over for one send."""
+    """What a channel hands over for one send."""
 
     record: Record
     channel: str
@@ -79,61 +77,65 @@ class Send:
     holder: str | None = None
 
 
+def make_send(services: Services, context: RecordContext, channel: str, recipient: str,
+              render: Callable[[DocumentMeta], tuple[Artifact, Message]]) -> Send:
+    """The `Send` of ``channel`` for ``context``'s record: ``render`` gives the archived
+    artifact and the message; the record snapshot and the index row are the worker's."""
+    record = context.record
+    return Send(
+        record=record, channel=channel, recipient=recipient, render=render,
+        snapshot=lambda doc_id, created: services.snapshot(record, doc_id, created),
+        entry=lambda doc_id, artifact, key, snapshot_key, created: services.entry(
+            record, channel, doc_id, artifact, key, snapshot_key, created, 1),
+        meta=services.documents.meta, holder=context.holder)
+
+
 class Deliverer:
     """The send protocol of one worker process."""
 
     def __init__(self, *, job: str, period: str, document_type: str, run_id: str,
                  store: Store, index: SqlIndex, transport: Callable[[str], Transport],
-                 resend_unknown: bool = False) -> None:
+                 resend_unknown: bool = False, slots: Slots | None = None) -> None:
         self.job = job
         self.period = period
         self.document_type = document_type
         self.run_id = run_id
         self.store = store
         self.index = index
+        self.slots = slots or Slots(index, store)
         self.transport = transport
         self.resend_unknown = resend_unknown
         self._receipts: dict[str, Receipt] = {}
 
     def deliver(self, send: Send) -> ChannelOutcome:
-        record, channel = send.record, send.channel
-        slot = Slot(self.job, self.period, record.key, channel, self.document_type)
-        if self.index.find(slot) is not None:
+        channel = send.channel
+        slot_key = SlotKey(job=self.job, period=self.period, record_key=send.record.key,
+                           document_type=self.document_type, channel=channel)
+        if self.slots.find(slot_key) is not None:
             return ChannelOutcome(channel, ChannelStatus.SKIPPED)
-        key = delivery_key(self.job, self.period, record.key, self.document_type, channel)
-        claim = self.index.claim(slot, self.run_id, holder=send.holder)
-        try:
-            if claim.existing is not None:
-                self.index.release(claim)
+        key = slot_key.delivery_key()
+        with self.slots.slot(slot_key, self.run_id, send.holder) as slot:
+            if slot.existing is not None:
                 return ChannelOutcome(channel, ChannelStatus.SKIPPED)
             earlier = self.index.delivery(key)
             if earlier is not None and earlier["status"] in IN_DOUBT:
-                settled = self._in_doubt(send, claim, key, earlier)
+                settled = self._in_doubt(send, slot, key, earlier)
                 if settled is not None:
                     return settled
-            return self._send(send, claim, key)
-        except BaseException:
-            with contextlib.suppress(FactoryError):
-                self.index.release(claim)
-            raise
+            return self._send(send, slot, key)
 
-    def _send(self, send: Send, claim: Claim, key: str) -> ChannelOutcome:
-        record, channel = send.record, send.channel
-        doc_id = document_id(self.job, self.period, record.key, self.document_type, channel, 1)
+    def _send(self, send: Send, slot: OpenSlot, key: str) -> ChannelOutcome:
+        channel = send.channel
+        doc_id = slot.document_id(1)  # a message is sent once: never a second revision
         artifact, message = send.render(send.meta(doc_id))
         created = datetime.now(UTC)
-        storage_key = document_key(self.job, self.period, record.key, doc_id,
-                                   artifact.extension, claim.attempt)
-        snapshot_key = record_snapshot_key(storage_key)
+        storage_key, snapshot_key = slot.keys(doc_id, artifact.extension)
         snapshot = send.snapshot(doc_id, created)
         entry = replace(send.entry(doc_id, artifact, storage_key, snapshot_key, created),
                         record_sha256=snapshot.sha256)
-        self.store.put(snapshot_key, snapshot.data, media_type=snapshot.media_type,
-                       sha256=snapshot.sha256, retain_until=entry.retention_until)
-        self.store.put(storage_key, artifact.data, media_type=artifact.media_type,
-                       sha256=artifact.sha256, retain_until=entry.retention_until)
+        slot.store(entry, artifact, snapshot)
         transport = self.transport(channel)
-        self.index.begin_delivery(claim, key, document_id=doc_id, storage_key=storage_key,
+        self.index.begin_delivery(slot.claim, key, document_id=doc_id, storage_key=storage_key,
                                   recipient=send.recipient, transport=transport.url)
         try:
             receipt = transport.send(message)
@@ -141,29 +143,28 @@ class Deliverer:
             self.index.finish_delivery(key, DeliveryStatus.FAILED, reason=str(exc))
             raise
         self._receipts[key] = receipt
-        self.index.complete(claim, entry, {"key": key, "message_id": receipt.message_id,
-                                           "sent_at": receipt.accepted_at})
+        slot.complete(entry, {"key": key, "message_id": receipt.message_id,
+                              "sent_at": receipt.accepted_at})
         self._receipts.pop(key, None)
         return ChannelOutcome(channel, ChannelStatus.DONE, rendered=True,
                               document_id=doc_id, message_id=receipt.message_id)
 
-    def _in_doubt(self, send: Send, claim: Claim, key: str, earlier: dict[str, Any]
+    def _in_doubt(self, send: Send, slot: OpenSlot, key: str, earlier: dict[str, Any]
                   ) -> ChannelOutcome | None:
         """Settle a send an earlier attempt left "sending"; None means: send it (again)."""
         if key in self._receipts:
-            return self._record_proof(send, claim, key, earlier, self._receipts[key])
-        channel = send.channel
-        transport = self.transport(channel)
+            return self._record_proof(send, slot, key, earlier, self._receipts[key])
+        transport = self.transport(send.channel)
         proof = transport.find(key)
         if proof is not None and earlier.get("storage_key"):
-            return self._record_proof(send, claim, key, earlier, proof)
+            return self._record_proof(send, slot, key, earlier, proof)
         if transport.resend_is_safe or self.resend_unknown:
             return None
         self.index.finish_delivery(
             key, DeliveryStatus.UNKNOWN,
             reason=f"a crash left it 'sending' (attempt {earlier['attempts']}, run"
                    f" {earlier['run_id']}); {transport.url} cannot tell whether it was sent")
-        self.index.release(claim)
+        slot.release()
         raise PermanentDeliveryError(
             f"delivery unknown: attempt {earlier['attempts']} (run {earlier['run_id']}) was"
             f" interrupted after recording 'sending' at"
@@ -171,7 +172,7 @@ class Deliverer:
             " Look for the message in the mail server's log"
             f" (idempotency key {key}); run with --resend-unknown to send it again")
 
-    def _record_proof(self, send: Send, claim: Claim, key: str, earlier: dict[str, Any],
+    def _record_proof(self, send: Send, slot: OpenSlot, key: str, earlier: dict[str, Any],
                       proof: Receipt) -> ChannelOutcome:
         storage_key = str(earlier["storage_key"])
         data = self.store.get(storage_key)
@@ -182,8 +183,8 @@ class Deliverer:
         snapshot_key = record_snapshot_key(storage_key)
         entry = replace(send.entry(doc_id, artifact, storage_key, snapshot_key, created),
                         record_sha256=sha256_of(self.store.get(snapshot_key)))
-        self.index.complete(claim, entry, {"key": key, "message_id": proof.message_id,
-                                           "sent_at": proof.accepted_at})
+        slot.complete(entry, {"key": key, "message_id": proof.message_id,
+                              "sent_at": proof.accepted_at})
         self._receipts.pop(key, None)
         return ChannelOutcome(send.channel, ChannelStatus.DONE, document_id=doc_id,
                               message_id=proof.message_id)

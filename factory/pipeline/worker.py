@@ -5,18 +5,14 @@ record, with one `ChannelOutcome` per channel. `Worker` loads the job, the templ
 brand fonts and stylesheets, opens the store and the index once (and each transport on first
 use, kept open: one SMTP connection per process), and then for each record:
 
-    route (factory.routing) ─► for each routed channel, in the order pdf, print, email, sms:
-      pdf:   skip if archived (by this run: done) ─► claim ─► render HTML ─► render PDF ─► put
-             record snapshot and PDF under names unique to the attempt ─► complete (claim
-             checked, index row in, claim out; on --force the new revision supersedes the old,
-             which stays stored and indexed)
-      print: the PDF handed to the print stream once (a "queued" delivery row)
-      email, sms: see `factory.pipeline.delivery` (archive, record "sending", send, "sent")
+    route (factory.routing) ─► for each routed channel, in `factory.models.CHANNEL_ORDER`:
+      the channel's plug-in (`factory.pipeline.channels`: pdf, print, email, sms, peppol,
+      webhook), each writing through the slot API (`factory.archive.slots`)
 
 Each channel is its own slot, so each is idempotent on its own: a rerun does only what is
-missing. A numbered document type (invoices: the job's plugin gives a series) renders inside
-`SqlIndex.complete_numbered`, which assigns the series' next number in the same transaction
-that archives the PDF, so a failed or retried record never uses up a number.
+missing. The worker knows no channel by name: it builds the plug-ins the job lists (the
+registry), opens their transports (``config.transports`` and the plug-in's options) and
+hands each the record, its route and the record's shared context (the archived PDF).
 
 Errors become outcomes, never exceptions: permanent ones (template, resource, bad data, a
 transport's refusal) fail the channel at once; retryable ones (index locked, store timeout,
@@ -33,57 +29,44 @@ import contextlib
 import gc
 import json
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from factory.archive import (
-    ClaimBusy,
-    Slot,
-    delivery_key,
-    document_id,
-    document_key,
-    open_index,
-    open_store,
-    record_snapshot_key,
-)
-from factory.archive.audit import Actor
+from factory.archive import open_index, open_store
 from factory.archive.identity import customer_identity
-from factory.archive.index import Claim, SqlIndex, Supersession
+from factory.archive.index import SqlIndex
+from factory.archive.keys import SlotKey
+from factory.archive.slots import Slots
 from factory.archive.store import Store
 from factory.config import retention_until
-from factory.deliver import Transport, TransportOptions, open_transport
-from factory.errors import (
-    ConfigError,
-    DeliveryError,
-    FactoryError,
-    FencedError,
-    LegalHoldError,
-    RenderError,
-)
+from factory.deliver import Transport, open_transport
+from factory.errors import ConfigError, FactoryError, FencedError, RenderError
 from factory.models import (
     ArchiveEntry,
     Artifact,
-    Channel,
     ChannelOutcome,
     ChannelStatus,
     Outcome,
     Period,
     Record,
-    Route,
     Status,
 )
+from factory.pipeline.channels.base import Channel, RecordContext, channel_class
 from factory.pipeline.config import CHANNEL, WorkerConfig
-from factory.pipeline.delivery import Deliverer, Send
+from factory.pipeline.delivery import Deliverer
 from factory.pipeline.document import DocumentRenderer
-from factory.pipeline.peppol import peppol_send, peppol_transport
 from factory.pipeline.settle import archived_by_run
 from factory.routing import route_record
 
 RECORD_MEDIA_TYPE = "application/json"
+#: Channels whose results are not documents of the record (print queues the PDF's).
+_NOT_DOCUMENTS = frozenset({"print"})
+#: Channels rendered from the message templates (`MessageRenderer`).
+_MESSAGES = frozenset({"email", "sms"})
 
 
 class Worker:
-    """Everything heavy for one run, built once per process."""
+    """Everything heavy for one run, built once per process; the `Services` of its channels."""
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
@@ -96,33 +79,40 @@ class Worker:
                                           expected_version=config.template_version)
         self.store: Store = open_store(config.store_url)
         self.index: SqlIndex = open_index(config.index_url, migrate=False)
-        self.messages: Any = None
-        if {Channel.EMAIL, Channel.SMS} & set(self.job.channels):
-            from factory.pipeline.messages import MessageRenderer
-
-            self.messages = MessageRenderer(self.job, self.documents.templates,
-                                            self.documents.schema)
+        self.slots = Slots(self.index, self.store)
+        self._messages: Any = None
+        if _MESSAGES & set(self.job.channels):
+            self.messages()  # compile the message templates now, not on the first record
         self.transports: dict[str, Transport] = {}
         self.deliverer = Deliverer(
             job=self.job.name, period=self.period.code, document_type=self.job.document_type,
-            run_id=config.run_id, store=self.store, index=self.index,
+            run_id=config.run_id, store=self.store, index=self.index, slots=self.slots,
             transport=self.transport, resend_unknown=config.resend_unknown)
+        self.channels: dict[str, Channel] = {
+            name: channel_class(name)(self) for name in self.job.channels}
+        for channel in self.channels.values():
+            missing = [need for need in channel.needs if need not in self.channels]
+            if missing:
+                raise ConfigError(f"channel {channel.name!r} needs channel(s)"
+                                  f" {', '.join(missing)} in the job's channels")
+
+    def messages(self) -> Any:
+        """The job's `MessageRenderer` (email and SMS templates), built on first use."""
+        if self._messages is None:
+            from factory.pipeline.messages import MessageRenderer
+
+            self._messages = MessageRenderer(self.job, self.documents.templates,
+                                             self.documents.schema)
+        return self._messages
 
     def transport(self, channel: str) -> Transport:
         """The transport of ``channel``, opened on first use and kept for the process."""
         found = self.transports.get(channel)
         if found is None:
-            if channel == Channel.PEPPOL:
-                found = self.transports[channel] = peppol_transport(self.config, self.job)
-                return found
-            url = self.config.email_url if channel == Channel.EMAIL else self.config.sms_url
-            if not url:
+            options = self.channels[channel].transport_options()
+            url = self.config.transport_url(channel)
+            if not url or options is None:
                 raise ConfigError(f"no {channel} transport configured")
-            spec = self.job.email if channel == Channel.EMAIL else self.job.sms
-            options = TransportOptions(
-                channel=channel,
-                rate_per_second=getattr(spec, "rate_per_second", 0.0),
-                gateway=spec.gateway.model_dump() if channel == Channel.SMS and spec else {})
             found = self.transports[channel] = open_transport(url, options)
         return found
 
@@ -148,14 +138,15 @@ class Worker:
             return Outcome(record.key, record.position, Status.FAILED,
                            reason=f"routing: {route.failure}", channels=suppressed)
         results: list[ChannelOutcome] = []
-        pdf: dict[str, Any] = {}
-        for channel in route.channels:
-            result = self._with_retries(channel, lambda c=channel: self._channel(
-                record, route, c, pdf, holder))
+        context = RecordContext(record, route, holder, self)
+        for name in route.channels:
+            channel = self.channels[name]
+            result = self._with_retries(name, lambda c=channel: c.process(record, route,
+                                                                          context))
             results.append(result)
             if result.status is ChannelStatus.FAILED or result.handed_over:
                 break
-        return self._outcome(record, results, suppressed, pdf)
+        return self._outcome(record, results, suppressed, context)
 
     def settle_interrupted(self, record: Record, holder: str | None, reason: str) -> Outcome:
         """The outcome of ``record`` when its processing was cut off at an arbitrary point (a
@@ -165,7 +156,7 @@ class Worker:
         if holder:
             _quietly(self.index.release_held_by, self.config.run_id, holder)
         try:
-            entry = self.index.find(self._slot(record))
+            entry = self.slots.find(self.slot_key(record, CHANNEL))
         except FactoryError:
             entry = None
         return archived_by_run(self.job, record, entry, self.config.run_id) or Outcome(
@@ -175,7 +166,8 @@ class Worker:
         delay = 0.2
         for attempt in range(1, self.config.attempts + 1):
             try:
-                return work()
+                result: ChannelOutcome = work()
+                return result
             except FencedError as exc:
                 return ChannelOutcome(channel, ChannelStatus.SKIPPED, reason=str(exc),
                                       handed_over=True)
@@ -191,7 +183,7 @@ class Worker:
         raise AssertionError("unreachable")
 
     def _outcome(self, record: Record, results: list[ChannelOutcome],
-                 suppressed: tuple[ChannelOutcome, ...], pdf: dict[str, Any]) -> Outcome:
+                 suppressed: tuple[ChannelOutcome, ...], context: RecordContext) -> Outcome:
         channels = tuple(results) + suppressed
         rendered = any(r.rendered for r in results)
         failed = next((r for r in results if r.status is ChannelStatus.FAILED), None)
@@ -204,140 +196,20 @@ class Worker:
         if all(r.status is ChannelStatus.SKIPPED for r in results):
             return Outcome(record.key, record.position, Status.SKIPPED, channels=channels)
         return Outcome(record.key, record.position, Status.ARCHIVED,
-                       pages=pdf.get("pages", 0), byte_size=pdf.get("byte_size", 0),
+                       pages=context.pages, byte_size=context.byte_size,
                        document_ids=tuple(r.document_id for r in results if r.document_id
                                           and r.status is ChannelStatus.DONE
-                                          and r.channel != Channel.PRINT),
+                                          and r.channel not in _NOT_DOCUMENTS),
                        rendered=rendered, channels=channels)
 
-    def _channel(self, record: Record, route: Route, channel: str, pdf: dict[str, Any],
-                 holder: str | None = None) -> ChannelOutcome:
-        if channel == Channel.PDF:
-            return self._pdf_once(record, pdf, holder)
-        if channel == Channel.PRINT:
-            return self._print_once(record, pdf)
-        if channel == Channel.PEPPOL:
-            return self.deliverer.deliver(peppol_send(
-                self, record, route, self._pdf_entry(record, pdf), holder,
-                lambda doc_id, created: _record_snapshot(record, doc_id, self, created)))
-        recipient = route.email if channel == Channel.EMAIL else route.phone
-        if recipient is None or self.messages is None:
-            raise DeliveryError(f"no {channel} recipient")
-        messages = self.messages
-        if channel == Channel.EMAIL:
-            attach = self.job.email is not None and self.job.email.attach_pdf
+    def slot_key(self, record: Record, channel: str) -> SlotKey:
+        return SlotKey(job=self.job.name, period=self.period.code, record_key=record.key,
+                       document_type=self.job.document_type, channel=channel)
 
-            def render(meta: Any) -> tuple[Artifact, Any]:
-                # The PDF this record just archived, or (archived by an earlier run) the store's.
-                data = (pdf.get("data") or self.store.get(
-                    self._pdf_entry(record, pdf).storage_key)) if attach else None
-                return messages.email(record, meta, recipient, meta_key(meta), data)
-        else:
-            def render(meta: Any) -> tuple[Artifact, Any]:
-                return messages.sms(record, meta, recipient, meta_key(meta))
-
-        def meta_key(_meta: Any) -> str:
-            return delivery_key(self.job.name, self.period.code, record.key,
-                                self.job.document_type, channel)
-
-        return self.deliverer.deliver(Send(
-            record=record, channel=channel, recipient=recipient, render=render,
-            snapshot=lambda doc_id, created: _record_snapshot(record, doc_id, self, created),
-            entry=lambda doc_id, artifact, key, snapshot_key, created: self._entry(
-                record, channel, doc_id, artifact, key, snapshot_key, created, 1),
-            meta=self.documents.meta, holder=holder))
-
-    def _slot(self, record: Record, channel: str = CHANNEL) -> Slot:
-        return Slot(self.job.name, self.period.code, record.key, channel,
-                    self.job.document_type)
-
-    def _pdf_entry(self, record: Record, pdf: dict[str, Any]) -> ArchiveEntry:
-        entry = pdf.get("entry") or self.index.find(self._slot(record))
-        if entry is None:
-            raise RenderError("the record's PDF is not archived")
-        pdf["entry"] = entry
-        return entry
-
-    def _print_once(self, record: Record, pdf: dict[str, Any]) -> ChannelOutcome:
-        entry = self._pdf_entry(record, pdf)
-        slot = self._slot(record, Channel.PRINT)
-        key = delivery_key(self.job.name, self.period.code, record.key,
-                           self.job.document_type, Channel.PRINT)
-        queued = self.index.queue_print(slot, key, run_id=self.config.run_id,
-                                        document_id=entry.document_id,
-                                        storage_key=entry.storage_key,
-                                        recipient=record.customer_id)
-        return ChannelOutcome(Channel.PRINT,
-                              ChannelStatus.DONE if queued else ChannelStatus.SKIPPED,
-                              document_id=entry.document_id)
-
-    def _pdf_once(self, record: Record, pdf: dict[str, Any], holder: str | None = None
-                  ) -> ChannelOutcome:
-        slot = self._slot(record)
-        found = self.index.find(slot)
-        if found is not None and found.run_id == self.config.run_id:
-            return _archived_before(pdf, found)  # a redelivered task: done by this run
-        if not self.config.force and found is not None:
-            pdf["entry"] = found
-            return ChannelOutcome(CHANNEL, ChannelStatus.SKIPPED, document_id=found.document_id)
-        claim = self.index.claim(slot, self.config.run_id, holder=holder)
-        if claim.taken_from:
-            self._drop_attempt(slot, claim.taken_from)
-        if claim.existing is not None and claim.existing.run_id == self.config.run_id:
-            self.index.release(claim)
-            return _archived_before(pdf, claim.existing)
-        if claim.existing is not None and not self.config.force:
-            self.index.release(claim)
-            pdf["entry"] = claim.existing
-            return ChannelOutcome(CHANNEL, ChannelStatus.SKIPPED,
-                                  document_id=claim.existing.document_id)
-        if claim.existing is not None and claim.existing_held:
-            self.index.release(claim)
-            raise LegalHoldError(f"document {claim.existing.document_id} is on legal hold: it"
-                                 " cannot be replaced until it is released")
-        series = self.documents.series(record)
-        if claim.existing is not None and series is not None:
-            self.index.release(claim)
-            raise ConfigError(f"document {claim.existing.document_id} carries an issued number"
-                              f" of series {series}: it is never rendered again; issue a"
-                              " credit note instead")
-        supersede = Supersession(Actor(self.config.actor, self.config.actor_role),
-                                 self.config.force_reason)
-        try:
-            if series is None:
-                entry, artifact = self._render_and_store(record, claim)
-                self.index.complete(claim, entry, supersede=supersede)
-            else:
-                _old, (entry, artifact) = self.index.complete_numbered(
-                    claim, series, lambda number: self._render_and_store(record, claim, number))
-        except ClaimBusy:
-            raise
-        except BaseException:
-            _quietly(self._drop_attempt, slot, claim.attempt)
-            _quietly(self.index.release, claim)
-            raise
-        pdf.update(entry=entry, pages=artifact.page_count or 0, byte_size=artifact.byte_size,
-                   data=artifact.data)
-        return ChannelOutcome(CHANNEL, ChannelStatus.DONE, rendered=True,
-                              document_id=entry.document_id)
-
-    def _drop_attempt(self, slot: Slot, attempt: str) -> int:
-        """Remove the objects an attempt that can no longer complete wrote for ``slot`` (this
-        one failed, or its claim was taken over from a dead worker), except any an index row
-        points to; return how many. What cannot be removed (an S3 object under retention)
-        stays, unindexed, and ``archive verify`` lists it."""
-        indexed = {key for entry in self.index.revisions(slot)
-                   for key in (entry.storage_key, entry.record_storage_key) if key}
-        dropped = 0
-        for key in list(self.store.keys(f"{slot.job}/{slot.period}/{slot.record_key}/")):
-            if f".{attempt}." in key and key not in indexed:
-                _quietly(self.store.delete, key)
-                dropped += 1
-        return dropped
-
-    def _entry(self, record: Record, channel: str, doc_id: str, artifact: Artifact, key: str,
-               snapshot_key: str, created: datetime, revision: int,
-               record_sha256: str | None = None) -> ArchiveEntry:
+    def entry(self, record: Record, channel: str, doc_id: str, artifact: Artifact, key: str,
+              snapshot_key: str, created: datetime, revision: int,
+              record_sha256: str | None = None) -> ArchiveEntry:
+        """The index row of a document of ``record`` on ``channel``."""
         retain = retention_until(self.config.settings, self.job.retention_class, created)
         return ArchiveEntry(
             document_id=doc_id, job=self.job.name, run_id=self.config.run_id,
@@ -350,32 +222,9 @@ class Worker:
             **customer_identity(record.data, self.job.print_.address.name)._asdict(),
         )
 
-    def _render_and_store(self, record: Record, claim: Claim, number: int | None = None
-                          ) -> tuple[ArchiveEntry, Artifact]:
-        revision = claim.existing.revision + 1 if claim.existing else 1
-        doc_id = document_id(self.job.name, self.period.code, record.key,
-                             self.job.document_type, CHANNEL, revision)
-        _html, artifact, typed = self.documents.render_typed(record, doc_id, number)
-        key = document_key(self.job.name, self.period.code, record.key, doc_id,
-                           artifact.extension, claim.attempt)
-        created = datetime.now(UTC)
-        snapshot_key = record_snapshot_key(key)
-        snapshot = _record_snapshot(record, doc_id, self, created,
-                                    self.documents.snapshot(typed))
-        entry = self._entry(record, CHANNEL, doc_id, artifact, key, snapshot_key, created,
-                            revision, snapshot.sha256)
-        self.store.put(snapshot_key, snapshot.data, media_type=RECORD_MEDIA_TYPE,
-                       sha256=snapshot.sha256, retain_until=entry.retention_until)
-        self.store.put(key, artifact.data, media_type=artifact.media_type,
-                       sha256=artifact.sha256, retain_until=entry.retention_until)
-        return entry, artifact
-
-
-def _archived_before(pdf: dict[str, Any], entry: ArchiveEntry) -> ChannelOutcome:
-    """This run archived the PDF already (an at-least-once redelivery of a task): count it once,
-    as done, without rendering it again."""
-    pdf.update(entry=entry, pages=entry.page_count or 0, byte_size=entry.byte_size)
-    return ChannelOutcome(CHANNEL, ChannelStatus.DONE, document_id=entry.document_id)
+    def snapshot(self, record: Record, doc_id: str, created: datetime,
+                 computed: dict[str, Any] | None = None) -> Artifact:
+        return _record_snapshot(record, doc_id, self, created, computed)
 
 
 def _record_snapshot(record: Record, doc_id: str, worker: Worker, created: datetime,

@@ -3,7 +3,8 @@
 Takes the `RunReport` being filled and the run's folder; gives `RunState`, which counts each
 reject and outcome (per record and per channel), writes ``rejects.jsonl``, ``failures.jsonl``
 (failure reasons with any URL masked) and ``suppressions.jsonl``, and `settle` fills the
-report's summaries at the end. Reasons are tallied by kind (`ReasonTally`).
+report's summaries at the end. Reasons are tallied by kind (`ReasonTally`). `count_in_flight`
+counts, for a stopped run, what its workers archived while their outcomes were in flight.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from factory.archive.index import SqlIndex
+from factory.errors import FactoryError
+from factory.jobs import JobSpec
 from factory.models import (
     ChannelCounts,
     ChannelStatus,
@@ -22,6 +26,7 @@ from factory.models import (
     RunReport,
     Status,
 )
+from factory.pipeline import CHANNEL
 from factory.runner.files import JsonLines
 from factory.urls import mask_urls_in
 
@@ -160,3 +165,24 @@ class RunState:
         self.report.suppressions_file = str(suppressions) if suppressions else None
         self.report.rejects_file = str(rejects) if rejects else None
         self.report.failures_file = str(failures) if failures else None
+
+
+def count_in_flight(job: JobSpec, run_id: str, state: RunState, index: SqlIndex) -> None:
+    """A stopped run: records its workers archived whose outcome never came back (the chunk
+    was in flight) are counted from the index, when the PDF is all the job sends; otherwise
+    they stay 'not processed' and the rerun settles them."""
+    if list(job.channels) != [CHANNEL]:
+        return
+    try:
+        documents, pages, size = index.run_totals(run_id, CHANNEL)
+    except FactoryError:
+        return
+    counts = state.counts
+    unsettled = state.planned - (counts.archived + counts.failed + counts.skipped)
+    missing = min(documents - counts.archived, unsettled)
+    if missing > 0 and documents - counts.archived == missing:
+        counts.archived, counts.pages, counts.bytes = documents, pages, size
+        counts.rendered += missing
+        state.report.warnings.append(
+            f"{missing} record(s) archived by workers while the run stopped are counted from"
+            " the index")

@@ -16,21 +16,22 @@ and by ``docfactory print``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from factory.archive import Slot, document_id, document_key
+from factory.archive import Slot
 from factory.archive.audit import Actor
 from factory.archive.index import SqlIndex, Supersession
+from factory.archive.keys import SlotKey
+from factory.archive.slots import Slots
 from factory.archive.store import Store, sha256_of
 from factory.config import Settings, retention_until
-from factory.errors import FactoryError, IntegrityError, RecordError
+from factory.errors import IntegrityError, RecordError
 from factory.jobs import JobSpec
-from factory.models import ArchiveEntry
+from factory.models import ArchiveEntry, Artifact
 from factory.pipeline import CHANNEL
 from factory.printing import PrintItem, address_from, build_print_files, select_items
 from factory.templates.brand import load_brand
@@ -158,31 +159,30 @@ def _archive(job: JobSpec, settings: Settings, period: str, store: Store, index:
              run_id: str, version: str, record_key: str, doc_type: str, media_type: str,
              extension: str, data: bytes, pages: int | None) -> tuple[str, bool]:
     """Archive one output idempotently; return its storage key and whether it was written."""
-    slot = Slot(job.name, period, record_key, PRINT_CHANNEL, doc_type)
+    slots = Slots(index, store)
+    key = SlotKey(job=job.name, period=period, record_key=record_key, document_type=doc_type,
+                  channel=PRINT_CHANNEL)
     sha = sha256_of(data)
-    existing = index.find(slot)
+    existing = slots.find(key)
     if existing is not None and existing.sha256 == sha and store.exists(existing.storage_key):
         return existing.storage_key, False
-    claim = index.claim(slot, run_id)
-    revision = claim.existing.revision + 1 if claim.existing else 1
-    doc_id = document_id(job.name, period, record_key, doc_type, PRINT_CHANNEL, revision)
-    key = document_key(job.name, period, record_key, doc_id, extension, claim.attempt)
-    created = datetime.now(UTC)
-    retain = retention_until(settings, job.retention_class, created)
-    try:
-        store.put(key, data, media_type=media_type, sha256=sha, retain_until=retain)
-        index.complete(claim, ArchiveEntry(
+    with slots.slot(key, run_id) as slot:
+        doc_id = slot.document_id()
+        storage_key, _snapshot_key = slot.keys(doc_id, extension)
+        created = datetime.now(UTC)
+        retain = retention_until(settings, job.retention_class, created)
+        entry = ArchiveEntry(
             document_id=doc_id, job=job.name, run_id=run_id, period=period,
             record_key=record_key, customer_id="_print", document_type=doc_type,
             channel=PRINT_CHANNEL, locale="", template_version=version, page_count=pages,
-            byte_size=len(data), sha256=sha, storage_key=key, media_type=media_type,
-            created_at=created, retention_until=retain, revision=revision),
-            supersede=Supersession(PRINT_ACTOR, f"print files rebuilt by run {run_id}"))
-    except BaseException:
-        with contextlib.suppress(FactoryError):
-            index.release(claim)
-        raise
-    return key, True
+            byte_size=len(data), sha256=sha, storage_key=storage_key, media_type=media_type,
+            created_at=created, retention_until=retain, revision=slot.revision)
+        slot.store(entry, Artifact(channel=PRINT_CHANNEL, media_type=media_type,
+                                   extension=extension, data=data, sha256=sha,
+                                   page_count=pages))
+        slot.complete(entry, supersede=Supersession(PRINT_ACTOR,
+                                                    f"print files rebuilt by run {run_id}"))
+    return storage_key, True
 
 
 def _withdraw_stale(job: JobSpec, period: str, index: SqlIndex, batches: int) -> int:
@@ -191,8 +191,9 @@ def _withdraw_stale(job: JobSpec, period: str, index: SqlIndex, batches: int) ->
     for entry in list(index.entries(job=job.name, period=period, channel=PRINT_CHANNEL)):
         number = entry.record_key.removeprefix("print-")
         if number.isdigit() and int(number) > batches:
-            index.withdraw(Slot(job.name, period, entry.record_key, PRINT_CHANNEL,
-                                entry.document_type), PRINT_ACTOR,
+            index.withdraw(Slot(job=job.name, period=period, record_key=entry.record_key,
+                                channel=PRINT_CHANNEL, document_type=entry.document_type),
+                           PRINT_ACTOR,
                            f"batch {number} no longer in the print plan ({batches} batches)")
             withdrawn += 1
     return withdrawn

@@ -26,43 +26,29 @@ listed with their reason in ``suppressions.jsonl``.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from factory.archive import open_index, open_store
 from factory.archive.index import SqlIndex, run_owner
-from factory.archive.store import Store, TempObjects
-from factory.archive.versions import keep_version
-from factory.config import Settings
+from factory.config import Settings, archive_urls_for, resolve_url
 from factory.errors import ConfigError, FactoryError, SourceError
 from factory.executors.base import Executor
 from factory.jobs import JobSpec, RecordSchema
 from factory.jobs.seal import seal_for
-from factory.models import (
-    ChannelOutcome,
-    ChannelStatus,
-    Outcome,
-    Period,
-    Record,
-    Reject,
-    RunReport,
-    Status,
-)
-from factory.pipeline import CHANNEL, WorkerConfig
+from factory.models import Period, Record, Reject, RunReport
+from factory.pipeline import WorkerConfig
+from factory.pipeline.channels import default_transports
 from factory.printing.marks import check_clear
-from factory.routing import route_record
-from factory.runner.accounting import RunState
-from factory.runner.approval import approval_problem
+from factory.runner.accounting import RunState, count_in_flight
 from factory.runner.files import write_json_atomic
-from factory.runner.plan import plan_records
+from factory.runner.hooks import HEARTBEAT_SECONDS, Hooks, RunContext, default_hooks
+from factory.runner.plan import dry_run, plan_records
 from factory.runner.progress import NoProgress, Progress
-from factory.sources import SeenKeys, Source, open_source, safe_url, sweep_scratch
+from factory.sources import SeenKeys, Source, open_source, safe_url
 from factory.templates import DocumentTemplates
 from factory.urls import mask_url, mask_urls_in
-
-HEARTBEAT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -95,10 +81,21 @@ class Prepared:
     store_url: str
     index_url: str
     issued: date
-    email_url: str | None = None
-    sms_url: str | None = None
-    peppol_url: str | None = None
+    #: {channel: resolved transport URL} of the job's channels that have one.
+    transports: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def email_url(self) -> str | None:  # the older names, for callers that still use them
+        return self.transports.get("email")
+
+    @property
+    def sms_url(self) -> str | None:
+        return self.transports.get("sms")
+
+    @property
+    def peppol_url(self) -> str | None:
+        return self.transports.get("peppol")
 
 
 def new_run_id(moment: datetime | None = None) -> str:
@@ -147,15 +144,10 @@ def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
     check_columns(source, job)
     store_url, index_url = archive_urls(job, settings)
     issued = options.issued or default_issued(period, datetime.now(UTC).date())
-    email_url = sms_url = None
-    if "email" in job.channels and job.email is not None:
-        email_url = _resolve_url(settings.email_url or job.email.transport, settings)
-    if "sms" in job.channels and job.sms is not None:
-        sms_url = _resolve_url(settings.sms_url or job.sms.transport, settings)
-    peppol_url = settings.peppol_url or job.peppol.transport \
-        if "peppol" in job.channels and job.peppol is not None else None
+    transports = {name: resolve_url(url, settings) or url for name, url in
+                  default_transports(job, settings.transport_url).items()}
     return Prepared(job, settings, period, templates, schema, source, store_url, index_url,
-                    issued, email_url, sms_url, peppol_url)
+                    issued, transports)
 
 
 def check_seal(job: JobSpec, settings: Settings) -> None:
@@ -172,10 +164,8 @@ def check_seal(job: JobSpec, settings: Settings) -> None:
 
 def archive_urls(job: JobSpec | None, settings: Settings) -> tuple[str, str]:
     """(store URL, index URL): options/environment, then the job's [archive], then defaults."""
-    store = job.archive.store if job else None
-    index = job.archive.index if job else None
-    return (settings.archive_url or _resolve_url(store, settings) or settings.default_archive_url,
-            settings.index_url or _resolve_url(index, settings) or settings.default_index_url)
+    return archive_urls_for(job.archive.store if job else None,
+                            job.archive.index if job else None, settings)
 
 
 def check_columns(source: Source, job: JobSpec) -> None:
@@ -191,31 +181,16 @@ def check_columns(source: Source, job: JobSpec) -> None:
             f" [schema.fields] of {job.label} (the header has: {', '.join(columns)})")
 
 
-def _resolve_url(url: str | None, settings: Settings) -> str | None:
-    """Job-file URLs may use paths relative to the project root: ``file:var/archive``."""
-    if not url:
-        return None
-    if url.startswith("file:") and not url.startswith("file://"):
-        return settings.resolve(url[len("file:"):]).as_uri()
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        return "sqlite:///" + str(settings.resolve(url[len("sqlite:///"):]))
-    if url.startswith("outbox:") and not url.startswith("outbox:///"):
-        relative = url[len("outbox:"):].removeprefix("//")
-        return "outbox://" + str(settings.resolve(relative))
-    return url
-
-
 def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Executor,
-            progress: Progress | None = None, prepared: Prepared | None = None) -> RunReport:
+            progress: Progress | None = None, prepared: Prepared | None = None,
+            hooks: Hooks | None = None) -> RunReport:
     """Run ``job`` for ``options.period``; always returns a report, even when interrupted.
-    ``prepared``: what `prepare` gave for the same job, settings and options, if at hand."""
+    ``prepared``: what `prepare` gave for the same job, settings and options, if at hand;
+    ``hooks``: the steps around the records (`factory.runner.hooks`; default: every run's)."""
     progress = progress or NoProgress()
     prepared = prepared or prepare(job, settings, options)
+    hooks = hooks or default_hooks()
     index = open_index(prepared.index_url)
-    unapproved = approval_problem(job, prepared.templates.version, index)
-    if unapproved and not options.dry_run:
-        index.close()
-        raise ConfigError(unapproved)
     store = open_store(prepared.store_url)
     run_id = options.run_id or new_run_id()
     report = RunReport(
@@ -224,29 +199,28 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         workers=executor.workers, executor=executor.name,
         store_url=mask_urls_in(store.url), index_url=mask_url(index.safe_url),
     )
-    if unapproved:
-        report.warnings.append(unapproved)
-    report.warnings.extend(getattr(store, "notes", ()))  # e.g. S3 lock=auto without Object Lock
     state = RunState(report, settings.runs_dir / run_id)
-    swept = sweep_scratch(settings.var_dir / "tmp")  # left by runs killed with -9
-    if swept:
-        report.warnings.append(f"removed {len(swept)} scratch folder(s) of runs that died in"
-                               f" {settings.var_dir / 'tmp'}")
     config = WorkerConfig(
         job_path=str(job.path), settings=settings, run_id=run_id, period=prepared.period.code,
         issued=prepared.issued, store_url=prepared.store_url, index_url=prepared.index_url,
         template_version=prepared.templates.version, force=options.force,
-        email_url=prepared.email_url, sms_url=prepared.sms_url,
+        transports=dict(prepared.transports),
         resend_unknown=options.resend_unknown, force_reason=options.force_reason.strip(),
-        actor=options.actor, actor_role=options.actor_role, job_text=job.text,
-        peppol_url=prepared.peppol_url)
+        actor=options.actor, actor_role=options.actor_role, job_text=job.text)
+    run = RunContext(job, settings, options, prepared, report, state, index, store, executor,
+                     config)
+    try:
+        hooks.emit_before("run", run)  # may refuse the run (an unapproved template version)
+    except BaseException:
+        index.close()
+        raise
+    report.warnings.extend(getattr(store, "notes", ()))  # e.g. S3 lock=auto without Object Lock
     if not options.dry_run:
         index.start_run(run_id, job.name, prepared.period.code, executor=executor.name,
                         workers=executor.workers, template_version=prepared.templates.version,
                         dry_run=False, owner=run_owner(), actor=options.actor,
                         reason=options.force_reason.strip() or None)
-        _keep_template_version(prepared, store, index)
-        _remove_dead_attempts(job, prepared.period.code, store, report)
+    hooks.emit_after("start", run)
     try:
         if not options.dry_run:
             executor.start(config)
@@ -257,13 +231,11 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         with SeenKeys(settings.var_dir / "tmp") as seen:
             chunks = _chunks(prepared, state, seen, options)
             if options.dry_run:
-                _dry_run(prepared, state, index, chunks, progress)
+                dry_run(prepared.job, prepared.period.code, state, index, chunks, progress)
             else:
-                _execute(executor, config, chunks, state, index, progress)
+                _execute(run, hooks, chunks, progress)
         report.unread = getattr(prepared.source, "unread", None)
-        _orphan_warning(prepared.source, report)
-        if not options.dry_run and job.print_.enabled:
-            _print_files(prepared, report, store, index)
+        hooks.emit_after("records", run)
     except KeyboardInterrupt:
         report.interrupted = True
         executor.close(cancel=True)
@@ -281,8 +253,10 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
     finally:
         report.finished_at = datetime.now(UTC)
         if (report.interrupted or report.error) and not options.dry_run:
-            _count_in_flight(job, run_id, state, index)
+            count_in_flight(job, run_id, state, index)
         _settle_and_record(state, report, progress, index, options.dry_run)
+        hooks.emit_settled(run)
+        index.close()
     return report
 
 
@@ -305,28 +279,6 @@ def _settle_and_record(state: RunState, report: RunReport, progress: Progress, i
         except FactoryError as exc:
             report.warnings.append(f"the run's row in the index is not updated ({exc}); it"
                                    " shows as running until its heartbeat goes stale")
-    index.close()
-
-
-def _count_in_flight(job: JobSpec, run_id: str, state: RunState, index: SqlIndex) -> None:
-    """A stopped run: records its workers archived whose outcome never came back (the chunk
-    was in flight) are counted from the index, when the PDF is all the job sends; otherwise
-    they stay 'not processed' and the rerun settles them."""
-    if list(job.channels) != [CHANNEL]:
-        return
-    try:
-        documents, pages, size = index.run_totals(run_id, CHANNEL)
-    except FactoryError:
-        return
-    counts = state.counts
-    unsettled = state.planned - (counts.archived + counts.failed + counts.skipped)
-    missing = min(documents - counts.archived, unsettled)
-    if missing > 0 and documents - counts.archived == missing:
-        counts.archived, counts.pages, counts.bytes = documents, pages, size
-        counts.rendered += missing
-        state.report.warnings.append(
-            f"{missing} record(s) archived by workers while the run stopped are counted from"
-            " the index")
 
 
 def _chunks(prepared: Prepared, state: RunState, seen: SeenKeys, options: RunOptions
@@ -346,97 +298,14 @@ def _chunks(prepared: Prepared, state: RunState, seen: SeenKeys, options: RunOpt
         yield batch
 
 
-def _execute(executor: Executor, config: WorkerConfig, chunks: Iterator[list[Record]],
-             state: RunState, index: SqlIndex, progress: Progress) -> None:
-    beat = time.monotonic()
-    for outcomes in executor.map(config, chunks):
+def _execute(run: RunContext, hooks: Hooks, chunks: Iterator[list[Record]],
+             progress: Progress) -> None:
+    for outcomes in run.executor.map(run.config, chunks):
         for outcome in outcomes:
-            state.outcome(outcome)
-        progress.update(state.counts)
-        if time.monotonic() - beat > HEARTBEAT_SECONDS:
-            beat = time.monotonic()
-            index.heartbeat(config.run_id, state.report.as_dict())
+            run.state.outcome(outcome)
+        progress.update(run.state.counts)
+        hooks.emit_after("chunk", run, outcomes)
 
 
-def _dry_run(prepared: Prepared, state: RunState, index: SqlIndex,
-             chunks: Iterator[list[Record]], progress: Progress) -> None:
-    """Route every record and count, per channel, what a run would do; send nothing.
-
-    A record counts as skipped when every channel it is routed to is done already; a record
-    routing cannot place counts as failed (it would fail the same way in the run)."""
-    job = prepared.job
-    period = prepared.period.code
-    for batch in chunks:
-        keys = [r.key for r in batch]
-        done: dict[str, set[str]] = {}
-        for channel in job.channels:
-            if channel == "print":
-                done[channel] = index.existing_deliveries(job.name, period, channel,
-                                                          job.document_type, keys,
-                                                          ("queued", "printed", "sent"))
-            else:
-                done[channel] = index.existing_keys(job.name, period, channel,
-                                                    job.document_type, keys)
-        for record in batch:
-            route = route_record(job, record)
-            if route.failure:  # counted, written and summed as a real run does
-                state.report.routing["no channel"] = state.report.routing.get(
-                    "no channel", 0) + 1
-                state.outcome(Outcome(
-                    record.key, record.position, Status.FAILED,
-                    reason=f"routing: {route.failure}",
-                    channels=tuple(ChannelOutcome(channel, ChannelStatus.SUPPRESSED,
-                                                  reason=why)
-                                   for channel, why in route.suppressed)))
-                continue
-            for channel, reason in route.suppressed:
-                state.suppressed(record.key, channel, reason, record.position)
-            for channel in route.channels:
-                state.report.routing[channel] = state.report.routing.get(channel, 0) + 1
-            if route.channels and all(record.key in done.get(c, set())
-                                      for c in route.channels):
-                state.counts.skipped += 1
-        progress.update(state.counts)
-
-
-def _print_files(prepared: Prepared, report: RunReport, store: Store, index: SqlIndex) -> None:
-    """Build the run's print files, unless some records failed (they would be missing)."""
-    from factory.runner.print_step import build_print
-
-    if report.counts.failed:
-        report.warnings.append(
-            f"print files not built: {report.counts.failed} record(s) failed; fix them and run"
-            " again, or build them anyway with `docfactory print`")
-        return
-    summary = build_print(prepared.job, prepared.settings, prepared.period.code, store, index,
-                          report.run_id)
-    report.print_files = summary.as_dict()
-    report.warnings.extend(summary.warnings)
-
-
-def _remove_dead_attempts(job: JobSpec, period: str, store: Store, report: RunReport) -> None:
-    """Remove the temporary objects killed attempts left under this job and period: this run
-    is the live one now (`start_run`), so no live writer uses them."""
-    if isinstance(store, TempObjects):
-        removed = store.remove_temp(f"{job.name}/{period}/")
-        if removed:
-            report.warnings.append(f"removed {removed} temporary object(s) left by killed"
-                                   " attempts of earlier runs")
-
-
-def _keep_template_version(prepared: Prepared, store: Store, index: SqlIndex) -> None:
-    """Store the template-set snapshot once per version, so it can be rendered again."""
-    keep_version(store, index, prepared.templates.template_set)
-
-
-def _orphan_warning(source: Source, report: RunReport) -> None:
-    orphans = getattr(source, "orphan_items", 0)
-    if orphans:
-        keys = ", ".join(getattr(source, "orphan_keys", []))
-        report.warnings.append(
-            f"{orphans} line item(s) in the items file belong to no record read"
-            f" (keys such as {keys})")
-
-
-__all__ = ["Executor", "Prepared", "RunOptions", "archive_urls", "default_issued", "new_run_id",
-           "prepare", "run_job", "safe_url"]
+__all__ = ["HEARTBEAT_SECONDS", "Executor", "Prepared", "RunOptions", "archive_urls",
+           "default_issued", "new_run_id", "prepare", "run_job", "safe_url"]

@@ -71,6 +71,7 @@ from factory.models import (
     Route,
     Status,
 )
+from factory.observe.metrics import retried, timed
 from factory.pipeline.config import CHANNEL, WorkerConfig
 from factory.pipeline.delivery import Deliverer, Send
 from factory.pipeline.document import DocumentRenderer
@@ -182,6 +183,7 @@ class Worker:
                 if exc.stops_run:  # a full disk: the runner stops the run, not this record
                     raise
                 if exc.retryable and attempt < self.config.attempts:
+                    retried(self.job.name, channel)  # ops: metrics
                     time.sleep(delay)
                     delay *= 4
                     continue
@@ -353,7 +355,8 @@ class Worker:
         revision = claim.existing.revision + 1 if claim.existing else 1
         doc_id = document_id(self.job.name, self.period.code, record.key,
                              self.job.document_type, CHANNEL, revision)
-        _html, artifact, typed = self.documents.render_typed(record, doc_id, number)
+        with timed("render", self.job.name, self.job.document_type):  # ops: metrics
+            _html, artifact, typed = self.documents.render_typed(record, doc_id, number)
         key = document_key(self.job.name, self.period.code, record.key, doc_id,
                            artifact.extension, claim.attempt)
         created = datetime.now(UTC)
@@ -362,10 +365,11 @@ class Worker:
                                     self.documents.snapshot(typed))
         entry = self._entry(record, CHANNEL, doc_id, artifact, key, snapshot_key, created,
                             revision, snapshot.sha256)
-        self.store.put(snapshot_key, snapshot.data, media_type=RECORD_MEDIA_TYPE,
-                       sha256=snapshot.sha256, retain_until=entry.retention_until)
-        self.store.put(key, artifact.data, media_type=artifact.media_type,
-                       sha256=artifact.sha256, retain_until=entry.retention_until)
+        with timed("archive", self.job.name, self.job.document_type):  # ops: metrics
+            self.store.put(snapshot_key, snapshot.data, media_type=RECORD_MEDIA_TYPE,
+                           sha256=snapshot.sha256, retain_until=entry.retention_until)
+            self.store.put(key, artifact.data, media_type=artifact.media_type,
+                           sha256=artifact.sha256, retain_until=entry.retention_until)
         return entry, artifact
 
 

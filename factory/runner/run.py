@@ -50,6 +50,7 @@ from factory.models import (
     RunReport,
     Status,
 )
+from factory.observe.metrics import observe_run
 from factory.pipeline import CHANNEL, WorkerConfig
 from factory.printing.marks import check_clear
 from factory.routing import route_record
@@ -227,6 +228,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
     if unapproved:
         report.warnings.append(unapproved)
     report.warnings.extend(getattr(store, "notes", ()))  # e.g. S3 lock=auto without Object Lock
+    progress = observe_run(progress, report, job.document_type)  # ops: metrics (a hook later)
     state = RunState(report, settings.runs_dir / run_id)
     swept = sweep_scratch(settings.var_dir / "tmp")  # left by runs killed with -9
     if swept:

@@ -98,9 +98,10 @@ def worker_metrics(app: App, folder: Any, port: int) -> None:
     bound = serve_metrics(port)
     app.err.print(f"metrics on http://0.0.0.0:{bound}/metrics", soft_wrap=True)
 
-    @worker_process_shutdown.connect(weak=False)
     def _dead(pid: int | None = None, **_: Any) -> None:
         process_dead(pid or os.getpid())
+
+    worker_process_shutdown.connect(_dead, weak=False)
 
 
 def live_counts(run_id: str, env: Mapping[str, str]) -> Mapping[str, Any] | None:

@@ -58,6 +58,7 @@ def worker(app: App, concurrency: int | None, broker: str | None, name: str | No
            hostname: str | None, loglevel: str, metrics_port: int | None,
            events: bool) -> None:
     """Start a Celery worker that renders, archives and indexes records of cluster runs."""
+    app.service_logs()
     from factory.executors.celery_app import configure_worker, make_app
     from factory.executors.pool import default_workers
 

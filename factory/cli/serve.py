@@ -73,6 +73,7 @@ def serve(app: App, host: str, port: int, jobs_dir: Path | None, executor: str,
     except ImportError as exc:
         raise ConfigError(f"the HTTP API needs the api extra: pip install 'docfactory[api]'"
                           f" ({exc})") from None
+    app.service_logs()
     settings = app.settings(archive_url=archive_url, index_url=index_url, workers=workers)
     metrics_dir(settings.var_dir / "metrics" / f"serve-{os.getpid()}")
     config = ApiConfig(

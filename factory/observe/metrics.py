@@ -29,6 +29,7 @@ reason tallies when the run settles, so a scrape after a run equals its report.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -49,6 +50,7 @@ DELIVERY_STATUSES = {"sent": ("sent",), "queued": ("queued",),
                      "suppressed": ("suppressed",)}
 #: Run statuses after which the job counts as having succeeded (rejects/failures included).
 SUCCESS = {"completed"}
+_RUN_LOG = logging.getLogger("docfactory.runs")
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -116,6 +118,11 @@ class RunMetrics:
         self._expected = 0
 
     def start(self, total: int | None, description: str) -> None:
+        report = self.report
+        _RUN_LOG.info("run %s started: %s %s, %s records", report.run_id, report.job,
+                      report.period, "?" if total is None else total,
+                      extra={"run_id": report.run_id, "job": report.job,
+                             "period": report.period, "status": "running"})
         metrics = _metrics()
         if metrics is not None and not self.report.dry_run:
             self._expected = total or 0
@@ -128,6 +135,13 @@ class RunMetrics:
 
     def finish(self, counts: Counts) -> None:
         self._flush(final=True)
+        report = self.report
+        _RUN_LOG.log(logging.INFO if report.status == "completed" else logging.WARNING,
+                     "run %s %s: %s", report.run_id, report.status,
+                     counts.reconciliation_line(report.pending_label),
+                     extra={"run_id": report.run_id, "job": report.job,
+                            "period": report.period, "status": report.status,
+                            "reason": report.error or report.stop_reason or None})
         self.inner.finish(counts)
 
     def _flush(self, final: bool = False) -> None:

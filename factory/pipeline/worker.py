@@ -71,6 +71,7 @@ from factory.models import (
     Route,
     Status,
 )
+from factory.observe.logs import logged_outcome
 from factory.observe.metrics import retried, timed
 from factory.pipeline.config import CHANNEL, WorkerConfig
 from factory.pipeline.delivery import Deliverer, Send
@@ -135,6 +136,7 @@ class Worker:
     def process_chunk(self, records: list[Record], holder: str | None = None) -> list[Outcome]:
         return [self.process(record, holder) for record in records]
 
+    @logged_outcome  # ops: one structured log line per record
     def process(self, record: Record, holder: str | None = None) -> Outcome:
         """Process one record on every channel routing gives it; never raises a FactoryError.
 

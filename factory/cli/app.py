@@ -146,6 +146,7 @@ COMMAND_MODULES = [
     "factory.cli.serve",
     "factory.cli.cluster",
     "factory.cli.ops",
+    "factory.cli.schedule",
 ]
 
 

@@ -33,3 +33,6 @@ __all__ = [
     "register_store",
     "template_snapshot_key",
 ]
+
+# ops: registers the scheduler's table (schedule_firings) on the index metadata.
+from factory.archive import schedule as _schedule  # noqa: F401

@@ -31,6 +31,7 @@ from factory.errors import ConfigError
 from factory.executors import EXECUTORS, make_executor
 from factory.jobs import RecordSchema, load_job
 from factory.models import Record, Reject, RunReport
+from factory.ops.notify import notify_run
 from factory.runner import RunOptions, run_job
 from factory.runner.plan import plan_records
 from factory.runner.run import check_force, prepare
@@ -111,6 +112,7 @@ def run(app: App, job: Path, period: str | None, workers: int | None, limit: int
         chunk_size=settings.chunk_size, resend_unknown=resend_unknown,
         force_reason=force_reason, actor=actor.id, actor_role=actor.role)
     report = run_job(spec, settings, options, runner, make_progress(app.err, app.quiet))
+    notify_run(spec, report.as_dict(), os.environ)  # ops: notifications (a hook later)
     print_summary(app.out, report, str(settings.runs_dir / report.run_id))
     sys.exit(run_exit_code(app, report))
 

@@ -10,7 +10,9 @@ scheduled job and the past ones with their run ids and what became of them.
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,12 +67,15 @@ class ThreadStarter:
                              actor_role="system")
         prepared = prepare(job, settings, options)  # a bad job or source: fails the firing
 
+        from factory.ops.notify import notify_run
+
         def run() -> None:
             runner = make_executor(self.executor, self.workers or settings.workers)
             try:
-                run_job(job, settings, options, runner, prepared=prepared)
+                report = run_job(job, settings, options, runner, prepared=prepared)
             finally:
                 runner.close()
+            notify_run(job, report.as_dict(), os.environ)
 
         thread = threading.Thread(target=run, name=f"run-{run_id}", daemon=False)
         thread.start()
@@ -122,7 +127,11 @@ def scheduler(app: App, jobs_dir: Path | None, once: bool, catch_up_from: str | 
             for firing in sched.tick():
                 app.out.print(esc(json.dumps(firing, sort_keys=True)), soft_wrap=True)
         else:
-            sched.run_forever()
+            from factory.ops.notify import StallWatch
+
+            stalls = StallWatch()
+            sched.run_forever(on_tick=lambda: stalls.check(jobs, index, time.time(),
+                                                           os.environ))
     finally:
         starter.wait()
         index.close()

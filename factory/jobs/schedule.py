@@ -45,7 +45,7 @@ class ScheduleSpec(BaseModel):
             raise ValueError(f"{value!r} is not a cron line of 5 fields (minute hour"
                              " day-of-month month day-of-week), e.g. \"0 6 1 * *\"")
         try:
-            from croniter import croniter  # type: ignore[import-untyped]
+            from croniter import croniter  # type: ignore[import-untyped, unused-ignore]
         except ImportError:  # checked again, with a clear error, by the scheduler
             return value
         if not croniter.is_valid(value):

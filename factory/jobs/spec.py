@@ -26,6 +26,7 @@ from factory.jobs.channels import (
     SmsSpec,
     channel_problems,
 )
+from factory.jobs.notify import NotifySpec
 from factory.jobs.schedule import ScheduleSpec
 from factory.jobs.seal import SealSpec
 
@@ -278,6 +279,7 @@ class JobSpec(_Strict):
     sms: SmsSpec | None = None
     peppol: PeppolSpec | None = None
     schedule: ScheduleSpec | None = None  # ops: `docfactory scheduler` (factory/jobs/schedule.py)
+    notify: NotifySpec | None = None  # ops: run notifications (factory/jobs/notify.py)
     path: Path | None = Field(default=None, exclude=True)
     #: The job file's text as it was validated: what workers parse (never the file again), so
     #: a job file edited during a run cannot change half a batch.

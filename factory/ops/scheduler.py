@@ -59,7 +59,7 @@ class Firing:
 
 def _croniter(spec: ScheduleSpec, start: datetime) -> Any:
     try:
-        from croniter import croniter  # type: ignore[import-untyped]
+        from croniter import croniter  # type: ignore[import-untyped, unused-ignore]
     except ImportError:
         raise ConfigError("schedules need the schedule extra: pip install"
                           " 'docfactory[schedule]'") from None
@@ -149,10 +149,15 @@ class Scheduler:
         return new_run_id()
 
     def run_forever(self, stop: Callable[[], bool] = lambda: False,
-                    interval: float = TICK_SECONDS) -> None:
+                    interval: float = TICK_SECONDS,
+                    on_tick: Callable[[], object] | None = None) -> None:
+        """Tick every ``interval`` seconds until ``stop()``; ``on_tick`` after each (the stall
+        watch)."""
         while not stop():
             try:
                 self.tick()
+                if on_tick is not None:
+                    on_tick()
             except FactoryError as exc:  # the index is away: try again at the next tick
                 LOG.error("scheduler tick failed: %s", exc, extra={"status": "failed"})
             self.clock.sleep(interval)

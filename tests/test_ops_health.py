@@ -172,3 +172,54 @@ def test_doctor_checks_a_jobs_backends_with_urls_masked(project: Built, pg_url: 
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "index" in bad.stdout and "down" in bad.stdout
     assert "s3cret" not in bad.stdout + bad.stderr and "***" in bad.stdout
+
+
+def run_to_end(client: httpx.Client, period: str, limit: int | None = None) -> dict:
+    body = {"job": "monthly_statements", "period": period}
+    if limit is not None:
+        body["limit"] = limit
+    started = client.post("/api/runs", json=body)
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+    deadline = time.monotonic() + 240
+    while (run := client.get(f"/api/runs/{run_id}").json())["status"] in ("starting",
+                                                                           "running"):
+        assert time.monotonic() < deadline, run
+        time.sleep(0.5)
+    return run
+
+
+def test_run_pages_show_durations_period_totals_and_every_reject(server: Server,
+                                                                  project: Built) -> None:
+    import re
+
+    keys = make_keys(project)
+    api = httpx.Client(base_url=server.url, timeout=60,
+                       headers={"Authorization": f"Bearer {keys['operations']}"})
+    first = run_to_end(api, "2026-09", limit=2)  # the period in two runs: a partial one...
+    second = run_to_end(api, "2026-09")          # ...and the rest
+    assert first["report"]["counts"]["archived"] == 2
+    assert second["report"]["counts"]["archived"] == 1
+    api.close()
+
+    web = httpx.Client(base_url=server.url, timeout=60)
+    form = web.get("/login").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    assert web.post("/login", data={"key": keys["operations"], "csrf": csrf}).status_code \
+        in (200, 303)
+    runs = web.get("/runs")
+    assert runs.status_code == 200, runs.text
+    row = re.search(r'<tr data-job="monthly_statements" data-period="2026-09">(.*?)</tr>',
+                    runs.text, re.S)
+    assert row is not None, runs.text
+    assert re.search(r'class="runs">2<', row.group(1))
+    assert re.search(r'class="archived">3<', row.group(1))
+    assert re.search(r'class="duration">\d+:\d\d:\d\d<', runs.text)
+    page = web.get(f"/runs/{second['run_id']}").text
+    assert "C009999" in page
+    reason = json.loads((project.var / "runs" / second["run_id"] / "rejects.jsonl")
+                        .read_text(encoding="utf-8").splitlines()[0])["reason"]
+    import html
+
+    assert html.escape(reason, quote=False) in page or html.escape(reason) in page
+    web.close()

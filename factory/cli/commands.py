@@ -264,24 +264,46 @@ def status(app: App, run_id: str, index_url: str | None, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--job", default=None, help="Only runs of this job name.")
+@click.option("--period", default=None, metavar="P",
+              help="Only runs of this period, with the period's totals over them.")
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="As JSON (runs, and period totals).")
 @click.pass_obj
 @handle_errors
-def runs(app: App, job: str | None, limit: int) -> None:
-    """List recent runs."""
+def runs(app: App, job: str | None, period: str | None, limit: int, as_json: bool) -> None:
+    """List recent runs with durations and rates; --period: that period's totals."""
     from rich.table import Table
 
+    from factory.ops.runs import hms, period_totals, run_row
+
     index = app.open_index(existing=True)
-    table = Table("run", "job", "period", "status", "started (UTC)", "archived", "rejected",
-                  "failed")
-    for found in index.list_runs(job, limit):
-        counts = (found.get("report") or {}).get("counts", {})
-        table.add_row(found["run_id"], found["job"], found["period"], found["status"],
-                      f"{found['started_at']:%Y-%m-%d %H:%M}", str(counts.get("archived", "")),
+    try:
+        found = index.list_runs(job, limit if period is None else 10_000)
+    finally:
+        index.close()
+    if period is not None:
+        found = [run for run in found if run["period"] == period][:limit]
+    rows = [run_row(run) for run in found]
+    totals = period_totals(found) if period is not None else None
+    if as_json:
+        app.out.print_json(json.dumps({"runs": rows, "periods": totals}, default=str))
+        return
+    table = Table("run", "job", "period", "status", "started (UTC)", "duration", "docs/s",
+                  "archived", "rejected", "failed")
+    for run, row in zip(found, rows, strict=True):
+        counts = row["counts"]
+        rate = row["docs_per_second"]
+        table.add_row(esc(row["run_id"]), esc(row["job"]), esc(row["period"]), row["status"],
+                      f"{run['started_at']:%Y-%m-%d %H:%M}", hms(row["duration_seconds"]),
+                      "" if rate is None else f"{rate:.1f}", str(counts.get("archived", "")),
                       str(counts.get("rejected", "")), str(counts.get("failed", "")))
     app.out.print(table)
-
-
+    for total in totals or ():
+        app.out.print(
+            f"{esc(total['job'])} {esc(total['period'])} over {len(total['runs'])} run(s):"
+            f" input {total['input']}, archived {total['archived']} ({total['pages']} pages),"
+            f" rejected {total['rejected']}, failed {total['failed']}, not processed"
+            f" {total['not_processed']}, {hms(total['duration_seconds'])}", soft_wrap=True)
 
 
 @cli.group("index")

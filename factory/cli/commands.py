@@ -62,6 +62,9 @@ def _period(value: str | None) -> str:
 @click.option("--reason", "force_reason", default="", metavar="TEXT",
               help="Why --force renders again: kept with every superseded revision and in"
                    " the audit log.")
+@click.option("--record", "record_key", default=None, metavar="KEY",
+              help="Only the record with this key (reissue one customer's document; with"
+                   " --force --reason: a new revision).")
 @click.option("--executor", type=click.Choice(EXECUTORS), default=EXECUTORS[0],
               show_default=True,
               help="Where records are rendered: local processes, this process, or Celery"
@@ -88,7 +91,8 @@ def _period(value: str | None) -> str:
 def run(app: App, job: Path, period: str | None, workers: int | None, limit: int | None,
         dry_run: bool, force: bool, force_reason: str, executor: str, chunk_size: int | None,
         archive_url: str | None, index_url: str | None, issued: object,
-        email_url: str | None, sms_url: str | None, resend_unknown: bool) -> None:
+        email_url: str | None, sms_url: str | None, resend_unknown: bool,
+        record_key: str | None) -> None:
     """Run JOB for a period: render, archive, deliver and index every record."""
     if force_reason and not force:
         raise ConfigError("--reason goes with --force")
@@ -111,7 +115,17 @@ def run(app: App, job: Path, period: str | None, workers: int | None, limit: int
         issued=issued.date() if issued else None,  # type: ignore[attr-defined]
         chunk_size=settings.chunk_size, resend_unknown=resend_unknown,
         force_reason=force_reason, actor=actor.id, actor_role=actor.role)
-    report = run_job(spec, settings, options, runner, make_progress(app.err, app.quiet))
+    prepared = None
+    if record_key is not None:
+        from factory.ops.reissue import OneRecord
+
+        prepared = prepare(spec, settings, options)
+        prepared.source = OneRecord(prepared.source, spec.key_field, record_key)
+    report = run_job(spec, settings, options, runner, make_progress(app.err, app.quiet),
+                     prepared)
+    if record_key is not None and report.counts.input == 0 and not report.error:
+        raise ConfigError(f"no record with {spec.key_field} {record_key!r} in"
+                          f" {prepared.source.name if prepared else spec.name}")
     notify_run(spec, report.as_dict(), os.environ)  # ops: notifications (a hook later)
     print_summary(app.out, report, str(settings.runs_dir / report.run_id))
     sys.exit(run_exit_code(app, report))

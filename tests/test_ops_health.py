@@ -202,6 +202,21 @@ def test_run_pages_show_durations_period_totals_and_every_reject(server: Server,
     assert second["report"]["counts"]["archived"] == 1
     api.close()
 
+    # A scheduled job, and a firing of it the index remembers.
+    from datetime import UTC, datetime
+
+    from factory.archive import open_index
+    from factory.archive.schedule import FiringLog
+
+    sample = project.var / "sample"
+    write_job(project.jobs, "scheduled.toml", name="scheduled", schedule="0 6 1 * *",
+              source=csv_source(sample / "customers.csv", sample / "transactions.csv"))
+    index = open_index(project.index_url)
+    fired = datetime(2026, 11, 1, 6, tzinfo=UTC)
+    FiringLog(index).claim("scheduled", fired, "2026-10", fired)
+    FiringLog(index).settle("scheduled", fired, "skipped", note="skipped: run X is still live")
+    index.close()
+
     web = httpx.Client(base_url=server.url, timeout=60)
     form = web.get("/login").text
     csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
@@ -215,6 +230,10 @@ def test_run_pages_show_durations_period_totals_and_every_reject(server: Server,
     assert re.search(r'class="runs">2<', row.group(1))
     assert re.search(r'class="archived">3<', row.group(1))
     assert re.search(r'class="duration">\d+:\d\d:\d\d<', runs.text)
+    calendar = re.search(r'<table id="calendar">(.*?)</table>', runs.text, re.S)
+    assert calendar is not None, runs.text
+    assert re.search(r'class="upcoming"><td>[^<]+</td><td>scheduled</td>', calendar.group(1))
+    assert 'data-status="skipped"' in calendar.group(1) and "still live" in calendar.group(1)
     page = web.get(f"/runs/{second['run_id']}").text
     assert "C009999" in page
     reason = json.loads((project.var / "runs" / second["run_id"] / "rejects.jsonl")

@@ -11,6 +11,7 @@ pages call the same functions as the JSON API, so they are audited the same way.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -272,11 +273,14 @@ def page_router() -> APIRouter:
     @router.get("/runs", response_class=HTMLResponse)
     def runs(request: Request,
              principal: Principal = page_role(Permission.RUNS_READ)) -> HTMLResponse:
+        from factory.ops.calendar import calendar_of
         from factory.ops.runs import period_totals, run_row
 
         found = visible_runs(request, principal, None, 50)
+        calendar = calendar_of(permitted_jobs(request, principal), services(request).index,
+                               datetime.now(UTC), count=2, past=10)
         return render_page(request, "runs.html",
-                           {"runs": [(r, run_row(r)) for r in found],
+                           {"runs": [(r, run_row(r)) for r in found], "calendar": calendar,
                             "periods": period_totals(found)}, principal=principal)
 
     @router.get("/runs/new", response_class=HTMLResponse)

@@ -150,31 +150,23 @@ def scheduler(app: App, jobs_dir: Path | None, once: bool, catch_up_from: str | 
 def calendar(app: App, jobs_dir: Path | None, count: int, past: int, as_json: bool,
              index_url: str | None) -> None:
     """List the upcoming firings of scheduled jobs and the past ones with their run ids."""
-    from factory.archive.schedule import FiringLog
-    from factory.ops.scheduler import upcoming
+    from factory.ops.calendar import calendar_of
 
     jobs = scheduled_jobs(app, jobs_dir)
-    now = datetime.now(UTC)
-    coming = [f for job in jobs for f in upcoming(job.name, job.schedule, now, count)]
     index = app.open_index(index_url)
     try:
-        history = FiringLog(index).list(limit=past) if past else []
+        shown = calendar_of(jobs, index, datetime.now(UTC), count, past)
     finally:
         index.close()
     if as_json:
-        app.out.print_json(json.dumps({
-            "upcoming": [{"job": f.job, "at": f.at.isoformat(), "period": f.period}
-                         for f in sorted(coming, key=lambda f: f.at)],
-            "past": [{"job": r["job"], "at": r["fired_at"].isoformat(), "period": r["period"],
-                      "status": r["status"], "run_id": r["run_id"], "note": r["note"]}
-                     for r in history]}))
+        app.out.print_json(json.dumps(shown, default=lambda v: v.isoformat()))
         return
     app.out.print("upcoming:")
-    for firing in sorted(coming, key=lambda f: f.at):
-        app.out.print(f"  {firing.at:%Y-%m-%d %H:%M} UTC  {esc(firing.job)}  period"
-                      f" {firing.period}")
+    for firing in shown["upcoming"]:
+        app.out.print(f"  {firing['at']:%Y-%m-%d %H:%M} UTC  {esc(firing['job'])}  period"
+                      f" {firing['period']}")
     app.out.print("past:")
-    for row in history:
+    for row in shown["past"]:
         what = row["run_id"] or row["note"] or ""
-        app.out.print(f"  {row['fired_at']:%Y-%m-%d %H:%M} UTC  {esc(row['job'])}  period"
+        app.out.print(f"  {row['at']:%Y-%m-%d %H:%M} UTC  {esc(row['job'])}  period"
                       f" {row['period']}  {row['status']}  {esc(what)}", soft_wrap=True)

@@ -159,13 +159,14 @@ class CeleryWorker:
 
 
 def start_worker(name: str, log: Path, concurrency: int = 2,
-                 extra_env: dict[str, str] | None = None) -> CeleryWorker:
+                 extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+                 ) -> CeleryWorker:
     env = {**os.environ, "FACTORY_HOME": str(REPO), "FACTORY_BROKER_URL": REDIS_URL,
            "FACTORY_CLUSTER": name, **(extra_env or {})}
     handle = log.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "factory", "worker", "--concurrency", str(concurrency),
-         "--loglevel", "info"], cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT,
+         "--loglevel", "info", *args], cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT,
         start_new_session=True)
     handle.close()
     worker = CeleryWorker(process, name, log)

@@ -392,7 +392,8 @@ def test_every_route_checks_the_role(tmp_path: Path) -> None:
                 assert "csrf" in names, f"{route.path} takes no CSRF token"
             checked += 1
     assert checked >= 30
-    assert {path for _, path in PUBLIC} == {"/login", "/logout"}
+    assert {path for _, path in PUBLIC} == {"/login", "/logout", "/healthz", "/readyz",
+                                            "/metrics"}
 
 
 def test_served_connections_turn_nagle_off() -> None:

@@ -70,6 +70,11 @@ class ApiConfig:
     session_hours: float = 8.0
     secure_cookies: bool = False
     session_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    #: /readyz checks this broker too; /metrics shows the depth of ``queue`` on it.
+    broker_url: str | None = field(default=None, repr=False)
+    queue: str | None = None
+    #: When set, /metrics needs ``Authorization: Bearer <metrics_token>``.
+    metrics_token: str | None = field(default=None, repr=False)
 
 
 class Services:
@@ -107,6 +112,7 @@ def status_of(exc: FactoryError) -> int:
 
 
 def create_app(config: ApiConfig) -> FastAPI:
+    from factory.api.health import health_router
     from factory.api.pages import guard_page, login_page, page_router, public_router, render_page
     from factory.api.routes import api_router
     from factory.api.security import page_principal
@@ -124,6 +130,7 @@ def create_app(config: ApiConfig) -> FastAPI:
                               " `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.services = services
+    app.include_router(health_router())
     app.include_router(api_router())
     app.include_router(public_router())
     app.include_router(page_router())  # last: it ends with the catch-all

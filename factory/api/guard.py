@@ -38,7 +38,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 #: The only routes anyone may call without a key (their bodies are still limited).
-PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
+          ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}  # factory.api.health
 WINDOW_SECONDS = 60.0
 MAX_CLIENTS = 10_000  # clients tracked at once; the oldest are forgotten first
 

@@ -11,6 +11,7 @@ is registered and a run that failed to start.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from factory.config import Settings
 from factory.errors import FactoryError, LimitExceededError
 from factory.executors import make_executor
 from factory.jobs import JobSpec
+from factory.ops.notify import notify_run
 from factory.runner import NoProgress, Prepared, RunOptions, new_run_id, prepare, run_job
 
 
@@ -84,8 +86,9 @@ class RunLauncher:
     def _run(self, job: JobSpec, options: RunOptions, prepared: Prepared) -> None:
         assert options.run_id is not None
         try:
-            run_job(job, self.settings, options, make_executor(self.executor, self.workers),
-                    NoProgress(), prepared)
+            report = run_job(job, self.settings, options,
+                             make_executor(self.executor, self.workers), NoProgress(), prepared)
+            notify_run(job, report.as_dict(), os.environ)  # ops: notifications (a hook later)
         except FactoryError as exc:
             self._launches[options.run_id].error = str(exc)
         except Exception as exc:  # a thread must not die silently

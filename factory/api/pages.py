@@ -11,6 +11,7 @@ pages call the same functions as the JSON API, so they are audited the same way.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -44,6 +45,7 @@ from factory.compliance.keys import authenticate
 from factory.compliance.roles import allows
 from factory.compliance.trail import MAX_PREVIEW_PAGES
 from factory.errors import AuthenticationError, InputError, NotFoundError
+from factory.ops.runs import hms
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
@@ -53,7 +55,7 @@ _env.filters["bytes"] = i18n.number
 _env.filters["number"] = i18n.number
 _env.filters["when"] = i18n.when
 _env.filters["number_or_blank"] = i18n.number_or_blank
-_env.globals.update(status_name=i18n.status_name, count_name=i18n.count_name,
+_env.globals.update(hms=hms, status_name=i18n.status_name, count_name=i18n.count_name,
                     reconciliation=i18n.reconciliation)
 _env.install_gettext_callables(  # type: ignore[attr-defined]
     lambda message: i18n.translations(i18n.current()).gettext(message),
@@ -278,9 +280,15 @@ def page_router() -> APIRouter:
     @router.get("/runs", response_class=HTMLResponse)
     def runs(request: Request,
              principal: Principal = page_role(Permission.RUNS_READ)) -> HTMLResponse:
+        from factory.ops.calendar import calendar_of
+        from factory.ops.runs import period_totals, run_row
+
+        found = visible_runs(request, principal, None, 50)
+        calendar = calendar_of(permitted_jobs(request, principal), services(request).index,
+                               datetime.now(UTC), count=2, past=10)
         return render_page(request, "runs.html",
-                           {"runs": visible_runs(request, principal, None, 50)},
-                           principal=principal)
+                           {"runs": [(r, run_row(r)) for r in found], "calendar": calendar,
+                            "periods": period_totals(found)}, principal=principal)
 
     @router.get("/runs/new", response_class=HTMLResponse)
     def new_run(request: Request,
@@ -302,8 +310,11 @@ def page_router() -> APIRouter:
     @router.get("/runs/{run_id}", response_class=HTMLResponse)
     def run(request: Request, run_id: str,
             principal: Principal = page_role(Permission.RUNS_READ)) -> HTMLResponse:
+        from factory.ops.runs import run_problems
+
         found = read_run(request, principal, run_id)
-        return render_page(request, "run.html", {"run": found,
+        problems = run_problems(services(request).settings.runs_dir / found["run_id"])
+        return render_page(request, "run.html", {"run": found, "problems": problems,
                                                  "report": found.get("report") or {}},
                            principal=principal)
 

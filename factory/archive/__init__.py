@@ -35,3 +35,6 @@ __all__ = [
     "sqlite_file",
     "template_snapshot_key",
 ]
+
+# ops: registers the scheduler's table (schedule_firings) on the index metadata.
+from factory.archive import schedule as _schedule  # noqa: F401

@@ -46,6 +46,15 @@ class App:
         self.err = Console(stderr=True, highlight=False, emoji=False,
                            width=None if sys.stderr.isatty() else 200)
         self._settings: Settings | None = None
+        self.log_format: str = "auto"  # set by the group's options
+        self.log_level: str | None = None
+
+    def service_logs(self) -> None:
+        """Long-running commands log at info unless --log-level said otherwise."""
+        if self.log_level is None:
+            from factory.observe.logs import configure
+
+            configure(self.log_format, "info")
 
     def settings(self, **overrides: Any) -> Settings:
         if self._settings is None or overrides:
@@ -94,11 +103,22 @@ def _sigterm_as_interrupt(_signum: int, _frame: Any) -> None:
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="FACTORY_HOME", help="Project root (holds templates/, assets/, var/).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--log-format", type=click.Choice(["auto", "json", "text"]), default="auto",
+              envvar="FACTORY_LOG_FORMAT", show_default=True,
+              help="Log lines on standard error: auto is JSON when it is not a terminal.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default=None, envvar="FACTORY_LOG_LEVEL",
+              help="Log level (default: warning; worker, serve, scheduler: info).")
 @click.version_option(package_name="docfactory")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, quiet: bool) -> None:
+def cli(ctx: click.Context, home: Path | None, quiet: bool, log_format: str,
+        log_level: str | None) -> None:
     """docfactory: customer records in; branded, archived and indexed documents out."""
+    from factory.observe.logs import configure
+
     ctx.obj = App(home, quiet)
+    ctx.obj.log_format, ctx.obj.log_level = log_format, log_level
+    configure(log_format, log_level or "warning")
     if threading_main():
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
@@ -122,6 +142,8 @@ COMMAND_MODULES = [
     "factory.cli.audit",
     "factory.cli.serve",
     "factory.cli.cluster",
+    "factory.cli.ops",
+    "factory.cli.schedule",
 ]
 
 

@@ -48,16 +48,25 @@ def cluster_options(env: Mapping[str, str], broker: str | None = None,
 @click.option("-n", "--hostname", default=None, help="Node name (default: NAME-PID@host).")
 @click.option("-l", "--loglevel", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, metavar="N",
+              help="Serve Prometheus /metrics of this worker's processes on port N.")
+@click.option("--events/--no-events", default=True, show_default=True,
+              help="Send Celery task events (what Flower shows).")
 @click.pass_obj
 @handle_errors
 def worker(app: App, concurrency: int | None, broker: str | None, name: str | None,
-           hostname: str | None, loglevel: str) -> None:
+           hostname: str | None, loglevel: str, metrics_port: int | None,
+           events: bool) -> None:
     """Start a Celery worker that renders, archives and indexes records of cluster runs."""
+    app.service_logs()
     from factory.executors.celery_app import configure_worker, make_app
     from factory.executors.pool import default_workers
 
     settings = app.settings()
     options = cluster_options(os.environ, broker, name)
+    if metrics_port is not None:
+        worker_metrics(app, settings.var_dir / "metrics" / f"worker-{os.getpid()}",
+                       metrics_port)
     # Warm before the pool forks: WeasyPrint, the templates engine and the pipeline are
     # imported once here and shared by every worker process; each process then builds its
     # run's fonts, stylesheets and templates once, on its first task (worker_for).
@@ -71,7 +80,29 @@ def worker(app: App, concurrency: int | None, broker: str | None, name: str | No
             f"--queues={options.queue}", f"--loglevel={loglevel.upper()}", "--pool=prefork",
             "--prefetch-multiplier=1", "--without-gossip", "--without-mingle",
             f"--hostname={hostname or f'{options.name}-{os.getpid()}@%h'}"]
+    if events:
+        argv.append("--task-events")
     celery_app.worker_main(argv)
+
+
+def worker_metrics(app: App, folder: Any, port: int) -> None:
+    """Multiprocess metrics for the pool's children, served by this (parent) process."""
+    from celery.signals import worker_process_shutdown
+
+    from factory.cli.serve import metrics_dir
+    from factory.observe.metrics import enabled, process_dead, serve_metrics
+
+    metrics_dir(folder)  # before any child imports prometheus-client
+    if not enabled():
+        raise ConfigError("--metrics-port needs the observe extra: pip install"
+                          " 'docfactory[observe]'")
+    bound = serve_metrics(port)
+    app.err.print(f"metrics on http://0.0.0.0:{bound}/metrics", soft_wrap=True)
+
+    def _dead(pid: int | None = None, **_: Any) -> None:
+        process_dead(pid or os.getpid())
+
+    worker_process_shutdown.connect(_dead, weak=False)
 
 
 def live_counts(run_id: str, env: Mapping[str, str]) -> Mapping[str, Any] | None:

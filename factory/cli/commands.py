@@ -31,6 +31,7 @@ from factory.errors import ConfigError
 from factory.executors import EXECUTORS, RemoteWorkers, make_executor
 from factory.jobs import RecordSchema, load_job
 from factory.models import Record, Reject, RunReport
+from factory.ops.notify import notify_run
 from factory.runner import RunOptions, run_job
 from factory.runner.plan import plan_records
 from factory.runner.run import check_force, prepare
@@ -61,6 +62,9 @@ def _period(value: str | None) -> str:
 @click.option("--reason", "force_reason", default="", metavar="TEXT",
               help="Why --force renders again: kept with every superseded revision and in"
                    " the audit log.")
+@click.option("--record", "record_key", default=None, metavar="KEY",
+              help="Only the record with this key (reissue one customer's document; with"
+                   " --force --reason: a new revision).")
 @click.option("--executor", type=click.Choice(EXECUTORS), default=EXECUTORS[0],
               show_default=True,
               help="Where records are rendered: local processes, this process, or Celery"
@@ -87,7 +91,8 @@ def _period(value: str | None) -> str:
 def run(app: App, job: Path, period: str | None, workers: int | None, limit: int | None,
         dry_run: bool, force: bool, force_reason: str, executor: str, chunk_size: int | None,
         archive_url: str | None, index_url: str | None, issued: object,
-        email_url: str | None, sms_url: str | None, resend_unknown: bool) -> None:
+        email_url: str | None, sms_url: str | None, resend_unknown: bool,
+        record_key: str | None) -> None:
     """Run JOB for a period: render, archive, deliver and index every record."""
     if force_reason and not force:
         raise ConfigError("--reason goes with --force")
@@ -110,7 +115,18 @@ def run(app: App, job: Path, period: str | None, workers: int | None, limit: int
         issued=issued.date() if issued else None,  # type: ignore[attr-defined]
         chunk_size=settings.chunk_size, resend_unknown=resend_unknown,
         force_reason=force_reason, actor=actor.id, actor_role=actor.role)
-    report = run_job(spec, settings, options, runner, make_progress(app.err, app.quiet))
+    prepared = None
+    if record_key is not None:
+        from factory.ops.reissue import OneRecord
+
+        prepared = prepare(spec, settings, options)
+        prepared.source = OneRecord(prepared.source, spec.key_field, record_key)
+    report = run_job(spec, settings, options, runner, make_progress(app.err, app.quiet),
+                     prepared)
+    if record_key is not None and report.counts.input == 0 and not report.error:
+        raise ConfigError(f"no record with {spec.key_field} {record_key!r} in"
+                          f" {prepared.source.name if prepared else spec.name}")
+    notify_run(spec, report.as_dict(), os.environ)  # ops: notifications (a hook later)
     print_summary(app.out, report, str(settings.runs_dir / report.run_id))
     sys.exit(run_exit_code(app, report))
 
@@ -262,24 +278,46 @@ def status(app: App, run_id: str, index_url: str | None, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--job", default=None, help="Only runs of this job name.")
+@click.option("--period", default=None, metavar="P",
+              help="Only runs of this period, with the period's totals over them.")
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="As JSON (runs, and period totals).")
 @click.pass_obj
 @handle_errors
-def runs(app: App, job: str | None, limit: int) -> None:
-    """List recent runs."""
+def runs(app: App, job: str | None, period: str | None, limit: int, as_json: bool) -> None:
+    """List recent runs with durations and rates; --period: that period's totals."""
     from rich.table import Table
 
+    from factory.ops.runs import hms, period_totals, run_row
+
     index = app.open_index(existing=True)
-    table = Table("run", "job", "period", "status", "started (UTC)", "archived", "rejected",
-                  "failed")
-    for found in index.list_runs(job, limit):
-        counts = (found.get("report") or {}).get("counts", {})
-        table.add_row(found["run_id"], found["job"], found["period"], found["status"],
-                      f"{found['started_at']:%Y-%m-%d %H:%M}", str(counts.get("archived", "")),
+    try:
+        found = index.list_runs(job, limit if period is None else 10_000)
+    finally:
+        index.close()
+    if period is not None:
+        found = [run for run in found if run["period"] == period][:limit]
+    rows = [run_row(run) for run in found]
+    totals = period_totals(found) if period is not None else None
+    if as_json:
+        app.out.print_json(json.dumps({"runs": rows, "periods": totals}, default=str))
+        return
+    table = Table("run", "job", "period", "status", "started (UTC)", "duration", "docs/s",
+                  "archived", "rejected", "failed")
+    for run, row in zip(found, rows, strict=True):
+        counts = row["counts"]
+        rate = row["docs_per_second"]
+        table.add_row(esc(row["run_id"]), esc(row["job"]), esc(row["period"]), row["status"],
+                      f"{run['started_at']:%Y-%m-%d %H:%M}", hms(row["duration_seconds"]),
+                      "" if rate is None else f"{rate:.1f}", str(counts.get("archived", "")),
                       str(counts.get("rejected", "")), str(counts.get("failed", "")))
     app.out.print(table)
-
-
+    for total in totals or ():
+        app.out.print(
+            f"{esc(total['job'])} {esc(total['period'])} over {len(total['runs'])} run(s):"
+            f" input {total['input']}, archived {total['archived']} ({total['pages']} pages),"
+            f" rejected {total['rejected']}, failed {total['failed']}, not processed"
+            f" {total['not_processed']}, {hms(total['duration_seconds'])}", soft_wrap=True)
 
 
 @cli.group("index")

@@ -51,15 +51,21 @@ class RichProgress:
             console=console, transient=False, refresh_per_second=4,
         )
         self.task: Any = None
+        self.total: int | None = None
 
     def start(self, total: int | None, description: str) -> None:
+        self.total = total
         self.bar.start()
         self.task = self.bar.add_task(description, total=total, detail="")
 
     def update(self, counts: Counts) -> None:
         detail = (f"[green]{counts.archived} archived[/] [yellow]{counts.rejected} rejected[/]"
                   f" [red]{counts.failed} failed[/] {counts.skipped} skipped")
-        self.bar.update(self.task, completed=processed(counts), detail=detail)
+        # Records skipped (archived by an earlier run) are taken out of the bar's work, so its
+        # speed and ETA count only what this run processes (a resumed run).
+        total = None if self.total is None else max(self.total - counts.skipped, 0)
+        self.bar.update(self.task, completed=processed(counts) - counts.skipped, total=total,
+                        detail=detail)
 
     def finish(self, counts: Counts) -> None:
         if self.task is not None:
@@ -84,8 +90,9 @@ class LogProgress:
         rate = counts.rendered / elapsed
         of = f"/{self.total}" if self.total is not None else ""
         eta = ""
-        if self.total and rate > 0 and not final:
-            remaining = max(self.total - done, 0) / max(done / elapsed, 1e-9)
+        worked = done - counts.skipped  # what this run processed itself (not a resume's skips)
+        if self.total and rate > 0 and worked > 0 and not final:
+            remaining = max(self.total - done, 0) / (worked / elapsed)
             eta = f", ETA {int(remaining // 60)}:{int(remaining % 60):02d}"
         stamp = datetime.now().strftime("%H:%M:%S")
         self.console.print(

@@ -8,6 +8,8 @@ the runs it started and exits 0. Needs the ``api`` extra (FastAPI, uvicorn).
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -50,14 +52,20 @@ def listen_socket(host: str, port: int) -> socket.socket:
               help="Runs started from the API at the same time.")
 @click.option("--secure-cookies", is_flag=True,
               help="Mark the session cookie Secure (when served over HTTPS).")
+@click.option("--broker", default=None, metavar="URL", envvar="FACTORY_BROKER_URL",
+              help="Broker /readyz checks and /metrics shows the queue of (default:"
+                   " $FACTORY_BROKER_URL).")
 @ARCHIVE
 @INDEX
 @click.pass_obj
 @handle_errors
 def serve(app: App, host: str, port: int, jobs_dir: Path | None, executor: str,
-          workers: int | None, max_runs: int, secure_cookies: bool, archive_url: str | None,
-          index_url: str | None) -> None:
-    """Serve the HTTP API (/api, OpenAPI at /api/openapi.json) and the web pages."""
+          workers: int | None, max_runs: int, secure_cookies: bool, broker: str | None,
+          archive_url: str | None, index_url: str | None) -> None:
+    """Serve the HTTP API (/api, OpenAPI at /api/openapi.json) and the web pages.
+
+    Unauthenticated: /healthz, /readyz and /metrics (Prometheus; set FACTORY_METRICS_TOKEN to
+    require a bearer token)."""
     try:
         import uvicorn
 
@@ -65,14 +73,18 @@ def serve(app: App, host: str, port: int, jobs_dir: Path | None, executor: str,
     except ImportError as exc:
         raise ConfigError(f"the HTTP API needs the api extra: pip install 'docfactory[api]'"
                           f" ({exc})") from None
+    app.service_logs()
     settings = app.settings(archive_url=archive_url, index_url=index_url, workers=workers)
+    metrics_dir(settings.var_dir / "metrics" / f"serve-{os.getpid()}")
     config = ApiConfig(
         settings=settings,
         store_url=settings.archive_url or settings.default_archive_url,
         index_url=settings.index_url or settings.default_index_url,
         jobs_dir=jobs_dir or settings.root / "jobs",
         executor=executor, workers=settings.workers, max_runs=max_runs,
-        secure_cookies=secure_cookies)
+        secure_cookies=secure_cookies, broker_url=broker,
+        queue=os.environ.get("FACTORY_CLUSTER") or "docfactory" if broker else None,
+        metrics_token=os.environ.get("FACTORY_METRICS_TOKEN") or None)
     api = create_app(config)
     sock = listen_socket(host, port)
     bound = sock.getsockname()[1]
@@ -87,3 +99,15 @@ def serve(app: App, host: str, port: int, jobs_dir: Path | None, executor: str,
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
     app.err.print("stopped")
+
+
+def metrics_dir(default: Path) -> Path:
+    """Multiprocess metrics (runs render in child processes): ``PROMETHEUS_MULTIPROC_DIR``, or a
+    fresh folder of this process's own. Set before prometheus-client is first imported."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        return Path(given)
+    shutil.rmtree(default, ignore_errors=True)
+    default.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(default)
+    return default

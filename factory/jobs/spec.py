@@ -28,6 +28,8 @@ from factory.jobs.channels import (
     channel_problems,
     webhook_problems,
 )
+from factory.jobs.notify import NotifySpec
+from factory.jobs.schedule import ScheduleSpec
 from factory.jobs.seal import SealSpec
 
 FieldType = Literal["string", "integer", "decimal", "date", "boolean", "email", "phone"]
@@ -283,6 +285,8 @@ class JobSpec(_Strict):
     sms: SmsSpec | None = None
     peppol: PeppolSpec | None = None
     webhook: WebhookSpec | None = None
+    schedule: ScheduleSpec | None = None  # ops: `docfactory scheduler` (factory/jobs/schedule.py)
+    notify: NotifySpec | None = None  # ops: run notifications (factory/jobs/notify.py)
     path: Path | None = Field(default=None, exclude=True)
     #: The job file's text as it was validated: what workers parse (never the file again), so
     #: a job file edited during a run cannot change half a batch.

@@ -51,6 +51,8 @@ from factory.models import (
     Record,
     Status,
 )
+from factory.observe.logs import logged_outcome
+from factory.observe.metrics import retried
 from factory.pipeline.channels.base import Channel, RecordContext, channel_class
 from factory.pipeline.config import CHANNEL, WorkerConfig
 from factory.pipeline.delivery import Deliverer
@@ -125,6 +127,7 @@ class Worker:
     def process_chunk(self, records: list[Record], holder: str | None = None) -> list[Outcome]:
         return [self.process(record, holder) for record in records]
 
+    @logged_outcome  # ops: one structured log line per record
     def process(self, record: Record, holder: str | None = None) -> Outcome:
         """Process one record on every channel routing gives it; never raises a FactoryError.
 
@@ -175,6 +178,7 @@ class Worker:
                 if exc.stops_run:  # a full disk: the runner stops the run, not this record
                     raise
                 if exc.retryable and attempt < self.config.attempts:
+                    retried(self.job.name, channel)  # ops: metrics
                     time.sleep(delay)
                     delay *= 4
                     continue

@@ -38,6 +38,7 @@ from factory.executors.base import Executor
 from factory.jobs import JobSpec, RecordSchema
 from factory.jobs.seal import seal_for
 from factory.models import Period, Record, Reject, RunReport
+from factory.observe.metrics import observe_run
 from factory.pipeline import WorkerConfig
 from factory.pipeline.channels import default_transports
 from factory.printing.marks import check_clear
@@ -199,6 +200,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         workers=executor.workers, executor=executor.name,
         store_url=mask_urls_in(store.url), index_url=mask_url(index.safe_url),
     )
+    progress = observe_run(progress, report, job.document_type)  # ops: metrics
     state = RunState(report, settings.runs_dir / run_id)
     config = WorkerConfig(
         job_path=str(job.path), settings=settings, run_id=run_id, period=prepared.period.code,

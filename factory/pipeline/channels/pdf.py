@@ -19,6 +19,7 @@ from factory.archive.audit import Actor
 from factory.archive.index import Supersession
 from factory.errors import ConfigError, LegalHoldError
 from factory.models import ArchiveEntry, Artifact, ChannelOutcome, ChannelStatus, Record, Route
+from factory.observe.metrics import timed
 from factory.pipeline.channels.base import RecordContext, Services
 
 if TYPE_CHECKING:
@@ -84,14 +85,17 @@ class PdfChannel:
                           ) -> tuple[ArchiveEntry, Artifact]:
         services = self.services
         doc_id = slot.document_id()
-        _html, artifact, typed = services.documents.render_typed(record, doc_id, number)
+        job = services.job
+        with timed("render", job.name, job.document_type):
+            _html, artifact, typed = services.documents.render_typed(record, doc_id, number)
         key, snapshot_key = slot.keys(doc_id, artifact.extension)
         created = datetime.now(UTC)
         snapshot = services.snapshot(record, doc_id, created,
                                      services.documents.snapshot(typed))
         entry = services.entry(record, CHANNEL, doc_id, artifact, key, snapshot_key, created,
                                slot.revision, snapshot.sha256)
-        slot.store(entry, artifact, snapshot)
+        with timed("archive", job.name, job.document_type):
+            slot.store(entry, artifact, snapshot)
         return entry, artifact
 
 

@@ -70,6 +70,8 @@ class ApiConfig:
     session_hours: float = 8.0
     secure_cookies: bool = False
     session_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    #: Warm renderers per job for ``POST /api/documents`` (`factory.ondemand`).
+    ondemand_pool: int = 1
 
 
 class Services:
@@ -96,8 +98,11 @@ class Services:
                                     config.max_runs)
         self.sessions = Sessions(config.session_secret, int(config.session_hours * 3600))
         self.throttle = FailureThrottle(config.settings.api_auth_failures)
+        self.ondemand: Any = None  # an OnDemandService, built on first use (factory.api.ondemand)
 
     def close(self) -> None:
+        if self.ondemand is not None:
+            self.ondemand.close()
         self.launcher.close()
         self.index.close()
 
@@ -107,6 +112,7 @@ def status_of(exc: FactoryError) -> int:
 
 
 def create_app(config: ApiConfig) -> FastAPI:
+    from factory.api.ondemand import ondemand_router
     from factory.api.pages import guard_page, login_page, page_router, public_router, render_page
     from factory.api.routes import api_router
     from factory.api.security import page_principal
@@ -124,6 +130,7 @@ def create_app(config: ApiConfig) -> FastAPI:
                               " `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.services = services
+    app.include_router(ondemand_router())  # before api_router: it ends with a catch-all
     app.include_router(api_router())
     app.include_router(public_router())
     app.include_router(page_router())  # last: it ends with the catch-all

@@ -125,6 +125,7 @@ COMMAND_MODULES = [
     "factory.cli.audit",
     "factory.cli.serve",
     "factory.cli.cluster",
+    "factory.cli.ondemand",
 ]
 
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from factory.api.catalog import load_catalog
-from factory.api.security import Principal, api_role, services
+from factory.api.security import Principal, api_principal, api_role, services
 from factory.compliance import Permission
 from factory.compliance import query as q
 from factory.errors import NotFoundError, RecordError
@@ -53,7 +53,7 @@ def ondemand_service(request: Request) -> OnDemandService:
 
 
 def ondemand_router() -> APIRouter:
-    router = APIRouter(prefix="/api")
+    router = APIRouter(prefix="/api", dependencies=[Depends(api_principal)])
 
     @router.post("/documents", summary="Render one document for one record now",
                  status_code=201, responses={

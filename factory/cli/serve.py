@@ -48,6 +48,8 @@ def listen_socket(host: str, port: int) -> socket.socket:
               help="Worker processes per run (default: one per core).")
 @click.option("--max-runs", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Runs started from the API at the same time.")
+@click.option("--ondemand-pool", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Warm renderers per job for POST /api/documents.")
 @click.option("--secure-cookies", is_flag=True,
               help="Mark the session cookie Secure (when served over HTTPS).")
 @ARCHIVE
@@ -55,8 +57,8 @@ def listen_socket(host: str, port: int) -> socket.socket:
 @click.pass_obj
 @handle_errors
 def serve(app: App, host: str, port: int, jobs_dir: Path | None, executor: str,
-          workers: int | None, max_runs: int, secure_cookies: bool, archive_url: str | None,
-          index_url: str | None) -> None:
+          workers: int | None, max_runs: int, ondemand_pool: int, secure_cookies: bool,
+          archive_url: str | None, index_url: str | None) -> None:
     """Serve the HTTP API (/api, OpenAPI at /api/openapi.json) and the web pages."""
     try:
         import uvicorn
@@ -72,7 +74,7 @@ def serve(app: App, host: str, port: int, jobs_dir: Path | None, executor: str,
         index_url=settings.index_url or settings.default_index_url,
         jobs_dir=jobs_dir or settings.root / "jobs",
         executor=executor, workers=settings.workers, max_runs=max_runs,
-        secure_cookies=secure_cookies)
+        secure_cookies=secure_cookies, ondemand_pool=ondemand_pool)
     api = create_app(config)
     sock = listen_socket(host, port)
     bound = sock.getsockname()[1]

@@ -216,6 +216,7 @@ class OnDemandService:
         self.today = today or (lambda: datetime.now(UTC).date())
         self._runs: dict[str, _Run] = {}
         self._lines: dict[tuple[str, str, str], _Line] = {}
+        self._schemas: dict[tuple[str, str], RecordSchema] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._beater = threading.Thread(target=self._heartbeats, daemon=True,
@@ -229,7 +230,7 @@ class OnDemandService:
         run = self._run(job)
         position = run.next_position()
         try:
-            record = RecordSchema(job).validate(RawRecord(position, dict(request.data)))
+            record = self._schema(job).validate(RawRecord(position, dict(request.data)))
             record = dataclasses.replace(record, key=record_key_for(
                 record.key, request.idempotency_key, job.name))
         except RecordError as exc:
@@ -283,6 +284,15 @@ class OnDemandService:
             self._runs.clear()
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _schema(self, job: JobSpec) -> RecordSchema:
+        key = (job.name, job.text or "")
+        found = self._schemas.get(key)
+        if found is None:
+            if len(self._schemas) >= MAX_LINES:
+                self._schemas.clear()
+            found = self._schemas[key] = RecordSchema(job)
+        return found
 
     def _period(self, code: str | None) -> Period:
         try:

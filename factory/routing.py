@@ -27,6 +27,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from factory.jobs import JobSpec
 from factory.jobs.channels import PARTICIPANT_ID
+from factory.jobs.segments import segment_channels
 from factory.models import CHANNEL_ORDER, Channel, Record, Route
 
 _PARTICIPANT = re.compile(PARTICIPANT_ID)
@@ -97,7 +98,7 @@ def _usable(job: JobSpec, record: Record, channel: str) -> tuple[str | None, dic
 
 def route_record(job: JobSpec, record: Record) -> Route:
     """The channels ``record`` goes to under ``job``'s routing rules."""
-    offered = list(job.channels)
+    offered = segment_channels(job, record.data, record.locale)  # [[segments]] channels
     routing = job.routing
     targets: set[str] = set()
     suppressed: list[tuple[str, str]] = []

@@ -201,3 +201,21 @@ def test_cli_render_is_the_same_path(archive: Built, tmp_path: Path) -> None:
                             catch_exceptions=False)
     assert refused.exit_code == 2
     assert "bad.json" in refused.output and "opening_balance" in refused.output
+
+
+def test_a_record_the_jobs_filter_leaves_out_is_refused_on_demand(archive: Built) -> None:
+    from factory.errors import RecordError
+    from factory.jobs import load_job
+    from factory.ondemand import OnDemandService, RenderRequest
+    from tests.conftest import write_job
+
+    records = sample_records(archive)
+    job = load_job(write_job(archive.root / "jobs2", where="locale == 'xx'",
+                             source={"type": "jsonl", "path": "unused.jsonl"}))
+    service = OnDemandService(archive.settings)
+    try:
+        with pytest.raises(RecordError, match="not one this job takes"):
+            service.render(job, RenderRequest(data=records[0]))
+    finally:
+        service.close()
+    assert not [e for e in archive.entries() if e.period not in ("2026-10", "2026-11")]

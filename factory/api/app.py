@@ -112,6 +112,7 @@ def status_of(exc: FactoryError) -> int:
 
 
 def create_app(config: ApiConfig) -> FastAPI:
+    from factory.api.links import link_api_router, public_links_router
     from factory.api.ondemand import ondemand_router
     from factory.api.pages import guard_page, login_page, page_router, public_router, render_page
     from factory.api.routes import api_router
@@ -131,6 +132,8 @@ def create_app(config: ApiConfig) -> FastAPI:
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.services = services
     app.include_router(ondemand_router())  # before api_router: it ends with a catch-all
+    app.include_router(link_api_router())
+    app.include_router(public_links_router())  # GET /d/<token>: a customer's signed link
     app.include_router(api_router())
     app.include_router(public_router())
     app.include_router(page_router())  # last: it ends with the catch-all

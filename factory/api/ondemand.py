@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from factory.api.catalog import load_catalog
+from factory.api.links import issue_link
 from factory.api.security import Principal, api_principal, api_role, services
 from factory.compliance import Permission
 from factory.compliance import query as q
@@ -103,6 +104,9 @@ def ondemand_router() -> APIRouter:
         if result.document_id:
             answer["url"] = f"/api/documents/{result.document_id}"
             answer["content_url"] = f"/api/documents/{result.document_id}/content"
+            if svc.settings.link_secret:  # a link the desk can hand the customer
+                answer["customer_link"] = issue_link(request, principal.actor,
+                                                     result.document_id, spec.link_days)["url"]
         return JSONResponse(answer, status)
 
     return router

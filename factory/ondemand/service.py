@@ -46,6 +46,7 @@ from factory.config import Settings
 from factory.errors import ConfigError, FactoryError, InputError, RecordError
 from factory.jobs import JobSpec, RecordSchema
 from factory.jobs.schema import KEY_PATTERN
+from factory.jobs.segments import segmenter_for
 from factory.models import (
     ChannelStatus,
     Outcome,
@@ -233,6 +234,11 @@ class OnDemandService:
             record = self._schema(job).validate(RawRecord(position, dict(request.data)))
             record = dataclasses.replace(record, key=record_key_for(
                 record.key, request.idempotency_key, job.name))
+            verdict = segmenter_for(job).classify(record.data, record.locale)
+            if verdict.filtered is not None:
+                detail = f"where {job.where!r} is false" if verdict.filtered == "where" \
+                    else "no segment of the job matches"
+                raise RecordError(f"the record is not one this job takes ({detail})", None)
         except RecordError as exc:
             key = request.data.get(job.key_field) if isinstance(request.data, Mapping) else None
             run.account(Reject(position, exc.reason, exc.field,

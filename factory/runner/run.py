@@ -58,6 +58,7 @@ from factory.runner.approval import approval_problem
 from factory.runner.files import write_json_atomic
 from factory.runner.plan import plan_records
 from factory.runner.progress import NoProgress, Progress
+from factory.runner.segments import SegmentCounter
 from factory.sources import SeenKeys, Source, open_source, safe_url, sweep_scratch
 from factory.templates import DocumentTemplates
 from factory.urls import mask_url, mask_urls_in
@@ -228,6 +229,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         report.warnings.append(unapproved)
     report.warnings.extend(getattr(store, "notes", ()))  # e.g. S3 lock=auto without Object Lock
     state = RunState(report, settings.runs_dir / run_id)
+    segments = SegmentCounter(job, state)  # where / [[segments]]: counted, never dropped
     swept = sweep_scratch(settings.var_dir / "tmp")  # left by runs killed with -9
     if swept:
         report.warnings.append(f"removed {len(swept)} scratch folder(s) of runs that died in"
@@ -255,7 +257,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
             total = min(total, options.limit)
         progress.start(total, f"{job.name} {prepared.period.code}")
         with SeenKeys(settings.var_dir / "tmp") as seen:
-            chunks = _chunks(prepared, state, seen, options)
+            chunks = _chunks(prepared, state, seen, options, segments)
             if options.dry_run:
                 _dry_run(prepared, state, index, chunks, progress)
             else:
@@ -282,6 +284,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         report.finished_at = datetime.now(UTC)
         if (report.interrupted or report.error) and not options.dry_run:
             _count_in_flight(job, run_id, state, index)
+        segments.settle()
         _settle_and_record(state, report, progress, index, options.dry_run)
     return report
 
@@ -329,11 +332,14 @@ def _count_in_flight(job: JobSpec, run_id: str, state: RunState, index: SqlIndex
             " the index")
 
 
-def _chunks(prepared: Prepared, state: RunState, seen: SeenKeys, options: RunOptions
-            ) -> Iterator[list[Record]]:
+def _chunks(prepared: Prepared, state: RunState, seen: SeenKeys, options: RunOptions,
+            segments: SegmentCounter | None = None) -> Iterator[list[Record]]:
     batch: list[Record] = []
-    for item in plan_records(prepared.source, prepared.schema, seen, options.limit):
+    for read in plan_records(prepared.source, prepared.schema, seen, options.limit):
         state.counts.input += 1
+        item = segments.take(read) if segments is not None else read
+        if item is None:  # filtered out: counted and listed in filtered.jsonl
+            continue
         if isinstance(item, Reject):
             state.rejected(item)
             continue

@@ -167,3 +167,49 @@ def test_forged_links_are_throttled(golden_archive: Built, tmp_path_factory) -> 
     finally:
         site.client.close()
         site.server.stop()
+
+
+def test_emails_and_sms_carry_the_link_to_the_records_pdf(tmp_path, sample_dir, settings
+                                                          ) -> None:
+    import email
+    import shutil
+
+    from factory.archive import Slot, open_index
+    from tests.conftest import REPO
+    from tests.test_channels_run import CASES, customers, renewal_job, run
+
+    shutil.copytree(REPO / "templates", tmp_path / "templates")
+    folder = tmp_path / "templates" / "renewal_notice"
+    for name in ("email.txt", "sms.txt"):
+        text = (folder / name).read_text(encoding="utf-8")
+        (folder / name).write_text(text.rstrip("\n") + " {{ document.link or '' }}\n",
+                                   encoding="utf-8")
+    outbox = tmp_path / "outbox"
+    settings = settings.with_overrides(templates_dir=tmp_path / "templates",
+                                       email_url=f"outbox://{outbox}",
+                                       sms_url=f"outbox://{outbox}", link_secret=SECRET,
+                                       public_url="https://docs.example.test")
+    cases = [CASES[0], CASES[2]]  # one email (cs), one SMS (uk)
+    job = renewal_job(tmp_path / "jobs", customers(tmp_path / "data", sample_dir, cases),
+                      sms__max_segments=8)
+    report = run(job, settings)
+    assert report.counts.archived == 2 and report.balanced, report.as_dict()
+    index = open_index(settings.default_index_url)
+    try:
+        pdfs = {key: index.find(Slot(job.name, "2026-12", key, "pdf", job.document_type))
+                for key, _, _ in cases}
+    finally:
+        index.close()
+    (eml,) = outbox.rglob("*.eml")
+    body = email.message_from_bytes(eml.read_bytes())
+    text = next(p for p in body.walk() if p.get_content_type() == "text/plain")
+    found = re.findall(r"https://docs\.example\.test/d/(\S+)",
+                       text.get_payload(decode=True).decode("utf-8"))
+    assert len(found) == 1
+    assert LinkSigner(SECRET).open(found[0]).document_id == pdfs["C000101"].document_id
+    sms = [json.loads(p.read_text()) for p in outbox.rglob("*.json")]
+    texts = " ".join(json.dumps(s, ensure_ascii=False) for s in sms)
+    tokens = re.findall(r"https://docs\.example\.test/d/([A-Za-z0-9_.\-]+)", texts)
+    assert tokens
+    assert {LinkSigner(SECRET).open(t).document_id for t in tokens} == \
+        {pdfs["C000103"].document_id}

@@ -74,6 +74,7 @@ from factory.models import (
 from factory.pipeline.config import CHANNEL, WorkerConfig
 from factory.pipeline.delivery import Deliverer, Send
 from factory.pipeline.document import DocumentRenderer
+from factory.pipeline.links import with_link
 from factory.pipeline.peppol import peppol_send, peppol_transport
 from factory.pipeline.settle import archived_by_run
 from factory.routing import route_record
@@ -230,9 +231,11 @@ class Worker:
                 # The PDF this record just archived, or (archived by an earlier run) the store's.
                 data = (pdf.get("data") or self.store.get(
                     self._pdf_entry(record, pdf).storage_key)) if attach else None
+                meta = with_link(meta, self.config.settings, self.job, self._pdf_id(record, pdf))
                 return messages.email(record, meta, recipient, meta_key(meta), data)
         else:
             def render(meta: Any) -> tuple[Artifact, Any]:
+                meta = with_link(meta, self.config.settings, self.job, self._pdf_id(record, pdf))
                 return messages.sms(record, meta, recipient, meta_key(meta))
 
         def meta_key(_meta: Any) -> str:
@@ -249,6 +252,15 @@ class Worker:
     def _slot(self, record: Record, channel: str = CHANNEL) -> Slot:
         return Slot(self.job.name, self.period.code, record.key, channel,
                     self.job.document_type)
+
+    def _pdf_id(self, record: Record, pdf: dict[str, Any]) -> str | None:
+        """The archived PDF's document id, for the customer's link (None: no PDF)."""
+        if not self.config.settings.link_secret:
+            return None
+        try:
+            return self._pdf_entry(record, pdf).document_id
+        except RenderError:
+            return None
 
     def _pdf_entry(self, record: Record, pdf: dict[str, Any]) -> ArchiveEntry:
         entry = pdf.get("entry") or self.index.find(self._slot(record))

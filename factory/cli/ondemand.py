@@ -89,3 +89,29 @@ def render(app: App, job: Path, record_file: Path, period: str | None, reason: s
         if output is not None and result.ok:
             app.out.print(f"  PDF: {esc(str(output))}")
     sys.exit(0 if result.ok else 1)
+
+
+@cli.command()
+@click.argument("job", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--period", required=True, help="YYYY-MM or YYYY-MM-DD")
+@click.option("--mailbox", "mailbox_path", default=None,
+              type=click.Path(exists=True, path_type=Path),
+              help="Delivery status notifications to read first (Maildir folder or mbox).")
+@click.pass_obj
+@handle_errors
+def fallbacks(app: App, job: Path, period: str, mailbox_path: Path | None) -> None:
+    """Send, once, over the next channel of their route the messages of JOB refused later (DSNs
+    in --mailbox, SMS delivery reports): idempotent, run it as often as you like."""
+    from factory.runner.fallbacks import process_fallbacks
+
+    summary = process_fallbacks(load_job(job), app.settings(), period, mailbox_path,
+                                shell_actor().id)
+    if app.quiet:
+        click.echo(json.dumps(summary.as_dict(), ensure_ascii=False, default=str))
+        return
+    app.out.print(f"{esc(summary.job)} {summary.period}: {summary.dsn_messages} DSN message(s)"
+                  f" read, {summary.dsn_matched} matched a sent email; {summary.pending}"
+                  " refused message(s) to fall back")
+    for item in summary.outcomes:
+        app.out.print(f"  {esc(item['record_key'])}: {item['status']}"
+                      f" {esc(json.dumps(item['channels']))}")

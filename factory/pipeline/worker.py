@@ -74,6 +74,7 @@ from factory.models import (
 from factory.pipeline.config import CHANNEL, WorkerConfig
 from factory.pipeline.delivery import Deliverer, Send
 from factory.pipeline.document import DocumentRenderer
+from factory.pipeline.fallback import with_fallback
 from factory.pipeline.links import with_link
 from factory.pipeline.peppol import peppol_send, peppol_transport
 from factory.pipeline.settle import archived_by_run
@@ -149,10 +150,17 @@ class Worker:
                            reason=f"routing: {route.failure}", channels=suppressed)
         results: list[ChannelOutcome] = []
         pdf: dict[str, Any] = {}
+
+        def send(channel: str, where: Route) -> ChannelOutcome:
+            return self._with_retries(channel, lambda: self._channel(
+                record, where, channel, pdf, holder))
+
         for channel in route.channels:
-            result = self._with_retries(channel, lambda c=channel: self._channel(
-                record, route, c, pdf, holder))
-            results.append(result)
+            # A refused email/SMS goes once to the route's next channel (factory.pipeline.fallback)
+            done, refused = with_fallback(self, record, route, channel, send)
+            results.extend(done)
+            suppressed += refused
+            result = done[-1]
             if result.status is ChannelStatus.FAILED or result.handed_over:
                 break
         return self._outcome(record, results, suppressed, pdf)

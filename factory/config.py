@@ -87,6 +87,8 @@ class Settings:
     #: ``FACTORY_PUBLIC_URL``: the address customers reach ``docfactory serve`` at.
     link_secret: str | None = field(default=None, repr=False)
     public_url: str | None = None
+    #: ``FACTORY_SMS_WEBHOOK_SECRET``: the HMAC key of the SMS gateway's delivery reports.
+    sms_webhook_secret: str | None = field(default=None, repr=False)
 
     @property
     def runs_dir(self) -> Path:
@@ -227,6 +229,8 @@ def load_settings(
                                          DEFAULT_WORKER_MEMORY_BYTES)),
         link_secret=overrides.get("link_secret") or env.get("FACTORY_LINK_SECRET") or None,
         public_url=pick("public_url", "FACTORY_PUBLIC_URL", None),
+        sms_webhook_secret=overrides.get("sms_webhook_secret")
+        or env.get("FACTORY_SMS_WEBHOOK_SECRET") or None,
     )
 
 

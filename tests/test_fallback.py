@@ -124,3 +124,55 @@ def test_a_dsn_in_the_mailbox_later_falls_back_once_idempotently(
     again = json.loads(second.output)
     assert again["dsn_matched"] == 0 and again["pending"] == 0 and again["outcomes"] == []
     assert len(smtp_server.messages) == 2  # no email was sent again
+
+
+def test_a_gateway_report_of_an_undeliverable_sms_falls_back_once(
+        tmp_path: Path, sample_dir: Path, sms_gateway) -> None:
+    import hashlib
+    import hmac
+
+    import httpx
+
+    from tests.archive_fixtures import Built, start_server
+
+    built = Built(tmp_path / "project")
+    case = ("C000301", "uk", {"preferred_channel": "sms", "consent_email": "false"})
+    job = renewal_job(built.jobs, customers(tmp_path / "data", sample_dir, [case]))
+    settings = built.settings.with_overrides(sms_url=sms_gateway.url())
+    report = run(job, settings)
+    assert report.counts.archived == 1 and len(sms_gateway.delivered) == 1
+    key = sms_gateway.requests[0]["headers"]["Idempotency-Key"]
+    secret = "gateway-webhook-secret"
+    server = start_server(built, env={"FACTORY_SMS_WEBHOOK_SECRET": secret,
+                                      "FACTORY_API_AUTH_FAILURES": "100000"})
+    try:
+        body = json.dumps({"reports": [{"key": key, "status": "undeliverable",
+                                        "reason": "absent subscriber"},
+                                       {"key": "not-ours", "status": "undeliverable"}]})
+        signature = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            def post(sig: str) -> httpx.Response:
+                return client.post("/hooks/sms-reports", content=body, headers={
+                    "Content-Type": "application/json", "X-Signature": f"sha256={sig}"})
+
+            assert post("0" * 64).status_code == 401
+            assert post(signature[:-1] + "0").status_code == 401
+            first = post(signature)
+            assert first.status_code == 200, first.text
+            assert first.json() == {"received": 2, "recorded": 1}
+            assert post(signature).json()["recorded"] == 0  # the same report again
+    finally:
+        assert server.stop() == 0
+    found = rows(settings)
+    assert found[("C000301", "sms")]["status"] == "bounced"
+    assert "absent subscriber" in found[("C000301", "sms")]["reason"]
+    env = {**built.env(), "FACTORY_SMS_URL": sms_gateway.url()}
+    args = ["-q", "fallbacks", str(job.path), "--period", "2026-12"]
+    first_run = json.loads(CliRunner().invoke(cli, args, env=env,
+                                              catch_exceptions=False).output)
+    assert first_run["outcomes"][0]["channels"]["print"] == "done"
+    found = rows(settings)
+    assert found[("C000301", "sms")]["status"] == "fell_back"
+    assert found[("C000301", "print")]["reason"].startswith("fallback from sms: undeliverable")
+    again = json.loads(CliRunner().invoke(cli, args, env=env, catch_exceptions=False).output)
+    assert again["pending"] == 0 and len(sms_gateway.delivered) == 1

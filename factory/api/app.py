@@ -112,6 +112,7 @@ def status_of(exc: FactoryError) -> int:
 
 
 def create_app(config: ApiConfig) -> FastAPI:
+    from factory.api.hooks import hooks_router
     from factory.api.links import link_api_router, public_links_router
     from factory.api.ondemand import ondemand_router
     from factory.api.pages import guard_page, login_page, page_router, public_router, render_page
@@ -134,6 +135,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(ondemand_router())  # before api_router: it ends with a catch-all
     app.include_router(link_api_router())
     app.include_router(public_links_router())  # GET /d/<token>: a customer's signed link
+    app.include_router(hooks_router())  # POST /hooks/sms-reports: HMAC-signed reports
     app.include_router(api_router())
     app.include_router(public_router())
     app.include_router(page_router())  # last: it ends with the catch-all

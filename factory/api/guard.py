@@ -42,6 +42,8 @@ PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
 #: Paths under which GET needs no key: a customer's signed document link (`factory.api.links`
 #: checks the link itself, and counts a forged one against the client like a failed login).
 PUBLIC_GET_PREFIXES = ("/d/",)
+#: Webhooks that authenticate by an HMAC over their body (`factory.api.hooks`), not a key.
+PUBLIC_HOOKS = {("POST", "/hooks/sms-reports")}
 WINDOW_SECONDS = 60.0
 MAX_CLIENTS = 10_000  # clients tracked at once; the oldest are forgotten first
 
@@ -182,7 +184,7 @@ class RequestGuard:
             return self._error(request, 429, "TooManyRequests",
                                "too many failed authentications from this address; try again"
                                f" in {int(retry) + 1} s", {"Retry-After": str(int(retry) + 1)})
-        if (request.method, request.url.path) not in PUBLIC and not (
+        if (request.method, request.url.path) not in PUBLIC | PUBLIC_HOOKS and not (
                 request.method in ("GET", "HEAD")
                 and request.url.path.startswith(PUBLIC_GET_PREFIXES)):
             try:

@@ -219,3 +219,39 @@ def test_a_record_the_jobs_filter_leaves_out_is_refused_on_demand(archive: Built
     finally:
         service.close()
     assert not [e for e in archive.entries() if e.period not in ("2026-10", "2026-11")]
+
+
+def test_on_demand_delivers_over_the_jobs_channels_like_a_batch_record(
+        tmp_path: Path, sample_dir: Path, settings, smtp_server) -> None:
+    """The renewal notice on demand: the PDF archived, the email sent to a real SMTP server
+    on loopback and archived, the delivery recorded, exactly as a batch run does it."""
+    import csv
+
+    from factory.archive import open_index
+    from factory.ondemand import OnDemandService, RenderRequest
+    from tests.test_channels_run import customers, renewal_job
+
+    path = customers(tmp_path / "data", sample_dir, [("C000401", "cs",
+                                                      {"preferred_channel": "email"})])
+    with path.open(encoding="utf-8") as handle:
+        row = next(csv.DictReader(handle))
+    job = renewal_job(tmp_path / "jobs", path)
+    service = OnDemandService(settings.with_overrides(email_url=smtp_server.url()))
+    try:
+        result = service.render(job, RenderRequest(data=row, idempotency_key="notice-1"))
+    finally:
+        service.close()
+    assert result.ok and result.created, result.as_dict()
+    assert {c["channel"]: c["status"] for c in result.as_dict()["channels"]} == \
+        {"pdf": "done", "email": "done"}
+    (sent,) = smtp_server.messages
+    assert sent["to"] == ["c000401@example.com"]
+    index = open_index(settings.default_index_url)
+    try:
+        (delivery,) = index.deliveries_of(channel="email")
+        run = index.get_run(result.run_id)
+    finally:
+        index.close()
+    assert delivery["status"] == "sent" and delivery["record_key"] == result.record_key
+    assert run is not None and run["status"] == "completed"  # finished when the service closed
+    assert run["report"]["counts"]["archived"] == 1

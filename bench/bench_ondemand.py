@@ -92,6 +92,8 @@ def main() -> None:
                 one(client, uuid.uuid4().hex)  # warm: the first request builds the workers
             single = [one(client, uuid.uuid4().hex) for _ in range(args.requests)]
             retried = [one(client, "same-key") for _ in range(args.requests)]
+        print(f"on demand: load average before the figures {os.getloadavg()[0]:.1f}"
+              f" ({os.cpu_count()} cores)")
         report("1 client", single, sum(single))
 
         results: list[float] = []

@@ -91,6 +91,12 @@ class Settings:
     api_max_body_bytes: int = DEFAULT_API_MAX_BODY_BYTES
     api_auth_failures: int = DEFAULT_API_AUTH_FAILURES
     worker_memory_bytes: int | None = DEFAULT_WORKER_MEMORY_BYTES
+    #: ``FACTORY_LINK_SECRET``: the key that signs customers' document links (`factory.links`);
+    #: ``FACTORY_PUBLIC_URL``: the address customers reach ``docfactory serve`` at.
+    link_secret: str | None = field(default=None, repr=False)
+    public_url: str | None = None
+    #: ``FACTORY_SMS_WEBHOOK_SECRET``: the HMAC key of the SMS gateway's delivery reports.
+    sms_webhook_secret: str | None = field(default=None, repr=False)
 
     @property
     def runs_dir(self) -> Path:
@@ -266,6 +272,10 @@ def load_settings(
                                       DEFAULT_API_AUTH_FAILURES), "api_auth_failures"),
         worker_memory_bytes=_memory(pick("worker_memory", "FACTORY_WORKER_MEMORY",
                                          DEFAULT_WORKER_MEMORY_BYTES)),
+        link_secret=overrides.get("link_secret") or env.get("FACTORY_LINK_SECRET") or None,
+        public_url=pick("public_url", "FACTORY_PUBLIC_URL", None),
+        sms_webhook_secret=overrides.get("sms_webhook_secret")
+        or env.get("FACTORY_SMS_WEBHOOK_SECRET") or None,
     )
 
 
@@ -325,7 +335,8 @@ def _read_project_file(path: Path) -> dict[str, Any]:
     allowed = {"templates_dir", "assets_dir", "var_dir", "archive_url", "index_url", "workers",
                "chunk_size", "retention", "email_url", "sms_url", "peppol_url", "transports",
                "export_max_bytes", "finance_document_types", "seal", "seal_trust",
-               "export_seal", "api_max_body_bytes", "api_auth_failures", "worker_memory"}
+               "export_seal", "api_max_body_bytes", "api_auth_failures", "worker_memory",
+               "public_url"}
     unknown = sorted(set(section) - allowed)
     if unknown:
         raise ConfigError(

@@ -284,10 +284,13 @@ class Counts:
     pending: int = 0
     pages: int = 0
     bytes: int = 0
+    #: Records the job's ``where`` or its segments left out (`factory.jobs.segments`).
+    filtered: int = 0
 
     @property
     def accounted(self) -> int:
-        return self.archived + self.rejected + self.failed + self.skipped + self.pending
+        return (self.archived + self.rejected + self.failed + self.skipped + self.pending
+                + self.filtered)
 
     @property
     def balanced(self) -> bool:
@@ -299,6 +302,8 @@ class Counts:
             f"input {self.input} {sign} archived {self.archived} + rejected {self.rejected}"
             f" + failed {self.failed} + skipped {self.skipped}"
         )
+        if self.filtered:
+            line += f" + filtered out {self.filtered}"
         if self.pending:
             line += f" + {pending_label} {self.pending}"
         if not self.balanced:
@@ -341,6 +346,11 @@ class RunReport:
     unread: str | None = None
     #: Why the run stopped before its end when it was not asked to (no space left).
     stop_reason: str | None = None
+    #: Records per named segment, records filtered out per reason ("where", "no segment"),
+    #: and the file listing the filtered-out keys (`factory.runner.segments`).
+    segments: dict[str, int] = field(default_factory=dict)
+    filtered_out: dict[str, int] = field(default_factory=dict)
+    filtered_file: str | None = None
 
     @property
     def status(self) -> str:
@@ -416,6 +426,9 @@ class RunReport:
             "routing": dict(sorted(self.routing.items())),
             "suppression_reasons": dict(sorted(self.suppression_reasons.items())),
             "suppressions_file": self.suppressions_file,
+            "segments": dict(self.segments),
+            "filtered_out": dict(self.filtered_out),
+            "filtered_file": self.filtered_file,
         }
 
 

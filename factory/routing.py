@@ -28,6 +28,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from factory.jobs import JobSpec
 from factory.jobs.channels import PARTICIPANT_ID
+from factory.jobs.segments import segment_channels
 from factory.models import CHANNEL_ORDER, Channel, Record, Route
 
 _PARTICIPANT = re.compile(PARTICIPANT_ID)
@@ -120,7 +121,7 @@ def _usable(job: JobSpec, record: Record, channel: str) -> tuple[str | None, dic
 
 def route_record(job: JobSpec, record: Record) -> Route:
     """The channels ``record`` goes to under ``job``'s routing rules."""
-    offered: list[str] = list(job.channels)
+    offered = segment_channels(job, record.data, record.locale)  # [[segments]] channels
     routing = job.routing
     targets: set[str] = set()
     suppressed: list[tuple[str, str]] = []
@@ -162,4 +163,25 @@ def route_record(job: JobSpec, record: Record) -> Route:
                  found.get("peppol"), found.get("webhook"))
 
 
-__all__ = ["check_email", "check_phone", "check_webhook_url", "route_record"]
+def channel_usable(job: JobSpec, record: Record, channel: str
+                   ) -> tuple[str | None, dict[str, str]]:
+    """(why ``channel`` cannot take ``record``, or None; the addresses found): the check routing
+    makes, for a fallback chosen at send time (`factory.pipeline.fallback`)."""
+    return _usable(job, record, channel)
+
+
+def fallback_order(job: JobSpec, record: Record) -> list[str]:
+    """The channels routing tries for ``record``, in order: its preference, then fallbacks."""
+    routing = job.routing
+    if routing is None:
+        return []
+    offered = segment_channels(job, record.data, record.locale)
+    order: list[str] = []
+    preferred = record.data.get(routing.preferred_field) if routing.preferred_field else None
+    if isinstance(preferred, str) and preferred in offered and preferred != Channel.PDF:
+        order.append(preferred)
+    return order + [c for c in routing.fallback if c not in order and c in offered]
+
+
+__all__ = ["channel_usable", "check_email", "check_phone", "check_webhook_url", "fallback_order",
+           "route_record"]

@@ -268,8 +268,9 @@ def test_gateway_500_then_200_is_retried_and_400_is_permanent(
         tmp_path: Path, sample_dir: Path, settings: Settings, sms_gateway) -> None:
     cases = [("C000301", "cs", {"preferred_channel": "sms"}),
              ("C000302", "cs", {"preferred_channel": "sms"})]
+    # No other channel to fall back to: the 400 fails the record (fallbacks: test_fallback.py).
     job = renewal_job(tmp_path / "jobs", customers(tmp_path / "data", sample_dir, cases),
-                      sms__transliterate=True)
+                      sms__transliterate=True, routing__fallback=["sms"])
     sms_gateway.script = [(500, {"error": "busy"}), (200, None), (400, {"error": "blocked"})]
     report = run(job, settings.with_overrides(sms_url=sms_gateway.url()))
     assert channel(report, "sms")["sent"] == 1

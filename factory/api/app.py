@@ -75,6 +75,8 @@ class ApiConfig:
     queue: str | None = None
     #: When set, /metrics needs ``Authorization: Bearer <metrics_token>``.
     metrics_token: str | None = field(default=None, repr=False)
+    #: Warm renderers per job for ``POST /api/documents`` (`factory.ondemand`).
+    ondemand_pool: int = 1
 
 
 class Services:
@@ -101,8 +103,11 @@ class Services:
                                     config.max_runs)
         self.sessions = Sessions(config.session_secret, int(config.session_hours * 3600))
         self.throttle = FailureThrottle(config.settings.api_auth_failures)
+        self.ondemand: Any = None  # an OnDemandService, built on first use (factory.api.ondemand)
 
     def close(self) -> None:
+        if self.ondemand is not None:
+            self.ondemand.close()
         self.launcher.close()
         self.index.close()
 
@@ -113,6 +118,9 @@ def status_of(exc: FactoryError) -> int:
 
 def create_app(config: ApiConfig) -> FastAPI:
     from factory.api.health import health_router
+    from factory.api.hooks import hooks_router
+    from factory.api.links import link_api_router, public_links_router
+    from factory.api.ondemand import ondemand_router
     from factory.api.pages import guard_page, login_page, page_router, public_router, render_page
     from factory.api.routes import api_router
     from factory.api.security import page_principal
@@ -131,6 +139,10 @@ def create_app(config: ApiConfig) -> FastAPI:
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.services = services
     app.include_router(health_router())
+    app.include_router(ondemand_router())  # before api_router: it ends with a catch-all
+    app.include_router(link_api_router())
+    app.include_router(public_links_router())  # GET /d/<token>: a customer's signed link
+    app.include_router(hooks_router())  # POST /hooks/sms-reports: HMAC-signed reports
     app.include_router(api_router())
     app.include_router(public_router())
     app.include_router(page_router())  # last: it ends with the catch-all

@@ -40,6 +40,11 @@ Send = Callable[[Message], Awaitable[None]]
 #: The only routes anyone may call without a key (their bodies are still limited).
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
           ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}  # factory.api.health
+#: Paths under which GET needs no key: a customer's signed document link (`factory.api.links`
+#: checks the link itself, and counts a forged one against the client like a failed login).
+PUBLIC_GET_PREFIXES = ("/d/",)
+#: Webhooks that authenticate by an HMAC over their body (`factory.api.hooks`), not a key.
+PUBLIC_HOOKS = {("POST", "/hooks/sms-reports")}
 WINDOW_SECONDS = 60.0
 MAX_CLIENTS = 10_000  # clients tracked at once; the oldest are forgotten first
 
@@ -180,7 +185,9 @@ class RequestGuard:
             return self._error(request, 429, "TooManyRequests",
                                "too many failed authentications from this address; try again"
                                f" in {int(retry) + 1} s", {"Retry-After": str(int(retry) + 1)})
-        if (request.method, request.url.path) not in PUBLIC:
+        if (request.method, request.url.path) not in PUBLIC | PUBLIC_HOOKS and not (
+                request.method in ("GET", "HEAD")
+                and request.url.path.startswith(PUBLIC_GET_PREFIXES)):
             try:
                 principal = await to_thread.run_sync(_authenticate, request)
             except AuthenticationError as exc:

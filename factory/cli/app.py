@@ -144,6 +144,7 @@ COMMAND_MODULES = [
     "factory.cli.cluster",
     "factory.cli.ops",
     "factory.cli.schedule",
+    "factory.cli.ondemand",
 ]
 
 

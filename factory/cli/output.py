@@ -59,6 +59,11 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
     if report.by_document_type:
         table.add_row("by document type",
                       ", ".join(f"{k} {v}" for k, v in report.by_document_type.items()))
+    if report.segments:
+        table.add_row("by segment", ", ".join(f"{escape(k)} {v}"
+                                              for k, v in report.segments.items()))
+    for label, count in report.filtered_out.items():
+        table.add_row("filtered out", f"{count} ({escape(label)})")
     if report.dry_run and report.routing:
         table.add_row("routing", ", ".join(f"{k} {v}" for k, v in report.routing.items()))
     for name in ("pdf", "print", "email", "sms", "peppol"):
@@ -77,6 +82,8 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
         table.add_row("rejects", escape(report.rejects_file))
     if report.failures_file:
         table.add_row("failures", escape(report.failures_file))
+    if report.filtered_file:
+        table.add_row("filtered out", escape(report.filtered_file))
     if report.print_files:
         pf = report.print_files
         table.add_row("print files", f"{pf['batches']} ({pf['envelopes']} envelopes,"

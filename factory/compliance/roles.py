@@ -9,6 +9,10 @@ Permissions are fixed per role; the jobs finance may start and watch are those w
 | operations  | every job         | every job         | no                                 |
 | finance     | finance jobs only | finance jobs only | no                                 |
 | compliance  | every job         | no                | yes                                |
+| service     | every job         | no                | no                                 |
+
+Rendering one document on demand (``documents:render``, `factory.ondemand`) is for operations
+and the ``service`` role (a customer-service desk or another system calling the API).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class Role(StrEnum):
     OPERATIONS = "operations"
     FINANCE = "finance"
     COMPLIANCE = "compliance"
+    SERVICE = "service"
 
     @classmethod
     def parse(cls, text: str) -> Role:
@@ -42,14 +47,17 @@ class Permission(StrEnum):
     ARCHIVE_EXPORT = "archive:export"
     ARCHIVE_HOLD = "archive:hold"
     AUDIT_READ = "audit:read"
+    DOCUMENTS_RENDER = "documents:render"
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OPERATIONS: frozenset({Permission.RUNS_READ, Permission.RUNS_START}),
+    Role.OPERATIONS: frozenset({Permission.RUNS_READ, Permission.RUNS_START,
+                                Permission.DOCUMENTS_RENDER}),
     Role.FINANCE: frozenset({Permission.RUNS_READ, Permission.RUNS_START}),
     Role.COMPLIANCE: frozenset({Permission.RUNS_READ, Permission.ARCHIVE_SEARCH,
                                 Permission.ARCHIVE_GET, Permission.ARCHIVE_EXPORT,
                                 Permission.ARCHIVE_HOLD, Permission.AUDIT_READ}),
+    Role.SERVICE: frozenset({Permission.RUNS_READ, Permission.DOCUMENTS_RENDER}),
 }
 
 
@@ -71,6 +79,7 @@ def _verb(permission: Permission) -> str:
         Permission.ARCHIVE_EXPORT: "export archived documents",
         Permission.ARCHIVE_HOLD: "place or release legal holds",
         Permission.AUDIT_READ: "read the audit log",
+        Permission.DOCUMENTS_RENDER: "render documents on demand",
     }[permission]
 
 

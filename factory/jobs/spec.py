@@ -31,6 +31,7 @@ from factory.jobs.channels import (
 from factory.jobs.notify import NotifySpec
 from factory.jobs.schedule import ScheduleSpec
 from factory.jobs.seal import SealSpec
+from factory.jobs.segments import SegmentSpec, check_segments
 
 FieldType = Literal["string", "integer", "decimal", "date", "boolean", "email", "phone"]
 PdfVariant = Literal["none", "pdf/a-3b", "pdf/a-3a", "pdf/ua-1"]
@@ -287,6 +288,11 @@ class JobSpec(_Strict):
     webhook: WebhookSpec | None = None
     schedule: ScheduleSpec | None = None  # ops: `docfactory scheduler` (factory/jobs/schedule.py)
     notify: NotifySpec | None = None  # ops: run notifications (factory/jobs/notify.py)
+    #: Which records the job takes, and named segments (see `factory.jobs.segments`).
+    where: str | None = Field(default=None, max_length=2000)
+    segments: list[SegmentSpec] = Field(default_factory=list)
+    #: How long a customer's signed link to a document of this job stays valid (days).
+    link_days: float = Field(default=30, gt=0, le=3650)
     path: Path | None = Field(default=None, exclude=True)
     #: The job file's text as it was validated: what workers parse (never the file again), so
     #: a job file edited during a run cannot change half a batch.
@@ -321,6 +327,7 @@ class JobSpec(_Strict):
         problems += webhook_problems(list(self.channels), self.webhook, set(fields))
         if problems:
             raise ValueError("; ".join(problems))
+        check_segments(self.where, self.segments, set(fields), list(self.channels))
         return self
 
     @property

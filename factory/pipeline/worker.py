@@ -49,6 +49,7 @@ from factory.models import (
     Outcome,
     Period,
     Record,
+    Route,
     Status,
 )
 from factory.observe.logs import logged_outcome
@@ -57,6 +58,7 @@ from factory.pipeline.channels.base import Channel, RecordContext, channel_class
 from factory.pipeline.config import CHANNEL, WorkerConfig
 from factory.pipeline.delivery import Deliverer
 from factory.pipeline.document import DocumentRenderer
+from factory.pipeline.fallback import with_fallback
 from factory.pipeline.settle import archived_by_run
 from factory.routing import route_record
 
@@ -97,6 +99,14 @@ class Worker:
             if missing:
                 raise ConfigError(f"channel {channel.name!r} needs channel(s)"
                                   f" {', '.join(missing)} in the job's channels")
+
+    def channel(self, name: str) -> Channel:
+        """The job's channel ``name``; one outside the job's list (a send-time fallback's
+        target) is built on first use."""
+        found = self.channels.get(name)
+        if found is None:
+            found = self.channels[name] = channel_class(name)(self)
+        return found
 
     def messages(self) -> Any:
         """The job's `MessageRenderer` (email and SMS templates), built on first use."""
@@ -142,11 +152,17 @@ class Worker:
                            reason=f"routing: {route.failure}", channels=suppressed)
         results: list[ChannelOutcome] = []
         context = RecordContext(record, route, holder, self)
+
+        def send(name: str, where: Route) -> ChannelOutcome:
+            channel = self.channel(name)
+            return self._with_retries(name, lambda: channel.process(record, where, context))
+
         for name in route.channels:
-            channel = self.channels[name]
-            result = self._with_retries(name, lambda c=channel: c.process(record, route,
-                                                                          context))
-            results.append(result)
+            # A refused email/SMS goes once to the route's next channel (factory.pipeline.fallback)
+            done, refused = with_fallback(self, record, route, name, send)
+            results.extend(done)
+            suppressed += refused
+            result = done[-1]
             if result.status is ChannelStatus.FAILED or result.handed_over:
                 break
         return self._outcome(record, results, suppressed, context)

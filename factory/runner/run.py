@@ -47,6 +47,7 @@ from factory.runner.files import write_json_atomic
 from factory.runner.hooks import HEARTBEAT_SECONDS, Hooks, RunContext, default_hooks
 from factory.runner.plan import dry_run, plan_records
 from factory.runner.progress import NoProgress, Progress
+from factory.runner.segments import SegmentCounter
 from factory.sources import SeenKeys, Source, open_source, safe_url
 from factory.templates import DocumentTemplates
 from factory.urls import mask_url, mask_urls_in
@@ -202,6 +203,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
     )
     progress = observe_run(progress, report, job.document_type)  # ops: metrics
     state = RunState(report, settings.runs_dir / run_id)
+    segments = SegmentCounter(job, state)  # where / [[segments]]: counted, never dropped
     config = WorkerConfig(
         job_path=str(job.path), settings=settings, run_id=run_id, period=prepared.period.code,
         issued=prepared.issued, store_url=prepared.store_url, index_url=prepared.index_url,
@@ -231,7 +233,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
             total = min(total, options.limit)
         progress.start(total, f"{job.name} {prepared.period.code}")
         with SeenKeys(settings.var_dir / "tmp") as seen:
-            chunks = _chunks(prepared, state, seen, options)
+            chunks = _chunks(prepared, state, seen, options, segments)
             if options.dry_run:
                 dry_run(prepared.job, prepared.period.code, state, index, chunks, progress)
             else:
@@ -256,6 +258,7 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         report.finished_at = datetime.now(UTC)
         if (report.interrupted or report.error) and not options.dry_run:
             count_in_flight(job, run_id, state, index)
+        segments.settle()
         _settle_and_record(state, report, progress, index, options.dry_run)
         hooks.emit_settled(run)
         index.close()
@@ -283,11 +286,14 @@ def _settle_and_record(state: RunState, report: RunReport, progress: Progress, i
                                    " shows as running until its heartbeat goes stale")
 
 
-def _chunks(prepared: Prepared, state: RunState, seen: SeenKeys, options: RunOptions
-            ) -> Iterator[list[Record]]:
+def _chunks(prepared: Prepared, state: RunState, seen: SeenKeys, options: RunOptions,
+            segments: SegmentCounter | None = None) -> Iterator[list[Record]]:
     batch: list[Record] = []
-    for item in plan_records(prepared.source, prepared.schema, seen, options.limit):
+    for read in plan_records(prepared.source, prepared.schema, seen, options.limit):
         state.counts.input += 1
+        item = segments.take(read) if segments is not None else read
+        if item is None:  # filtered out: counted and listed in filtered.jsonl
+            continue
         if isinstance(item, Reject):
             state.rejected(item)
             continue

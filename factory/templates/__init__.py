@@ -40,6 +40,8 @@ class DocumentMeta:
     period: Period
     issued: date
     template_version: str
+    #: The customer's signed link to the archived PDF (email and SMS; `factory.links`).
+    link: str | None = None
 
     def as_context(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class DocumentMeta:
             "issued": self.issued,
             "template_version": self.template_version,
             "short_version": short_version(self.template_version),
+            "link": self.link,
         }
 
 

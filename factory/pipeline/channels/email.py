@@ -10,6 +10,7 @@ from factory.errors import DeliveryError
 from factory.models import Artifact, ChannelOutcome, Message, Record, Route
 from factory.pipeline.channels.base import RecordContext, Services
 from factory.pipeline.delivery import make_send
+from factory.pipeline.links import linked
 
 if TYPE_CHECKING:
     from factory.jobs import JobSpec
@@ -46,6 +47,7 @@ class EmailChannel:
         def render(meta: Any) -> tuple[Artifact, Message]:
             # The PDF this record just archived, or (archived by an earlier run) the store's.
             data = context.pdf_bytes() if attach else None
+            meta = linked(meta, self.services, context)  # {{ document.link }}
             result: tuple[Artifact, Message] = messages.email(record, meta, recipient, key,
                                                               data)
             return result

@@ -10,6 +10,7 @@ from factory.errors import DeliveryError
 from factory.models import Artifact, ChannelOutcome, Message, Record, Route
 from factory.pipeline.channels.base import RecordContext, Services
 from factory.pipeline.delivery import make_send
+from factory.pipeline.links import linked
 
 if TYPE_CHECKING:
     from factory.jobs import JobSpec
@@ -41,6 +42,7 @@ class SmsChannel:
         key = self.services.slot_key(record, CHANNEL).delivery_key()
 
         def render(meta: Any) -> tuple[Artifact, Message]:
+            meta = linked(meta, self.services, context)  # {{ document.link }}
             result: tuple[Artifact, Message] = messages.sms(record, meta, recipient, key)
             return result
 

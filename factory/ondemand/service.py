@@ -1,0 +1,425 @@
+"""One record of a job rendered now, exactly as a batch record is: the pipeline's own `Worker`.
+
+Takes a `JobSpec`, the record as a JSON object and who asks (`RenderRequest`); gives an
+`OnDemandResult` (the archived PDF's document id, whether this request created it, the outcome
+of every channel). The record is validated by the job's `RecordSchema` (a `RecordError` names
+the field), routed, rendered, archived, indexed and delivered by `factory.pipeline.Worker`, so
+templates, brands, archive, index, claims, revisions and transports are the batch's.
+
+Runs: every job gets one *on-demand run* per day (executor ``ondemand``, period = the UTC
+day), registered in the index like a batch run (`SqlIndex.start_run`, so it is fenced, shows in
+``docfactory runs`` and keeps a report with the counts of every request, its rejects and
+failures). It is finished when the day changes or the service closes; another process of the
+service adopts the live one instead of starting a second.
+
+Warm: the service keeps, per job and period, up to ``pool_size`` built `Worker` values (fonts,
+stylesheets, compiled templates, an open index and transports); a request borrows one, so
+requests of one job render in parallel up to the pool size and the rest wait their turn.
+
+Idempotency: the document's slot is (job, period, record key). Without an idempotency key the
+record key is the record's own (a second request for the same record and period gets the
+document already archived back, unless ``reason`` asks for a new revision). With one, the
+record key is the record's key plus a digest of the idempotency key, so a retried request
+lands on the same slot and gets the same document, and different keys give different
+documents. ``period`` (a month or a day; default: today) picks the slot: the statement of
+2026-10 is reissued with ``period = "2026-10"`` and a ``reason`` (a new revision; the old one
+stays archived).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from factory.archive import RunConflict, SqlIndex, open_index, open_store
+from factory.archive.audit import Actor
+from factory.archive.index import run_owner
+from factory.archive.versions import keep_version
+from factory.config import Settings
+from factory.errors import ConfigError, FactoryError, InputError, RecordError
+from factory.jobs import JobSpec, RecordSchema
+from factory.jobs.schema import KEY_PATTERN
+from factory.jobs.segments import segmenter_for
+from factory.models import (
+    ChannelStatus,
+    Outcome,
+    Period,
+    Position,
+    RawRecord,
+    Reject,
+    RunReport,
+    Status,
+)
+from factory.pipeline import CHANNEL, WorkerConfig
+from factory.pipeline.worker import Worker
+from factory.runner.accounting import RunState
+from factory.runner.approval import approval_problem
+from factory.runner.files import write_json_atomic
+from factory.runner.run import (
+    RunOptions,
+    archive_urls,
+    check_force,
+    check_seal,
+    default_issued,
+    new_run_id,
+)
+from factory.runner.run import _resolve_url as resolve_url
+from factory.templates import DocumentTemplates
+from factory.urls import mask_url, mask_urls_in
+
+EXECUTOR = "ondemand"
+SOURCE = "on-demand"
+HEARTBEAT_SECONDS = 30.0
+#: Warm lines (job and period) kept at once; the least recently used is closed beyond this.
+MAX_LINES = 8
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    data: Mapping[str, Any]
+    period: str | None = None
+    reason: str = ""
+    idempotency_key: str | None = None
+    actor: Actor = field(default_factory=lambda: Actor("system", "system"))
+
+
+@dataclass(frozen=True)
+class OnDemandResult:
+    job: str
+    period: str
+    run_id: str
+    record_key: str
+    customer_id: str
+    outcome: Outcome
+    document_id: str | None
+    created: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.status is not Status.FAILED
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job, "period": self.period, "run_id": self.run_id,
+            "record_key": self.record_key, "customer_id": self.customer_id,
+            "status": self.outcome.status.value, "created": self.created,
+            "document_id": self.document_id,
+            "reason": mask_urls_in(self.outcome.reason) if self.outcome.reason else None,
+            "channels": [{"channel": c.channel, "status": c.status.value,
+                          "document_id": c.document_id,
+                          "reason": mask_urls_in(c.reason) if c.reason else None}
+                         for c in self.outcome.channels],
+        }
+
+
+def record_key_for(key: str, idempotency_key: str | None, job: str) -> str:
+    """The slot's record key: the record's own, or with a digest of the idempotency key."""
+    if not idempotency_key:
+        return key
+    text = idempotency_key.strip()
+    if not 1 <= len(text) <= 200 or not text.isprintable():
+        raise InputError("Idempotency-Key must be 1-200 printable characters")
+    digest = hashlib.sha256(f"{job}|{text}".encode()).hexdigest()[:16]
+    derived = f"{key}.k{digest}"
+    if not KEY_PATTERN.match(derived):
+        raise RecordError(f"record key {key!r} is too long to carry an idempotency key"
+                          " (at most 110 characters)", None)
+    return derived
+
+
+@dataclass
+class _Run:
+    """The on-demand run of one job and day: its index row and its accounting."""
+
+    run_id: str
+    job: str
+    day: str
+    index: SqlIndex
+    state: RunState
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    count: int = 0
+
+    def account(self, item: Outcome | Reject) -> None:
+        with self.lock:
+            if isinstance(item, Reject):
+                self.state.counts.input += 1
+                self.state.rejected(item)
+            else:
+                self.state.outcome(item)
+            self.beat()
+
+    def next_position(self) -> Position:
+        with self.lock:
+            self.count += 1
+            return Position(SOURCE, self.count)
+
+    def beat(self) -> None:
+        report = self.state.report.as_dict()
+        self.index.heartbeat(self.run_id, report)
+        write_json_atomic(self.state.run_dir / "report.json", report)
+
+    def finish(self) -> None:
+        with self.lock:
+            self.state.settle()
+            report = self.state.report
+            report.finished_at = datetime.now(UTC)
+            write_json_atomic(self.state.run_dir / "report.json", report.as_dict())
+            self.index.finish_run(self.run_id, report.status, report.as_dict())
+
+
+class _Line:
+    """Warm workers of one job and period, built lazily up to ``size``."""
+
+    def __init__(self, config: WorkerConfig, size: int) -> None:
+        self.config = config
+        self.size = size
+        self.idle: queue.Queue[Worker] = queue.Queue()
+        self.built = 0
+        self.lock = threading.Lock()
+        self.all: list[Worker] = []
+
+    def borrow(self) -> Worker:
+        with self.lock:
+            if self.idle.empty() and self.built < self.size:
+                self.built += 1
+                try:
+                    worker = Worker(self.config)
+                except BaseException:
+                    self.built -= 1
+                    raise
+                self.all.append(worker)
+                return worker
+        return self.idle.get()
+
+    def give_back(self, worker: Worker) -> None:
+        self.idle.put(worker)
+
+    def close(self) -> None:
+        for worker in self.all:
+            worker.close()
+        self.all.clear()
+
+
+class OnDemandService:
+    """Renders records of jobs on demand; thread-safe; `close` finishes the day's runs."""
+
+    def __init__(self, settings: Settings, pool_size: int = 1,
+                 today: Callable[[], date] | None = None) -> None:
+        self.settings = settings
+        self.pool_size = max(1, pool_size)
+        self.today = today or (lambda: datetime.now(UTC).date())
+        self._runs: dict[str, _Run] = {}
+        self._lines: dict[tuple[str, str, str], _Line] = {}
+        self._schemas: dict[tuple[str, str], RecordSchema] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beater = threading.Thread(target=self._heartbeats, daemon=True,
+                                        name="docfactory-ondemand-heartbeat")
+        self._beater.start()
+
+    def render(self, job: JobSpec, request: RenderRequest) -> OnDemandResult:
+        period = self._period(request.period)
+        check_force(job, RunOptions(period=period.code, force=bool(request.reason.strip()),
+                                    force_reason=request.reason))
+        run = self._run(job)
+        position = run.next_position()
+        try:
+            record = self._schema(job).validate(RawRecord(position, dict(request.data)))
+            record = dataclasses.replace(record, key=record_key_for(
+                record.key, request.idempotency_key, job.name))
+            verdict = segmenter_for(job).classify(record.data, record.locale)
+            if verdict.filtered is not None:
+                detail = f"where {job.where!r} is false" if verdict.filtered == "where" \
+                    else "no segment of the job matches"
+                raise RecordError(f"the record is not one this job takes ({detail})", None)
+        except RecordError as exc:
+            key = request.data.get(job.key_field) if isinstance(request.data, Mapping) else None
+            run.account(Reject(position, exc.reason, exc.field,
+                               str(key) if isinstance(key, str | int) else None))
+            raise
+        line = self._line(job, period, run.run_id)
+        worker = line.borrow()
+        try:
+            reason = request.reason.strip()
+            worker.config = dataclasses.replace(
+                line.config, force=bool(reason), force_reason=reason, actor=request.actor.id,
+                actor_role=request.actor.role)
+            outcome = worker.process(record)
+        finally:
+            line.give_back(worker)
+        with run.lock:
+            run.state.counts.input += 1
+            run.state.planned_record(record, job.document_type)
+        # A retried request this run answered already counts once: the second time, skipped.
+        run.account(_counted_once(outcome))
+        pdf = next((c for c in outcome.channels if c.channel == CHANNEL), None)
+        return OnDemandResult(
+            job=job.name, period=period.code, run_id=run.run_id, record_key=record.key,
+            customer_id=record.customer_id, outcome=outcome,
+            document_id=pdf.document_id if pdf else None,
+            created=bool(pdf and pdf.status is ChannelStatus.DONE and pdf.rendered))
+
+    def pdf(self, job: JobSpec, document_id: str) -> bytes:
+        """The archived bytes of a document this service just gave (its job's store)."""
+        store_url, index_url = archive_urls(job, self.settings)
+        index = open_index(index_url, migrate=False)
+        try:
+            entry = index.get(document_id)
+        finally:
+            index.close()
+        if entry is None:
+            raise ConfigError(f"document {document_id} is not in the index")
+        return open_store(store_url).get(entry.storage_key)
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            for line in self._lines.values():
+                line.close()
+            self._lines.clear()
+            for run in self._runs.values():
+                _quietly(run.finish)
+                run.index.close()
+            self._runs.clear()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _schema(self, job: JobSpec) -> RecordSchema:
+        key = (job.name, job.text or "")
+        found = self._schemas.get(key)
+        if found is None:
+            if len(self._schemas) >= MAX_LINES:
+                self._schemas.clear()
+            found = self._schemas[key] = RecordSchema(job)
+        return found
+
+    def _period(self, code: str | None) -> Period:
+        try:
+            return Period.parse(code or self.today().isoformat())
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+
+    def _run(self, job: JobSpec) -> _Run:
+        day = self.today().isoformat()
+        with self._lock:
+            run = self._runs.get(job.name)
+            if run is not None and run.day == day and _still_running(run):
+                return run
+            if run is not None:
+                self._drop_job(job.name)
+            run = self._runs[job.name] = self._start_run(job, day)
+            return run
+
+    def _drop_job(self, name: str) -> None:
+        for key in [k for k in self._lines if k[0] == name]:
+            self._lines.pop(key).close()
+        old = self._runs.pop(name, None)
+        if old is not None:
+            _quietly(old.finish)
+            old.index.close()
+
+    def _start_run(self, job: JobSpec, day: str) -> _Run:
+        settings = self.settings
+        templates = _templates(job, settings)
+        check_seal(job, settings)
+        store_url, index_url = archive_urls(job, settings)
+        index = open_index(index_url)
+        try:
+            unapproved = approval_problem(job, templates.version, index)
+            if unapproved:
+                raise ConfigError(unapproved)
+            live = index.live_run(job.name, day)
+            if live is not None and live.get("executor") != EXECUTOR:
+                raise RunConflict(f"run {live['run_id']} of {job.name} for {day} is running;"
+                                  " on-demand documents of this job wait for it")
+            run_id = live["run_id"] if live is not None else new_run_id()
+            if live is None:
+                index.start_run(run_id, job.name, day, executor=EXECUTOR,
+                                workers=self.pool_size, template_version=templates.version,
+                                dry_run=False, owner=run_owner(), actor=EXECUTOR)
+            keep_version(open_store(store_url), index, templates.template_set)
+        except BaseException:
+            index.close()
+            raise
+        report = RunReport(run_id=run_id, job=job.name, period=day, dry_run=False,
+                           started_at=datetime.now(UTC), template_version=templates.version,
+                           workers=self.pool_size, executor=EXECUTOR,
+                           store_url=mask_urls_in(store_url), index_url=mask_url(index_url))
+        return _Run(run_id, job.name, day, index, RunState(report, settings.runs_dir / run_id))
+
+    def _line(self, job: JobSpec, period: Period, run_id: str) -> _Line:
+        key = (job.name, period.code, job.text or "")
+        with self._lock:
+            line = self._lines.pop(key, None)
+            if line is None:
+                for stale in [k for k in self._lines if k[:2] == key[:2]]:
+                    self._lines.pop(stale).close()  # the job file changed
+                line = _Line(self._config(job, period, run_id), self.pool_size)
+                while len(self._lines) >= MAX_LINES:
+                    self._lines.pop(next(iter(self._lines))).close()
+            self._lines[key] = line  # most recently used last
+            return line
+
+    def _config(self, job: JobSpec, period: Period, run_id: str) -> WorkerConfig:
+        settings = self.settings
+        store_url, index_url = archive_urls(job, settings)
+        email_url = sms_url = peppol_url = None
+        if "email" in job.channels and job.email is not None:
+            email_url = resolve_url(settings.email_url or job.email.transport, settings)
+        if "sms" in job.channels and job.sms is not None:
+            sms_url = resolve_url(settings.sms_url or job.sms.transport, settings)
+        if "peppol" in job.channels and job.peppol is not None:
+            peppol_url = settings.peppol_url or job.peppol.transport
+        templates = _templates(job, settings)
+        return WorkerConfig(
+            job_path=str(job.path), settings=settings, run_id=run_id, period=period.code,
+            issued=default_issued(period, self.today()), store_url=store_url,
+            index_url=index_url, template_version=templates.version, email_url=email_url,
+            sms_url=sms_url, peppol_url=peppol_url, job_text=job.text)
+
+    def _heartbeats(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            with self._lock:
+                runs = list(self._runs.values())
+            for run in runs:
+                with run.lock:
+                    _quietly(run.beat)
+
+
+def _counted_once(outcome: Outcome) -> Outcome:
+    """A retried request this run answered already counts as skipped the second time."""
+    if outcome.status is not Status.ARCHIVED or outcome.rendered:
+        return outcome
+    channels = tuple(dataclasses.replace(c, status=ChannelStatus.SKIPPED)
+                     if c.status is ChannelStatus.DONE and not c.rendered else c
+                     for c in outcome.channels)
+    return dataclasses.replace(outcome, status=Status.SKIPPED, channels=channels)
+
+
+def _templates(job: JobSpec, settings: Settings) -> DocumentTemplates:
+    templates = DocumentTemplates.load(settings.templates_dir, settings.assets_dir,
+                                       job.template_set, job.brand, job.locales,
+                                       job.default_locale)
+    templates.template_set.check_channels(list(job.channels))
+    return templates
+
+
+def _still_running(run: _Run) -> bool:
+    """False when a newer run took the job and day over (ours was declared abandoned)."""
+    try:
+        found = run.index.get_run(run.run_id)
+    except FactoryError:
+        return True
+    return found is not None and found.get("status") == "running"
+
+
+def _quietly(function: Callable[[], Any]) -> None:
+    with contextlib.suppress(FactoryError, OSError):
+        function()

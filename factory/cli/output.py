@@ -62,8 +62,8 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
     if report.segments:
         table.add_row("by segment", ", ".join(f"{escape(k)} {v}"
                                               for k, v in report.segments.items()))
-    for label, count in report.filtered_out.items():
-        table.add_row("filtered out", f"{count} ({escape(label)})")
+    for why, count in report.filtered_out.items():
+        table.add_row("filtered out", f"{count} ({escape(why)})")
     if report.dry_run and report.routing:
         table.add_row("routing", ", ".join(f"{k} {v}" for k, v in report.routing.items()))
     for name in ("pdf", "print", "email", "sms", "peppol"):

@@ -42,7 +42,7 @@ from factory.archive import RunConflict, SqlIndex, open_index, open_store
 from factory.archive.audit import Actor
 from factory.archive.index import run_owner
 from factory.archive.versions import keep_version
-from factory.config import Settings
+from factory.config import Settings, resolve_url
 from factory.errors import ConfigError, FactoryError, InputError, RecordError
 from factory.jobs import JobSpec, RecordSchema
 from factory.jobs.schema import KEY_PATTERN
@@ -70,7 +70,6 @@ from factory.runner.run import (
     default_issued,
     new_run_id,
 )
-from factory.runner.run import _resolve_url as resolve_url
 from factory.templates import DocumentTemplates
 from factory.urls import mask_url, mask_urls_in
 

@@ -101,6 +101,10 @@ def test_idempotency_key_gives_the_same_document_and_another_key_a_new_one(site:
     assert again.json()["created"] is False
     assert other.status_code == 201
     assert other.json()["document_id"] != first.json()["document_id"]
+    changed = site.post({**body, "record": dict(site.records[1], name="Someone Else")},
+                        Idempotency_Key="retry-me")
+    assert changed.status_code == 400, changed.text  # the same key for another record
+    assert "already used for a different record" in changed.json()["detail"]
     index = site.built.index()
     try:
         slot = Slot("monthly_statements", first.json()["period"],

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import json
 import queue
 import threading
 from collections.abc import Callable, Mapping
@@ -53,6 +54,7 @@ from factory.models import (
     Period,
     Position,
     RawRecord,
+    Record,
     Reject,
     RunReport,
     Status,
@@ -251,6 +253,8 @@ class OnDemandService:
                 line.config, force=bool(reason), force_reason=reason, actor=request.actor.id,
                 actor_role=request.actor.role)
             outcome = worker.process(record)
+            if request.idempotency_key:
+                _same_record(worker, outcome, record)
         finally:
             line.give_back(worker)
         with run.lock:
@@ -390,6 +394,25 @@ class OnDemandService:
             for run in runs:
                 with run.lock:
                     _quietly(run.beat)
+
+
+def _same_record(worker: Worker, outcome: Outcome, record: Record) -> None:
+    """A retry must send the record it sent first: an Idempotency-Key reused for a different
+    record is refused (`InputError`) instead of answered with the first record's document."""
+    pdf = next((c for c in outcome.channels if c.channel == CHANNEL), None)
+    if pdf is None or pdf.rendered or not pdf.document_id:
+        return
+    entry = worker.index.get(pdf.document_id)
+    if entry is None or not entry.record_storage_key:
+        return
+    first = json.loads(worker.store.get(entry.record_storage_key)).get("record")
+    if _canonical(first) != _canonical(record.data):
+        raise InputError(f"Idempotency-Key already used for a different record of"
+                         f" {record.customer_id} (document {pdf.document_id}); use a new key")
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _counted_once(outcome: Outcome) -> Outcome:

@@ -464,3 +464,27 @@ def test_a_forced_run_over_http_needs_a_reason_and_keeps_the_old_revision(site: 
     assert page.status_code == 200
     assert 'id="superseded"' in page.text and f'href="/documents/{newest["document_id"]}"' \
         in page.text and "misprinted address" in page.text
+
+
+def test_search_by_customer_name_and_account_in_the_api_and_the_archive_page(
+        site: Site) -> None:
+    name, account = site.doc.customer_name, site.doc.account
+    assert name and account  # the run indexed them from the record
+    part = name.split()[-1][1:].swapcase()  # a piece of the surname, in another case
+    found = site.call("GET", "/api/documents", "compliance",
+                      params={"name": part, "job": "monthly_statements"}).json()
+    assert site.doc.document_id in [d["document_id"] for d in found["documents"]]
+    assert all(part.lower() in d["customer_name"].lower() for d in found["documents"])
+    assert found["query"]["customer_name"] == part
+    found = site.call("GET", "/api/documents", "compliance",
+                      params={"account": account}).json()
+    assert {d["account"] for d in found["documents"]} == {account}
+    assert site.doc.document_id in [d["document_id"] for d in found["documents"]]
+    nobody = site.call("GET", "/api/documents", "compliance", params={"name": "zz-nobody"})
+    assert nobody.status_code == 200 and nobody.json()["count"] == 0
+    bad = site.call("GET", "/api/documents", "compliance", params={"account": "CZ*1"})
+    assert bad.status_code == 400 and "account" in bad.text
+    page = httpx.get(f"{site.server.url}/archive", params={"name": part},
+                     headers={"Cookie": session_cookie(site, "compliance")}, timeout=60)
+    assert page.status_code == 200 and site.doc.document_id in page.text
+    assert f'value="{part}"' in page.text

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -246,6 +246,15 @@ class SqlIndex:
     def existing_deliveries(self, job: str, period: str, channel: str, document_type: str,
                             keys: list[str], statuses: tuple[str, ...]) -> set[str]:
         return self.deliveries.existing(job, period, channel, document_type, keys, statuses)
+
+
+if TYPE_CHECKING:  # mypy proves SqlIndex and its repositories offer every narrow view
+    from factory.archive import protocols as p
+
+    def _views(index: SqlIndex) -> tuple[p.ArchiveView, p.HasApiKeys, p.HasAudit, p.HasSearch,
+                                         p.ClaimStore, p.RunLog, p.DeliveryLog, p.Numbering]:
+        return (index, index, index, index, index.claims, index.runs, index.deliveries,
+                index.numbering)
 
 
 def open_index(url: str, *, migrate: bool = True) -> SqlIndex:

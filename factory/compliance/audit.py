@@ -23,8 +23,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from factory.archive import SqlIndex
 from factory.archive.audit import GENESIS, Actor, Append, AuditEntry, chain_hash
+from factory.archive.protocols import HasAudit
 from factory.errors import ArchiveError, InputError
 
 
@@ -45,7 +45,7 @@ class AuditCheck:
 class AuditLog:
     """The audit trail of one index database."""
 
-    def __init__(self, index: SqlIndex) -> None:
+    def __init__(self, index: HasAudit) -> None:
         self.index = index
 
     def record(self, actor: Actor, action: str, *, outcome: str = "ok",

@@ -13,8 +13,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from factory.archive import SqlIndex
 from factory.archive.audit import AuditEntry
+from factory.archive.protocols import HasAudit
 from factory.compliance.query import CUSTOMER, MAX_LIMIT, _shown, document_id
 from factory.errors import InputError
 
@@ -50,7 +50,7 @@ class AuditQuery:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-def search_audit(index: SqlIndex, query: AuditQuery) -> tuple[list[AuditEntry], bool]:
+def search_audit(index: HasAudit, query: AuditQuery) -> tuple[list[AuditEntry], bool]:
     """Entries matching every filter given, newest first, at most ``query.limit``."""
     return index.audit.search(document=query.document, customer=query.customer,
                               actor=query.actor, action=query.action, limit=query.limit)

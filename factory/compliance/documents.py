@@ -12,19 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from factory.archive import SqlIndex, Store
+from factory.archive import Store
+from factory.archive.protocols import HasSearch
 from factory.archive.rows import Document
 from factory.archive.store import sha256_of
 from factory.compliance import query as q
 from factory.errors import ArchiveError, IntegrityError, NotFoundError
 
 
-def search(index: SqlIndex, query: q.DocumentQuery) -> tuple[list[Document], bool]:
+def search(index: HasSearch, query: q.DocumentQuery) -> tuple[list[Document], bool]:
     """Matching documents, oldest first, at most ``query.limit``; and whether more match."""
     return index.search.search(query)
 
 
-def iter_documents(index: SqlIndex, query: q.DocumentQuery | None = None,
+def iter_documents(index: HasSearch, query: q.DocumentQuery | None = None,
                    page: int = 500, *, expired_before: datetime | None = None
                    ) -> Iterator[Document]:
     """Every matching document (no limit), read a page at a time in document-id order;
@@ -32,12 +33,12 @@ def iter_documents(index: SqlIndex, query: q.DocumentQuery | None = None,
     return index.search.iter(query or q.DocumentQuery(), page, expired_before=expired_before)
 
 
-def totals(index: SqlIndex, query: q.DocumentQuery) -> tuple[int, int]:
+def totals(index: HasSearch, query: q.DocumentQuery) -> tuple[int, int]:
     """(count, total bytes) of every matching document, from the index alone."""
     return index.search.totals(query)
 
 
-def load(index: SqlIndex, doc_id: str) -> Document:
+def load(index: HasSearch, doc_id: str) -> Document:
     """The document ``doc_id``; `InputError` if it is not an id, `NotFoundError` if unknown."""
     doc_id = q.document_id(doc_id)
     found = index.search.load(doc_id)
@@ -65,7 +66,7 @@ __all__ = ["Document", "fetch", "iter_documents", "load", "read_verified", "sear
            "totals"]
 
 
-def fetch(index: SqlIndex, store: Store, doc_id: str) -> tuple[Document, bytes]:
+def fetch(index: HasSearch, store: Store, doc_id: str) -> tuple[Document, bytes]:
     """The document and its exact bytes, verified against the recorded SHA-256."""
     document = load(index, doc_id)
     data = read_verified(store, document.entry.storage_key, document.entry.sha256,

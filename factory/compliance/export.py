@@ -38,7 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from factory.archive import SqlIndex, Store
+from factory.archive import Store
+from factory.archive.protocols import ArchiveView
 from factory.compliance.audit import Actor, Append, AuditEntry, AuditLog
 from factory.compliance.documents import Document, iter_documents, read_verified, totals
 from factory.compliance.query import DocumentQuery
@@ -132,7 +133,7 @@ def _snapshot(store: Store, document: Document) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def export_bundle(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor,
+def export_bundle(index: ArchiveView, store: Store, audit: AuditLog, actor: Actor,
                   query: DocumentQuery, target: Path, max_bytes: int,
                   sealer: Any | None = None) -> ExportSummary:
     """Write the bundle of every document matching ``query`` to ``target``, atomically."""

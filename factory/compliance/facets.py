@@ -7,11 +7,11 @@ through ``index.search``).
 
 from __future__ import annotations
 
-from factory.archive import SqlIndex
+from factory.archive.protocols import HasSearch
 from factory.archive.search import FACETS
 
 
-def facets(index: SqlIndex) -> dict[str, list[str]]:
+def facets(index: HasSearch) -> dict[str, list[str]]:
     return index.search.facets()
 
 

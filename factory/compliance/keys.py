@@ -17,8 +17,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from factory.archive import SqlIndex
 from factory.archive.apikeys import ApiKeyRow
+from factory.archive.protocols import HasApiKeys
 from factory.compliance.roles import Role
 from factory.errors import AuthenticationError, InputError, NotFoundError
 
@@ -53,7 +53,7 @@ def _info(row: ApiKeyRow) -> KeyInfo:
                    row.revoked_at)
 
 
-def create_key(index: SqlIndex, role: Role, name: str, created_by: str) -> tuple[KeyInfo, str]:
+def create_key(index: HasApiKeys, role: Role, name: str, created_by: str) -> tuple[KeyInfo, str]:
     """A new key for ``role``: its record and the key itself, which is never stored."""
     name = name.strip()[:128] or role.value
     key_id = secrets.token_hex(6)
@@ -67,7 +67,7 @@ def create_key(index: SqlIndex, role: Role, name: str, created_by: str) -> tuple
     return info, f"dfk_{key_id}_{secret}"
 
 
-def authenticate(index: SqlIndex, token: str | None) -> KeyInfo:
+def authenticate(index: HasApiKeys, token: str | None) -> KeyInfo:
     """The active key ``token`` is; `AuthenticationError` (never saying why in detail)."""
     match = _TOKEN.match((token or "").strip())
     if not match:
@@ -83,7 +83,7 @@ def authenticate(index: SqlIndex, token: str | None) -> KeyInfo:
     return _info(row)
 
 
-def active_key(index: SqlIndex, key_id: str) -> KeyInfo:
+def active_key(index: HasApiKeys, key_id: str) -> KeyInfo:
     """The key ``key_id`` if it exists and is not revoked (for sessions made from it)."""
     row = index.api_keys.get(key_id)
     if row is None or row.revoked_at is not None:
@@ -91,11 +91,11 @@ def active_key(index: SqlIndex, key_id: str) -> KeyInfo:
     return _info(row)
 
 
-def list_keys(index: SqlIndex) -> list[KeyInfo]:
+def list_keys(index: HasApiKeys) -> list[KeyInfo]:
     return [_info(row) for row in index.api_keys.all()]
 
 
-def revoke_key(index: SqlIndex, key_id: str) -> KeyInfo:
+def revoke_key(index: HasApiKeys, key_id: str) -> KeyInfo:
     key_id = key_id.strip().lower()
     if not _KEY_ID.match(key_id):
         raise InputError(f"{key_id[:40]!r} is not a key id (12 hex digits, as `keys list` shows)")

@@ -88,7 +88,7 @@ def reseal_due(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, *,
 
 
 def _latest(index: SqlIndex, document: Document) -> bool:
-    found = index.find(_slot(document))
+    found = index.documents.find(_slot(document))
     return found is not None and found.document_id == document.document_id
 
 
@@ -112,7 +112,7 @@ def _renew(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, documen
     revision = old.revision + 1
     new_id = document_id(old.job, old.period, old.record_key, old.document_type, old.channel,
                          revision)
-    claim = index.claim(_slot(document), run_id)
+    claim = index.claims.claim(_slot(document), run_id)
     key = document_key(old.job, old.period, old.record_key, new_id, "pdf", claim.attempt)
     snapshot_key = record_snapshot_key(key) if old.record_storage_key else None
     entry = replace(old, document_id=new_id, run_id=run_id, sha256=sha256_of(renewed),
@@ -126,10 +126,10 @@ def _renew(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, documen
                       sha256=sha256_of(snapshot), retain_until=old.retention_until)
         store.put(key, renewed, media_type=PDF, sha256=entry.sha256,
                   retain_until=old.retention_until)
-        index.complete(claim, entry, supersede=Supersession(
+        index.claims.complete(claim, entry, supersede=Supersession(
             actor, "document timestamp added (PAdES B-LTA reseal); content unchanged"))
     except (ArchiveError, LegalHoldError):
-        index.release(claim)
+        index.claims.release(claim)
         raise
     details = {"from": old.document_id, "to": new_id, "sha256": entry.sha256,
                "document_timestamps": status.document_timestamps, "tsa": status.tsa}

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from factory.archive import SqlIndex, Store
+from factory.archive import Store
+from factory.archive.protocols import ArchiveView
 from factory.compliance.audit import Actor, AuditLog
 from factory.compliance.documents import Document, iter_documents, load
 from factory.compliance.query import DocumentQuery
@@ -43,7 +44,7 @@ def document_keys(document: Document) -> list[str]:
             if name.endswith("storage_key") and value]
 
 
-def set_hold(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, doc_id: str,
+def set_hold(index: ArchiveView, store: Store, audit: AuditLog, actor: Actor, doc_id: str,
              hold: bool, reason: str = "") -> tuple[Document, bool]:
     """Place (``hold``) or release a legal hold; return the document and whether it changed."""
     document = load(index, doc_id)
@@ -70,7 +71,7 @@ class PurgeResult:
         return sum(d.entry.byte_size for d in self.expired)
 
 
-def purge_expired(index: SqlIndex, store: Store, audit: AuditLog, actor: Actor, now: datetime,
+def purge_expired(index: ArchiveView, store: Store, audit: AuditLog, actor: Actor, now: datetime,
                   execute: bool = False) -> PurgeResult:
     """Find (and with ``execute`` delete) documents past retention and not on hold."""
     result = PurgeResult(dry_run=not execute)

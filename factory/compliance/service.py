@@ -75,7 +75,7 @@ class ComplianceService:
     def revisions(self, document: docs.Document) -> list[ArchiveEntry]:
         """Every revision of ``document``'s slot (itself included), oldest first."""
         e = document.entry
-        return self.index.revisions(Slot(e.job, e.period, e.record_key, e.channel,
+        return self.index.documents.revisions(Slot(e.job, e.period, e.record_key, e.channel,
                                          e.document_type))
 
     def get(self, actor: Actor, doc_id: str) -> tuple[docs.Document, bytes]:

@@ -17,7 +17,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from factory.archive import SqlIndex, Store
+from factory.archive import Store
+from factory.archive.protocols import ArchiveView
 from factory.compliance.audit import AuditEntry
 from factory.compliance.audit_query import AuditQuery, search_audit
 from factory.compliance.documents import Document, fetch, load
@@ -60,7 +61,7 @@ class DocumentTrail:
     why: dict[str, str] = field(default_factory=dict)
 
 
-def supersessions(index: SqlIndex, revisions: list[Document]) -> dict[str, str]:
+def supersessions(index: ArchiveView, revisions: list[Document]) -> dict[str, str]:
     """Who made each later revision and why, where the audit log says so (reseals)."""
     import json
 
@@ -77,11 +78,11 @@ def supersessions(index: SqlIndex, revisions: list[Document]) -> dict[str, str]:
     return found
 
 
-def revisions(index: SqlIndex, document: Document) -> list[Document]:
+def revisions(index: ArchiveView, document: Document) -> list[Document]:
     return index.search.slot_revisions(document)
 
 
-def check_document(index: SqlIndex, store: Store, doc_id: str,
+def check_document(index: ArchiveView, store: Store, doc_id: str,
                    trust: list[Any] | None = None) -> DocumentCheck:
     """The stored bytes against the index, then (for a PDF) every seal."""
     try:
@@ -104,7 +105,7 @@ def check_document(index: SqlIndex, store: Store, doc_id: str,
     return check
 
 
-def document_trail(index: SqlIndex, store: Store, doc_id: str,
+def document_trail(index: ArchiveView, store: Store, doc_id: str,
                    trust: list[Any] | None = None, audit_limit: int = 500) -> DocumentTrail:
     document = load(index, doc_id)
     trail, more = search_audit(index, AuditQuery.parse(document=document.document_id,

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from factory.archive import SqlIndex, Store, template_snapshot_key
+from factory.archive import Store, template_snapshot_key
+from factory.archive.protocols import ArchiveView
 from factory.archive.store import TempObjects
 from factory.compliance.documents import Document, iter_documents, read_verified
 from factory.compliance.query import DocumentQuery
@@ -93,7 +94,7 @@ def _exists(store: Store, key: str) -> bool:
         return False
 
 
-def verify_archive(index: SqlIndex, store: Store, job: str | None = None,
+def verify_archive(index: ArchiveView, store: Store, job: str | None = None,
                    progress: Callable[[int], None] | None = None,
                    seal_trust: list[Any] | None = None) -> VerifyReport:
     """Recompute every checksum of ``job``'s documents (or all), check their seals and look
@@ -206,7 +207,7 @@ def _check_legacy_snapshot(report: VerifyReport, key: str, doc_id: str, data: by
                                        "record snapshot does not name its document"))
 
 
-def _find_orphans(index: SqlIndex, store: Store, prefix: str, report: VerifyReport) -> None:
+def _find_orphans(index: ArchiveView, store: Store, prefix: str, report: VerifyReport) -> None:
     batch: list[str] = []
     for key in store.keys(prefix):
         report.objects += 1
@@ -218,7 +219,7 @@ def _find_orphans(index: SqlIndex, store: Store, prefix: str, report: VerifyRepo
         _orphans_in(index, batch, report)
 
 
-def _orphans_in(index: SqlIndex, keys: list[str], report: VerifyReport) -> None:
+def _orphans_in(index: ArchiveView, keys: list[str], report: VerifyReport) -> None:
     known = index.documents.known_keys(keys) | index.templates.known_keys(keys)
     for key in sorted(set(keys) - known):
         report.findings.append(Finding(

@@ -79,12 +79,13 @@ class TextFormatter(logging.Formatter):
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is when a line is written (click's test runner and
-    daemons swap it), not to the one there was when logging was set up."""
+    """Writes to the process's own standard error (``sys.__stderr__``), never to a stand-in
+    put in ``sys.stderr`` later: Celery's worker replaces it with a proxy that logs what is
+    written to it, which would loop back into this handler (and lose the line)."""
 
     @property
     def stream(self) -> TextIO:
-        return sys.stderr
+        return sys.__stderr__ or sys.stderr
 
     @stream.setter
     def stream(self, _value: TextIO) -> None:

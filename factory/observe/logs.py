@@ -121,8 +121,12 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
 def ensure_configured() -> None:
     """In a worker process: the format the edge exported, once (see the module docstring)."""
     fmt = os.environ.get(FORMAT_ENV)
-    if fmt and not any(h.get_name() == "docfactory" for h in logging.getLogger().handlers):
+    if any(h.get_name() == "docfactory" for h in logging.getLogger().handlers):
+        return  # set up already (a Celery prefork child inherits its parent's)
+    if fmt:
         configure(fmt, os.environ.get(LEVEL_ENV) or "info", export=False)
+    else:  # nothing asked for: no stray lines from logging's last-resort handler
+        logging.getLogger(LOGGER).addHandler(logging.NullHandler())
 
 
 @functools.cache

@@ -58,3 +58,18 @@ def test_auto_is_json_off_a_terminal() -> None:
 
     assert resolve_format("auto", io.StringIO()) == "json"
     assert resolve_format("text", io.StringIO()) == "text"
+
+
+def test_default_log_options_do_not_leak_into_the_environment(monkeypatch, tmp_path) -> None:
+    """A library caller's (or a test's) later processes must not inherit a default choice."""
+    from click.testing import CliRunner
+
+    from factory.cli.app import cli, load_commands
+    from factory.observe.logs import FORMAT_ENV, LEVEL_ENV
+
+    monkeypatch.delenv(FORMAT_ENV, raising=False)
+    monkeypatch.delenv(LEVEL_ENV, raising=False)
+    monkeypatch.setenv("FACTORY_VAR", str(tmp_path / "var"))
+    load_commands()
+    CliRunner().invoke(cli, ["calendar", "--jobs", str(tmp_path)])
+    assert FORMAT_ENV not in os.environ and LEVEL_ENV not in os.environ

@@ -118,7 +118,10 @@ def cli(ctx: click.Context, home: Path | None, quiet: bool, log_format: str,
 
     ctx.obj = App(home, quiet)
     ctx.obj.log_format, ctx.obj.log_level = log_format, log_level
-    configure(log_format, log_level or "warning")
+    # Exported to worker processes only when asked for: a default must not leak into the
+    # environment of the processes a library caller (or a test) starts later.
+    configure(log_format, log_level or "warning",
+              export=log_format != "auto" or log_level is not None)
     if threading_main():
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 

@@ -77,6 +77,7 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
         table.add_row("  reject", f"{count} × {escape(reason)}")
     for reason, count in sorted(report.failure_reasons.items(), key=lambda kv: -kv[1])[:8]:
         table.add_row("  failure", f"{count} × {escape(reason)}")
+    _first_problems(table, run_dir)
     table.add_row("report", escape(f"{run_dir}/report.json"))
     if report.rejects_file:
         table.add_row("rejects", escape(report.rejects_file))
@@ -110,6 +111,20 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
         label_text = Text.from_markup(str(label), emoji=False).plain
         value_text = Text.from_markup(str(value), emoji=False).plain
         console.print(f"  {label_text}: {value_text}", markup=False, soft_wrap=True)
+
+
+def _first_problems(table: Table, run_dir: str, limit: int = 5) -> None:
+    """The first rejected and failed records, each with its key and its full reason."""
+    from pathlib import Path
+
+    from factory.ops.runs import run_problems
+
+    found = run_problems(Path(run_dir), limit)
+    for label, rows in (("  rejected", found["rejects"]), ("  failed", found["failures"])):
+        for row in rows:
+            where = f"line {row['line']}" if row.get("line") else f"record {row.get('record')}"
+            key = row.get("key") or "(no key)"
+            table.add_row(label, f"{escape(str(key))} ({where}): {escape(str(row['reason']))}")
 
 
 def _channel_line(name: str, counts: ChannelCounts, dry_run: bool) -> str:

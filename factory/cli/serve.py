@@ -78,7 +78,8 @@ def serve(app: App, host: str, port: int, jobs_dir: Path | None, executor: str,
                           f" ({exc})") from None
     app.service_logs()
     settings = app.settings(archive_url=archive_url, index_url=index_url, workers=workers)
-    metrics_dir(settings.var_dir / "metrics" / f"serve-{os.getpid()}")
+    own_metrics = settings.var_dir / "metrics" / f"serve-{os.getpid()}"
+    metrics_dir(own_metrics)
     config = ApiConfig(
         settings=settings,
         store_url=settings.archive_url or settings.default_archive_url,
@@ -102,6 +103,8 @@ def serve(app: App, host: str, port: int, jobs_dir: Path | None, executor: str,
     # uvicorn re-raises the stopping signal once it has shut down cleanly.
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") == str(own_metrics):
+        shutil.rmtree(own_metrics, ignore_errors=True)  # ours: nobody scrapes it any more
     app.err.print("stopped")
 
 

@@ -79,12 +79,13 @@ class TextFormatter(logging.Formatter):
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is when a line is written (click's test runner and
-    daemons swap it), not to the one there was when logging was set up."""
+    """Writes to the process's own standard error (``sys.__stderr__``), never to a stand-in
+    put in ``sys.stderr`` later: Celery's worker replaces it with a proxy that logs what is
+    written to it, which would loop back into this handler (and lose the line)."""
 
     @property
     def stream(self) -> TextIO:
-        return sys.stderr
+        return sys.__stderr__ or sys.stderr
 
     @stream.setter
     def stream(self, _value: TextIO) -> None:
@@ -120,8 +121,12 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
 def ensure_configured() -> None:
     """In a worker process: the format the edge exported, once (see the module docstring)."""
     fmt = os.environ.get(FORMAT_ENV)
-    if fmt and not any(h.get_name() == "docfactory" for h in logging.getLogger().handlers):
+    if any(h.get_name() == "docfactory" for h in logging.getLogger().handlers):
+        return  # set up already (a Celery prefork child inherits its parent's)
+    if fmt:
         configure(fmt, os.environ.get(LEVEL_ENV) or "info", export=False)
+    else:  # nothing asked for: no stray lines from logging's last-resort handler
+        logging.getLogger(LOGGER).addHandler(logging.NullHandler())
 
 
 @functools.cache

@@ -28,6 +28,7 @@ from typing import Any
 from markupsafe import Markup
 
 from factory.errors import ConfigError, RenderError
+from factory.invoicing import isdoc
 from factory.invoicing.einvoice import Invoice, InvoiceLine, Party, embed_xml, invoice_xml
 from factory.invoicing.identifiers import (
     bic_problem,
@@ -86,6 +87,8 @@ def check_job(job: JobSpec) -> InvoiceSpec:
     problems += [f"{where}: {problem}" for where, problem in checks if problem]
     if problems:
         raise ConfigError(f"{job.label}: invalid invoice job", problems)
+    if job.invoice.isdoc:
+        isdoc.register_rules()  # a job error now when the official XSD is not installed
     return job.invoice
 
 
@@ -224,13 +227,15 @@ class InvoicePlugin:
             totals=data["totals"],
             buyer_reference=str(typed.get(self.job.customer_field) or "") or None,
             preceding=preceding, deliver_to=_deliver_to(typed, buyer, data["lines"]),
-            payment_reference=data["variable_symbol"],
+            payment_reference=data["variable_symbol"], bic=seller.bic,
             notes=[str(typed["correction_reason"])] if typed.get("correction_reason") else [])
 
     def check(self, typed: Mapping[str, Any]) -> None:
         """The e-invoice of ``typed`` against the official rules (`docfactory validate`)."""
         check_xml(invoice_xml(self.invoice(typed)), "cii", self._label(typed))
         self.peppol_xml(typed)  # and the Peppol UBL of a record that goes over Peppol
+        if self.spec.isdoc:
+            self.isdoc_xml(typed)
 
     def peppol_ids(self, typed: Mapping[str, Any]) -> tuple[ParticipantId, ParticipantId] | None:
         """(seller, buyer) Peppol participant ids when this record goes over Peppol."""
@@ -264,6 +269,15 @@ class InvoicePlugin:
             check_xml(xml, "ubl", label)
         return xml
 
+    def isdoc_xml(self, typed: Mapping[str, Any], invoice: Invoice | None = None) -> bytes:
+        """The ISDOC 6.0.2 XML of ``typed``, checked against the official ISDOC XSD (always,
+        whatever ``validation`` says: ISDOC publishes no Schematron, the XSD is the check)."""
+        invoice = invoice or self.invoice(typed)
+        isdoc.register_rules()
+        xml = isdoc.isdoc_xml(invoice, self.spec.accounting_currency)
+        check_xml(xml, "isdoc", f"the ISDOC XML of record {typed[self.job.key_field]}")
+        return xml
+
     def _label(self, typed: Mapping[str, Any]) -> str:
         """How a rejection names the document: by record, since its number is not used."""
         return f"the Factur-X XML of record {typed[self.job.key_field]}"
@@ -275,6 +289,10 @@ class InvoicePlugin:
         if self.spec.validation == "official":
             check_xml(xml, "cii", self._label(typed))
         self.peppol_xml(typed)  # a Peppol invoice is refused before its number, like the CII
+        others = {}
+        if self.spec.isdoc:
+            others[isdoc.filename(invoice)] = (self.isdoc_xml(typed, invoice),
+                                               f"ISDOC {isdoc.VERSION} {invoice.number}")
         kind = "Credit note" if invoice.type_code == CREDIT_NOTE else "Invoice"
         pdf = embed_xml(artifact.data, xml, {
             "author": invoice.seller.name,
@@ -282,7 +300,7 @@ class InvoicePlugin:
             "title": f"{invoice.seller.name}: {kind} {invoice.number}",
             "subject": f"Factur-X {kind.lower()} {invoice.number} dated {invoice.issued}"
                        f" issued by {invoice.seller.name}",
-        })
+        }, others)
         return Artifact.of(artifact.channel, artifact.media_type, artifact.extension, pdf,
                            page_count=artifact.page_count)
 

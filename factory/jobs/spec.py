@@ -228,6 +228,10 @@ class InvoiceSpec(_Strict):
     #: "official": every e-invoice is checked against its syntax's XSD and official Schematron
     #: rules before its number is used; "xsd": the XSD only (benchmarks, never production)
     validation: Literal["official", "xsd"] = "official"
+    #: also write the ISDOC 6.0.2 XML (Czechia), checked against the official ISDOC XSD before
+    #: the number is used, embedded in the PDF/A-3 beside the Factur-X XML and attached to the
+    #: email with the PDF
+    isdoc: bool = False
     seller: SellerSpec
 
     @model_validator(mode="after")

@@ -20,10 +20,10 @@ job whose schema lacks one. Data it cannot invoice (a line EN 16931 does not all
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from markupsafe import Markup
 
@@ -96,6 +96,13 @@ def format_number(spec: InvoiceSpec, series: str, number: int, issued: date) -> 
     return spec.number_format.format(series=series, number=number, year=issued.year)
 
 
+class IssuedInvoice(Protocol):
+    """An issued number as the archive reads it back (`factory.archive.invoices`)."""
+
+    series: str
+    customer_id: str
+
+
 class InvoicePlugin:
     """Numbering, totals and Factur-X for the records of an invoice job."""
 
@@ -105,6 +112,26 @@ class InvoicePlugin:
         self.period = period
         self.issued = issued
         self.items_field = job.record_schema.items.field if job.record_schema.items else "lines"
+        #: reads an issued invoice number back from the index (`bind_archive`); without it
+        #: (previews, `docfactory validate`) a credit note's invoice is not looked up
+        self.find_invoice: Callable[[str], Sequence[IssuedInvoice]] | None = None
+
+        self._corrected: dict[str, str | None] = {}
+
+    def bind_archive(self, find_invoice: Callable[[str], Sequence[IssuedInvoice]]) -> None:
+        """Give the plugin the index lookup of issued numbers (the worker does, once)."""
+        self.find_invoice = find_invoice
+
+    def before_number(self, record: Record) -> None:
+        """What must be read from the index before the numbering transaction opens (on SQLite
+        that transaction holds the database's write lock): the invoice a credit note corrects.
+        The answer is kept for `enrich`, which refuses the record inside the transaction."""
+        if str(record.data.get("type_code")) != CREDIT_NOTE or self.find_invoice is None:
+            return
+        number = str(record.data.get("preceding_invoice") or "").strip()
+        customer = str(record.data.get(self.job.customer_field) or record.customer_id)
+        self._corrected[record.key] = self._corrected_invoice_problem(number, customer) \
+            if number else None
 
     # -- numbering -------------------------------------------------------------------------
 
@@ -127,6 +154,12 @@ class InvoicePlugin:
                 if not str(typed.get(field) or "").strip():
                     raise RenderError(f"cannot invoice record {record.key}: {field}: a credit"
                                       f" note states {what}")
+            if record.key not in self._corrected:
+                self.before_number(record)
+            problem = self._corrected.pop(record.key, None)
+            if problem:
+                raise RenderError(f"cannot invoice record {record.key}: preceding_invoice:"
+                                  f" {problem}")
         items = list(typed.get(self.items_field) or [])
         reason = typed.get("vat_exemption_reason")
         try:
@@ -174,6 +207,26 @@ class InvoicePlugin:
                                                    "svg": Markup(qr.svg)},  # noqa: S704
         }
         return {**typed, "invoice": invoice}
+
+    def _corrected_invoice_problem(self, number: str, customer: str) -> str | None:
+        """Why ``number`` is not an invoice this customer's credit note may correct: it must
+        be issued (in the index) to the same customer, and be an invoice, not a credit note."""
+        if self.find_invoice is None:
+            return None
+        found = list(self.find_invoice(number))
+        if not found:
+            return f"{number} is not an issued invoice (no such number in the archive)"
+        credit = self.spec.credit_note_series
+        if credit and credit != self.spec.series:
+            pattern = re.escape(credit).replace(r"\{year\}", r"\d{4}") \
+                .replace(r"\{month\}", r"\d{2}")
+            found = [f for f in found if not re.fullmatch(pattern, f.series)]
+            if not found:
+                return f"{number} is a credit note, not an invoice"
+        if not any(f.customer_id == customer for f in found):
+            return (f"{number} was issued to another customer ({found[0].customer_id}),"
+                    f" not to {customer}")
+        return None
 
     @staticmethod
     def _check_buyer_ids(typed: Mapping[str, Any], record: Record) -> None:

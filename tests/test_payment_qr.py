@@ -5,6 +5,7 @@ bank details and QR code fits one page; a credit note has no code."""
 
 from __future__ import annotations
 
+import io
 import lzma
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pypdfium2
 import pytest
 import zxingcpp
 from lxml import etree
+from pypdf import PdfReader
 
 from factory.archive import open_index, open_store
 from factory.config import Settings
@@ -78,6 +80,8 @@ def test_czk_invoice_carries_spayd_matching_the_xml(qr_run) -> None:
     pdfs, entries = qr_run
     pdf = pdfs["I000201"]
     assert entries["I000201"].page_count == 1  # 4 lines, bank details and QR: one page
+    pages = PdfReader(io.BytesIO(pdf)).pages  # read back: the page the payment sentence is on
+    assert len(pages) == 1 and "uhraďte na účet" in pages[0].extract_text()
     reference = payment_reference(pdf)
     assert reference == "2026000001"
     codes = qr_codes(pdf)
@@ -124,6 +128,34 @@ def test_lines_read_in_the_invoice_language(tmp_path: Path, settings: Settings) 
     for expected in ("3 měs.", "1 h", "1,5 ks", "21 %", "osvobozeno"):
         assert expected in text, expected
     for raw in ("MON", "HUR", "C62", "S 21 %", "E 0 %"):
+        assert raw not in text, raw
+
+
+@pytest.mark.parametrize(("locale", "expected"), [
+    ("sk", ("3 mes.", "1 h", "1,5 ks", "2 dni", "21 %", "oslobodené",
+            "prenesenie daňovej povinnosti")),
+    ("uk", ("3 міс.", "1 год", "2 дн.", "21 %", "звільнено", "зворотне оподаткування")),
+])
+def test_lines_read_in_every_invoice_language(tmp_path: Path, settings: Settings, locale: str,
+                                              expected: tuple[str, ...]) -> None:
+    """The same in Slovak and Ukrainian (read back from the PDF), reverse charge included."""
+    rows = [base("I000411", locale=locale, customer_id="C000411", name="Firma s.r.o.",
+                 country="SK", postal_code="811 01", city="Bratislava",
+                 address_line1="Hlavná 1", buyer_vat_id="SK2022749619",
+                 vat_exemption_reason="Oslobodené / reverse charge", lines=[
+        {**line("3", "10", "S", "21"), "unit": "MON"},
+        {**line("1", "45", "S", "21"), "unit": "HUR"},
+        {**line("1.5", "4.005", "E", "0"), "unit": "C62"},
+        {**line("2", "5", "AE", "0"), "unit": "DAY"}])]
+    data = write_invoices(tmp_path / "data" / "invoices.jsonl", rows)
+    job = load_job(invoice_job(tmp_path / "jobs", data))
+    report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
+    assert report.counts.archived == 1, report.failure_reasons
+    entry = next(open_index(settings.default_index_url).entries(job="invoice_run"))
+    text = pdf_text(open_store(settings.default_archive_url).get(entry.storage_key))
+    for word in expected:
+        assert word in text, (locale, word)
+    for raw in ("MON", "HUR", "C62", "DAY", "S 21 %", "E 0 %", "AE 0 %"):
         assert raw not in text, raw
 
 

@@ -89,6 +89,8 @@ class Invoice:
     payment_reference: str | None = None
     #: BG-1 invoice notes (BT-22): a credit note's reason for correction
     notes: Sequence[str] = field(default_factory=tuple)
+    #: the seller's BIC (ISDOC states it with the IBAN)
+    bic: str | None = None
 
 
 def _amount(value: Decimal) -> str:
@@ -166,14 +168,22 @@ def invoice_xml(invoice: Invoice) -> bytes:
         raise RenderError(f"Factur-X XML of invoice {invoice.number}: {exc}") from None
 
 
-def embed_xml(pdf: bytes, xml: bytes, metadata: Mapping[str, str]) -> bytes:
-    """The PDF/A-3 ``pdf`` with ``xml`` attached as Factur-X (EN 16931) and its XMP."""
+def embed_xml(pdf: bytes, xml: bytes, metadata: Mapping[str, str],
+              others: Mapping[str, tuple[bytes, str]] | None = None) -> bytes:
+    """The PDF/A-3 ``pdf`` with ``xml`` attached as Factur-X (EN 16931) and its XMP; ``others``
+    (file name: (bytes, description)) are attached beside it (AFRelationship /Supplement, the
+    only relationship the library gives additional files: the same invoice in another syntax,
+    such as ISDOC)."""
     from facturx import generate_from_binary
 
+    attachments = {name: {"filedata": data, "description": description,
+                          "afrelationship": "supplement"}
+                   for name, (data, description) in (others or {}).items()}
     try:
         return bytes(generate_from_binary(
             pdf, xml, flavor="factur-x", level=PROFILE, check_xsd=False,
-            pdf_metadata=dict(metadata), afrelationship="data"))
+            pdf_metadata=dict(metadata), afrelationship="data",
+            attachments=attachments or None))
     except Exception as exc:
         raise RenderError(f"embedding the Factur-X XML: {exc}") from None
 

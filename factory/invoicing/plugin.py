@@ -20,14 +20,15 @@ job whose schema lacks one. Data it cannot invoice (a line EN 16931 does not all
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from markupsafe import Markup
 
 from factory.errors import ConfigError, RenderError
+from factory.invoicing import isdoc
 from factory.invoicing.einvoice import Invoice, InvoiceLine, Party, embed_xml, invoice_xml
 from factory.invoicing.identifiers import (
     bic_problem,
@@ -82,11 +83,20 @@ def check_job(job: JobSpec) -> InvoiceSpec:
     problems += [f"{where}: {problem}" for where, problem in checks if problem]
     if problems:
         raise ConfigError(f"{job.label}: invalid invoice job", problems)
+    if job.invoice.isdoc:
+        isdoc.register_rules()  # a job error now when the official XSD is not installed
     return job.invoice
 
 
 def format_number(spec: InvoiceSpec, series: str, number: int, issued: date) -> str:
     return spec.number_format.format(series=series, number=number, year=issued.year)
+
+
+class IssuedInvoice(Protocol):
+    """An issued number as the archive reads it back (`factory.archive.invoices`)."""
+
+    series: str
+    customer_id: str
 
 
 class InvoicePlugin:
@@ -98,6 +108,26 @@ class InvoicePlugin:
         self.period = period
         self.issued = issued
         self.items_field = job.record_schema.items.field if job.record_schema.items else "lines"
+        #: reads an issued invoice number back from the index (`bind_archive`); without it
+        #: (previews, `docfactory validate`) a credit note's invoice is not looked up
+        self.find_invoice: Callable[[str], Sequence[IssuedInvoice]] | None = None
+
+        self._corrected: dict[str, str | None] = {}
+
+    def bind_archive(self, find_invoice: Callable[[str], Sequence[IssuedInvoice]]) -> None:
+        """Give the plugin the index lookup of issued numbers (the worker does, once)."""
+        self.find_invoice = find_invoice
+
+    def before_number(self, record: Record) -> None:
+        """What must be read from the index before the numbering transaction opens (on SQLite
+        that transaction holds the database's write lock): the invoice a credit note corrects.
+        The answer is kept for `enrich`, which refuses the record inside the transaction."""
+        if str(record.data.get("type_code")) != CREDIT_NOTE or self.find_invoice is None:
+            return
+        number = str(record.data.get("preceding_invoice") or "").strip()
+        customer = str(record.data.get(self.job.customer_field) or record.customer_id)
+        self._corrected[record.key] = self._corrected_invoice_problem(number, customer) \
+            if number else None
 
     # -- numbering -------------------------------------------------------------------------
 
@@ -120,6 +150,12 @@ class InvoicePlugin:
                 if not str(typed.get(field) or "").strip():
                     raise RenderError(f"cannot invoice record {record.key}: {field}: a credit"
                                       f" note states {what}")
+            if record.key not in self._corrected:
+                self.before_number(record)
+            problem = self._corrected.pop(record.key, None)
+            if problem:
+                raise RenderError(f"cannot invoice record {record.key}: preceding_invoice:"
+                                  f" {problem}")
         items = list(typed.get(self.items_field) or [])
         reason = typed.get("vat_exemption_reason")
         try:
@@ -167,6 +203,26 @@ class InvoicePlugin:
                                                    "svg": Markup(qr.svg)},  # noqa: S704
         }
         return {**typed, "invoice": invoice}
+
+    def _corrected_invoice_problem(self, number: str, customer: str) -> str | None:
+        """Why ``number`` is not an invoice this customer's credit note may correct: it must
+        be issued (in the index) to the same customer, and be an invoice, not a credit note."""
+        if self.find_invoice is None:
+            return None
+        found = list(self.find_invoice(number))
+        if not found:
+            return f"{number} is not an issued invoice (no such number in the archive)"
+        credit = self.spec.credit_note_series
+        if credit and credit != self.spec.series:
+            pattern = re.escape(credit).replace(r"\{year\}", r"\d{4}") \
+                .replace(r"\{month\}", r"\d{2}")
+            found = [f for f in found if not re.fullmatch(pattern, f.series)]
+            if not found:
+                return f"{number} is a credit note, not an invoice"
+        if not any(f.customer_id == customer for f in found):
+            return (f"{number} was issued to another customer ({found[0].customer_id}),"
+                    f" not to {customer}")
+        return None
 
     @staticmethod
     def _check_buyer_ids(typed: Mapping[str, Any], record: Record) -> None:
@@ -220,13 +276,15 @@ class InvoicePlugin:
             totals=data["totals"],
             buyer_reference=str(typed.get(self.job.customer_field) or "") or None,
             preceding=preceding, deliver_to=_deliver_to(typed, buyer, data["lines"]),
-            payment_reference=data["variable_symbol"],
+            payment_reference=data["variable_symbol"], bic=seller.bic,
             notes=[str(typed["correction_reason"])] if typed.get("correction_reason") else [])
 
     def check(self, typed: Mapping[str, Any]) -> None:
         """The e-invoice of ``typed`` against the official rules (`docfactory validate`)."""
         check_xml(invoice_xml(self.invoice(typed)), "cii", self._label(typed))
         self.peppol_xml(typed)  # and the Peppol UBL of a record that goes over Peppol
+        if self.spec.isdoc:
+            self.isdoc_xml(typed)
 
     def peppol_ids(self, typed: Mapping[str, Any]) -> tuple[ParticipantId, ParticipantId] | None:
         """(seller, buyer) Peppol participant ids when this record goes over Peppol."""
@@ -260,6 +318,15 @@ class InvoicePlugin:
             check_xml(xml, "ubl", label)
         return xml
 
+    def isdoc_xml(self, typed: Mapping[str, Any], invoice: Invoice | None = None) -> bytes:
+        """The ISDOC 6.0.2 XML of ``typed``, checked against the official ISDOC XSD (always,
+        whatever ``validation`` says: ISDOC publishes no Schematron, the XSD is the check)."""
+        invoice = invoice or self.invoice(typed)
+        isdoc.register_rules()
+        xml = isdoc.isdoc_xml(invoice, self.spec.accounting_currency)
+        check_xml(xml, "isdoc", f"the ISDOC XML of record {typed[self.job.key_field]}")
+        return xml
+
     def _label(self, typed: Mapping[str, Any]) -> str:
         """How a rejection names the document: by record, since its number is not used."""
         return f"the Factur-X XML of record {typed[self.job.key_field]}"
@@ -271,6 +338,10 @@ class InvoicePlugin:
         if self.spec.validation == "official":
             check_xml(xml, "cii", self._label(typed))
         self.peppol_xml(typed)  # a Peppol invoice is refused before its number, like the CII
+        others = {}
+        if self.spec.isdoc:
+            others[isdoc.filename(invoice)] = (self.isdoc_xml(typed, invoice),
+                                               f"ISDOC {isdoc.VERSION} {invoice.number}")
         kind = "Credit note" if invoice.type_code == CREDIT_NOTE else "Invoice"
         pdf = embed_xml(artifact.data, xml, {
             "author": invoice.seller.name,
@@ -278,7 +349,7 @@ class InvoicePlugin:
             "title": f"{invoice.seller.name}: {kind} {invoice.number}",
             "subject": f"Factur-X {kind.lower()} {invoice.number} dated {invoice.issued}"
                        f" issued by {invoice.seller.name}",
-        })
+        }, others)
         return Artifact.of(artifact.channel, artifact.media_type, artifact.extension, pdf,
                            page_count=artifact.page_count)
 

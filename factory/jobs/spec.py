@@ -222,6 +222,21 @@ class SellerSpec(_Strict):
     email: str | None = None
 
 
+class PaymentSpec(_Strict):
+    """``[payment]``: a document that may ask for a payment (a statement with an amount due)
+    prints the payee's bank details and a payment QR code when its record's ``amount_field``
+    is above zero: QR Platba (SPAYD) for CZK, PAY by square for EUR."""
+
+    payee: str = Field(min_length=1, max_length=70)
+    iban: str = Field(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
+    bic: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
+    #: the record field holding the amount due (decimal; nothing is printed when it is 0)
+    amount_field: str = "amount_due"
+    #: the record field whose digits are the variable symbol (at most 10)
+    reference_field: str = "customer_id"
+    payment_days: int = Field(default=14, ge=0, le=365)
+
+
 class InvoiceSpec(_Strict):
     """``[invoice]``: numbering, seller and currencies of an invoice run (EN 16931)."""
 
@@ -233,6 +248,10 @@ class InvoiceSpec(_Strict):
     #: "official": every e-invoice is checked against its syntax's XSD and official Schematron
     #: rules before its number is used; "xsd": the XSD only (benchmarks, never production)
     validation: Literal["official", "xsd"] = "official"
+    #: also write the ISDOC 6.0.2 XML (Czechia), checked against the official ISDOC XSD before
+    #: the number is used, embedded in the PDF/A-3 beside the Factur-X XML and attached to the
+    #: email with the PDF
+    isdoc: bool = False
     seller: SellerSpec
 
     @model_validator(mode="after")
@@ -278,6 +297,7 @@ class JobSpec(_Strict):
     archive: ArchiveSpec = Field(default_factory=ArchiveSpec)
     print_: PrintSpec = Field(default_factory=PrintSpec, alias="print")
     invoice: InvoiceSpec | None = None
+    payment: PaymentSpec | None = None
     seal: SealSpec | None = None
     proofs: list[str] = Field(default_factory=list)
     require_approval: bool = False

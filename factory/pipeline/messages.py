@@ -73,6 +73,14 @@ class MessageRenderer:
         if pdf is not None:
             name = f"{self.job.document_type}-{meta.period.code}-{record.key}.pdf"
             attachments = (Attachment(name, "application/pdf", pdf),)
+            if self.job.invoice is not None and self.job.invoice.isdoc:
+                # the ISDOC the archived PDF carries, byte for byte (Czech accounting systems
+                # import the .isdoc file; ISDOC 6.0.2 names application/xml for it)
+                from factory.invoicing.isdoc import isdoc_from_pdf
+
+                found = isdoc_from_pdf(pdf)
+                if found is not None:
+                    attachments += (Attachment(found[0], "application/xml", found[1]),)
         unsubscribe: tuple[str, ...] = ()
         if spec.message_class == "marketing":
             unsubscribe = tuple(

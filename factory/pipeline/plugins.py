@@ -11,7 +11,8 @@ without special cases in the worker:
     check(typed)                   -> (optional) the official checks of what finish would
                                       produce, without rendering (`docfactory validate`)
 
-Today there is one: a job with an ``[invoice]`` table gets `InvoicePlugin`.
+A job with an ``[invoice]`` table gets `InvoicePlugin`; one with a ``[payment]`` table (a
+statement that may show an amount due) gets `PaymentPlugin` (bank details, payment QR code).
 """
 
 from __future__ import annotations
@@ -40,4 +41,8 @@ def plugin_for(job: JobSpec, period: Period, issued: date) -> DocumentPlugin | N
         from factory.invoicing.plugin import InvoicePlugin
 
         return InvoicePlugin(job, period, issued)
+    if job.payment is not None:  # a statement with an amount due: bank details and QR code
+        from factory.invoicing.statement_payment import PaymentPlugin
+
+        return PaymentPlugin(job, period, issued)
     return None

@@ -35,6 +35,7 @@ from typing import Any
 from factory.archive import open_index, open_store
 from factory.archive.identity import customer_identity
 from factory.archive.index import SqlIndex
+from factory.archive.invoices import find_invoice
 from factory.archive.keys import SlotKey
 from factory.archive.slots import Slots
 from factory.archive.store import Store
@@ -83,6 +84,9 @@ class Worker:
                                           expected_version=config.template_version)
         self.store: Store = open_store(config.store_url)
         self.index: SqlIndex = open_index(config.index_url, migrate=False)
+        bind = getattr(self.documents.plugin, "bind_archive", None)
+        if bind is not None:  # an invoice job: credit notes must name an issued invoice
+            bind(lambda number: find_invoice(self.index, number))
         self.slots = Slots(self.index, self.store)
         self._messages: Any = None
         if _MESSAGES & set(self.job.channels):

@@ -196,7 +196,12 @@ class Sealer:
         self.spec = spec
         self.signer = load_signer(spec, secrets, root)
         self.certificate = self.signer.signing_cert
-        self.timestamper = (HTTPTimeStamper(spec.tsa_url, timeout=spec.timeout)
+        from factory.render.tsa_session import KeptAlive
+
+        #: the loop the signatures run on and the TSA session kept alive between them
+        self.kept = KeptAlive()
+        self.timestamper = (HTTPTimeStamper(spec.tsa_url, timeout=spec.timeout,
+                                            session=_kept_session(self.kept))
                             if spec.profile != "B-B" else None)
         context = None
         if spec.profile == "B-LT":
@@ -235,8 +240,15 @@ class Sealer:
         try:
             with _metadata_untouched(IncrementalPdfFileWriter):
                 writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
-                sealed: io.BytesIO = signer.sign_pdf(writer, bytes_reserved=reserved)
-                return sealed.getvalue()
+                if self.timestamper is None:
+                    return bytes(signer.sign_pdf(writer, bytes_reserved=reserved).getvalue())
+                # on the process's loop, with the TSA session kept alive (tsa_session.py)
+                return bytes(self.kept.run(signer.async_sign_pdf(
+                    writer, bytes_reserved=reserved), timeout=4 * self.spec.timeout + 30
+                ).getvalue())
+        except TimeoutError as exc:
+            raise RetryableSealError(f"sealing ({self.spec.profile}) did not finish: {exc}"
+                                     ) from None
         except TimestampRequestError as exc:
             raise RetryableSealError(f"the time-stamping authority {self.spec.tsa_url} did"
                                      f" not answer: {_cause(exc)}") from None
@@ -278,6 +290,21 @@ def _metadata_untouched(writer_class: Any) -> Iterator[None]:
 
 class _TooSmall(Exception):
     pass
+
+
+def _kept_session(kept: Any) -> Any:
+    """What pyHanko's ``HTTPTimeStamper`` takes as ``session``: a ``LazySession`` whose session
+    is the kept-alive one, started on the first timestamp."""
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers.util import LazySession
+
+    class KeptSession(LazySession):
+        def get_session(self) -> Any:
+            return kept.ready()
+
+        async def close(self) -> None:
+            return None  # the process's session, closed at exit (KeptAlive.close)
+
+    return KeptSession()  # type: ignore[no-untyped-call]
 
 
 def _cause(exc: BaseException) -> str:

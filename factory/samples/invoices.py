@@ -66,7 +66,7 @@ class InvoiceSummary:
 def invoices(count: int, seed: int, period: Period) -> list[dict[str, Any]]:
     """``count`` invoices as JSON-ready dicts, reproducibly."""
     rng = random.Random(seed * 7919 + 1)
-    result = []
+    result: list[dict[str, Any]] = []
     for number, (customer, _tx) in enumerate(customers(count, seed, period), 1):
         business = customer["country"] == "SK" and rng.random() < 0.3
         currency = "EUR" if customer["country"] != "CZ" else "CZK"
@@ -108,8 +108,34 @@ def invoices(count: int, seed: int, period: Period) -> list[dict[str, Any]]:
             "preferred_channel": customer["preferred_channel"],
             "lines": lines,
         }
+        if credit:
+            _corrects_an_earlier_invoice(record, result, random.Random(seed * 613 + number),
+                                         period)
         result.append(record)
     return result
+
+
+#: what a credit note takes over from the invoice it corrects: the same customer
+_CUSTOMER_FIELDS = ("customer_id", "name", "email", "locale", "currency", "exchange_rate",
+                    "address_line1", "address_line2", "postal_code", "city", "country",
+                    "buyer_vat_id", "preferred_channel")
+
+
+def _corrects_an_earlier_invoice(record: dict[str, Any], earlier: list[dict[str, Any]],
+                                 rng: random.Random, period: Period) -> None:
+    """Make the credit note ``record`` correct an invoice earlier in the file, of the same
+    customer: the factory refuses a credit note whose invoice is not in the index for that
+    customer. The number is the one that invoice gets in a fresh series when the file runs in
+    order (invoices of the file numbered 1, 2, ...); without an earlier invoice it becomes an
+    invoice itself."""
+    issued = [row for row in earlier if row["type_code"] == "380"]
+    if not issued:
+        record.update(type_code="380", preceding_invoice="", preceding_invoice_date="",
+                      correction_reason="")
+        return
+    corrected = rng.choice(issued)
+    record.update({name: corrected[name] for name in _CUSTOMER_FIELDS})
+    record["preceding_invoice"] = f"FV{period.start.year}{issued.index(corrected) + 1:06d}"
 
 
 def slovak_dic(rng: random.Random) -> str:
@@ -128,7 +154,12 @@ def slovak_invoices(count: int, seed: int, period: Period) -> list[dict[str, Any
     IČO, a DIČ, its IČ DPH and the Peppol participant id ``0245:<DIČ>``."""
     rng = random.Random(seed * 104729 + 3)
     rows = []
-    for row in invoices(count, seed, period):
+    every = invoices(count, seed, period)
+    # the FV number of each invoice of the file, and the SK number it has in the Slovak run
+    fv = [row["invoice_key"] for row in every if row["type_code"] == "380"]
+    sk = [row["invoice_key"] for row in every
+          if row["type_code"] == "380" and row["country"] == "SK"]
+    for row in every:
         if row["country"] != "SK":
             continue
         business = rng.random() < 0.35
@@ -145,9 +176,18 @@ def slovak_invoices(count: int, seed: int, period: Period) -> list[dict[str, Any
             "buyer_tax_id": dic, "buyer_legal_id": f"{rng.randrange(10**7, 10**8)}"
             if business else "", "peppol_id": f"0245:{dic}" if business else "",
             "vat_exemption_reason": _EXEMPT_REASON["sk"] if exempt else "",
-            "preceding_invoice": row["preceding_invoice"].replace("FV", "SK", 1),
+            "preceding_invoice": _slovak_number(row["preceding_invoice"], fv, sk),
             "lines": lines})
     return rows
+
+
+def _slovak_number(number: str, fv: list[str], sk: list[str]) -> str:
+    """The SK-series number of the invoice that is ``number`` in the FV series (the credit
+    note's customer is the corrected invoice's, so that invoice is in the Slovak file too)."""
+    if not number:
+        return ""
+    year, ordinal = number[2:6], int(number[6:])
+    return f"SK{year}{sk.index(fv[ordinal - 1]) + 1:06d}"
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> None:

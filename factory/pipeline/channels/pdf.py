@@ -74,6 +74,9 @@ class PdfChannel:
                 slot.complete(entry, supersede=Supersession(
                     Actor(config.actor, config.actor_role), config.force_reason))
             else:
+                before = getattr(services.documents.plugin, "before_number", None)
+                if before is not None:  # index reads the numbering transaction would block
+                    before(record)
                 entry, artifact = slot.complete_numbered(
                     series, lambda number: self._render_and_store(record, slot, number))
         context.pdf_entry, context.pdf_data = entry, artifact.data

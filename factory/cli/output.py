@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from factory.models import ChannelCounts, RunReport
+from factory.models import CHANNEL_ORDER, ChannelCounts, RunReport
 
 
 def esc(value: object) -> str:
@@ -66,10 +66,9 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
         table.add_row("filtered out", f"{count} ({escape(why)})")
     if report.dry_run and report.routing:
         table.add_row("routing", ", ".join(f"{k} {v}" for k, v in report.routing.items()))
-    for name in ("pdf", "print", "email", "sms", "peppol"):
-        if name in report.channels:
-            table.add_row(f"  {name}", _channel_line(name, report.channels[name],
-                                                     report.dry_run))
+    for name in sorted(report.channels, key=channel_rank):
+        table.add_row(f"  {escape(name)}", _channel_line(name, report.channels[name],
+                                                         report.dry_run))
     for reason, count in sorted(report.suppression_reasons.items(),
                                 key=lambda kv: -kv[1])[:8]:
         table.add_row("  suppressed", f"{count} × {escape(reason)}")
@@ -150,3 +149,9 @@ def print_problems(console: Console, title: str, problems: list[str]) -> None:
     console.print(f"[red]✗[/] {escape(title)}", highlight=False)
     for problem in problems:
         console.print(f"  - {escape(problem)}", highlight=False, soft_wrap=True)
+
+
+def channel_rank(name: str) -> int:
+    """Where channel ``name`` stands in the summary: the record's channel order, then others."""
+    order = [str(channel) for channel in CHANNEL_ORDER]
+    return order.index(name) if name in order else len(order)

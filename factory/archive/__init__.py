@@ -5,7 +5,10 @@ Takes artifacts, storage keys and index rows; gives back bytes and entries. `ope
 ``s3://`` and ``postgresql://``).
 """
 
-from factory.archive.index import Claim, ClaimBusy, RunConflict, Slot, SqlIndex, open_index
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from factory.archive.keys import (
     delivery_key,
     document_id,
@@ -14,6 +17,31 @@ from factory.archive.keys import (
     template_snapshot_key,
 )
 from factory.archive.store import FileStore, MemoryStore, Store, open_store, register_store
+
+if TYPE_CHECKING:
+    from factory.archive.index import (
+        Claim,
+        ClaimBusy,
+        RunConflict,
+        Slot,
+        SqlIndex,
+        open_index,
+    )
+
+#: Names re-exported from `factory.archive.index` on first use (PEP 562): importing the package
+#: for a store or a key does not import SQLAlchemy (`docfactory --help` stays fast).
+_FROM_INDEX = ("Claim", "ClaimBusy", "RunConflict", "Slot", "SqlIndex", "open_index")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_INDEX:
+        from factory.archive import index
+
+        value = getattr(index, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Claim",

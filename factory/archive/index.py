@@ -51,16 +51,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import and_, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
 from factory.archive.audit import Actor, append_entry
 from factory.archive.deliveries import DeliveryLog, sent_values
+from factory.archive.schema_head import current_revision, head_revision
 from factory.archive.tables import (
     SLOT,
     claims,
@@ -184,7 +181,9 @@ class SqlIndex(DeliveryLog):
 
     # -- schema ----------------------------------------------------------------------------
 
-    def _alembic(self, connection: Connection) -> Config:
+    def _alembic(self, connection: Connection) -> Any:
+        from alembic.config import Config  # imported only when the schema is not at the head
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = connection
@@ -192,6 +191,11 @@ class SqlIndex(DeliveryLog):
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (safe to call from many processes)."""
+        head = head_revision(MIGRATIONS)
+        if head is not None and current_revision(self.engine) == head:
+            return  # nothing to do: no Alembic import, no advisory lock
+        from alembic import command
+
         try:
             with self.engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
@@ -202,6 +206,8 @@ class SqlIndex(DeliveryLog):
 
     def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (None: not created yet)."""
+        from alembic.runtime.migration import MigrationContext
+
         try:
             with self.engine.connect() as connection:
                 return MigrationContext.configure(connection).get_current_revision()
@@ -209,6 +215,11 @@ class SqlIndex(DeliveryLog):
             raise _translate(exc, self.safe_url) from None
 
     def check_schema(self) -> None:
+        head = head_revision(MIGRATIONS)
+        if head is not None and current_revision(self.engine) == head:
+            return
+        from alembic.script import ScriptDirectory
+
         head = ScriptDirectory.from_config(self._alembic(None)).get_current_head()  # type: ignore[arg-type]
         current = self.schema_revision()
         if current != head:

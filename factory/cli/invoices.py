@@ -25,10 +25,8 @@ from typing import Any
 
 import click
 from rich.table import Table
-from sqlalchemy import select
 
 from factory.archive import open_store
-from factory.archive.tables import document_numbers
 from factory.cli.app import App, cli, handle_errors
 from factory.errors import InputError, NotFoundError
 from factory.files import write_atomic
@@ -112,6 +110,10 @@ def register(app: App, period: str, job: str | None, out: Path | None) -> None:
 
 def _slots(index: Any, number: str) -> list[Any]:
     """The (job, period, record_key, document_type) rows of the invoice ``number``."""
+    from sqlalchemy import select
+
+    from factory.archive.tables import document_numbers
+
     with index.connect() as connection:
         series = connection.execute(select(document_numbers.c.series).distinct()).scalars()
         found = []

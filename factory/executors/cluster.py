@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from factory.archive.index import DEFAULT_LEASE
 from factory.errors import ConfigError
 
 RETRY_BACKOFF_MAX = 60
@@ -51,6 +50,8 @@ class ClusterOptions:
         return 2 * self.hard_time_limit + RETRY_BACKOFF_MAX + 60
 
     def check(self) -> ClusterOptions:
+        from factory.archive.index import DEFAULT_LEASE  # SQLAlchemy: not at CLI start-up
+
         if not self.broker_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("broker URL must be a Redis URL (redis://host:6379/0); set"
                               " FACTORY_BROKER_URL")

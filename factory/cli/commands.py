@@ -65,7 +65,8 @@ def _period(value: str | None) -> str:
               help="Where records are rendered: local processes, this process, or Celery"
                    " workers ($FACTORY_BROKER_URL).")
 @click.option("--chunk-size", type=click.IntRange(1, 1000), default=None,
-              help="Records sent to a worker at a time (default 4; env FACTORY_CHUNK_SIZE).")
+              help="Records sent to a worker at a time (default 4; env FACTORY_CHUNK_SIZE);"
+                   " celery joins them into tasks of ~FACTORY_TASK_SECONDS (3) of work.")
 @click.option("--archive", "archive_url", default=None, metavar="URL",
               help="Archive store URL (file:///path, s3://bucket/prefix?...)."
                    " Default: var/archive.")

@@ -7,7 +7,7 @@ LOCK   := requirements.lock
 DEMO_CUSTOMERS ?= 200
 PERIOD ?= 2026-11
 
-.PHONY: demo demo-channels test test-fast test-deps lint lock bench system-deps venv clean
+.PHONY: demo demo-channels test test-fast test-deps lint lock bench bench-scale system-deps venv clean
 
 system-deps:
 	@scripts/system-deps.sh
@@ -84,6 +84,11 @@ test-fast: venv
 bench: venv
 	@$(BIN)/python bench/bench.py
 	@for b in bench/bench_*.py; do [ -e "$$b" ] || continue; $(BIN)/python "$$b" || exit 1; done
+
+# The coordinator's ceiling by simulation (stub rendering; private Redis and PostgreSQL):
+# BENCH_SCALE_WORKERS=1,4,16 BENCH_SCALE_RECORDS=400 BENCH_RENDER_DELAY=0 BENCH_SCALE_STORE=file|s3
+bench-scale: venv
+	@$(BIN)/python bench/bench_scale.py
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

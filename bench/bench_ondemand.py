@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import tomli_w  # noqa: E402
-from factory.sample import generate  # noqa: E402
+from factory.samples.customers import generate  # noqa: E402
 
 from factory.archive import open_index  # noqa: E402
 from factory.compliance import Role  # noqa: E402

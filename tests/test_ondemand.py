@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from factory.sample import generate
+from factory.samples.customers import generate
 
 from factory.archive import Slot
 from factory.cli.app import cli, load_commands

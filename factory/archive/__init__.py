@@ -5,8 +5,10 @@ Takes artifacts, storage keys and index rows; gives back bytes and entries. `ope
 ``s3://`` and ``postgresql://``).
 """
 
-from factory.archive.db import sqlite_file
-from factory.archive.index import Claim, ClaimBusy, RunConflict, Slot, SqlIndex, open_index
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from factory.archive.keys import (
     delivery_key,
     document_id,
@@ -15,6 +17,32 @@ from factory.archive.keys import (
     template_snapshot_key,
 )
 from factory.archive.store import FileStore, MemoryStore, Store, open_store, register_store
+
+if TYPE_CHECKING:
+    from factory.archive.db import sqlite_file
+    from factory.archive.index import (
+        Claim,
+        ClaimBusy,
+        RunConflict,
+        Slot,
+        SqlIndex,
+        open_index,
+    )
+
+#: Names re-exported from `factory.archive.index` on first use (PEP 562): importing the package
+#: for a store or a key does not import SQLAlchemy (`docfactory --help` stays fast).
+_FROM_INDEX = ("Claim", "ClaimBusy", "RunConflict", "Slot", "SqlIndex", "open_index")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_INDEX or name == "sqlite_file":
+        from factory.archive import db, index
+
+        value = getattr(db if name == "sqlite_file" else index, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Claim",
@@ -35,6 +63,3 @@ __all__ = [
     "sqlite_file",
     "template_snapshot_key",
 ]
-
-# ops: registers the scheduler's table (schedule_firings) on the index metadata.
-from factory.archive import schedule as _schedule  # noqa: F401

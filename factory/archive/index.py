@@ -27,10 +27,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -53,6 +49,7 @@ from factory.archive.rows import (
     entry_from_row,
 )
 from factory.archive.runs import RunRepository, run_owner
+from factory.archive.schema_head import current_revision, head_revision
 from factory.archive.search import DocumentSearch
 from factory.archive.templates import TemplateRepository
 from factory.errors import ArchiveError
@@ -87,6 +84,8 @@ class SqlIndex:
     # -- schema ----------------------------------------------------------------------------
 
     def _alembic(self, connection: Connection | None) -> Config:
+        from alembic.config import Config  # imported only when the schema is not at the head
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = connection
@@ -94,6 +93,10 @@ class SqlIndex:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (safe to call from many processes)."""
+        if self._at_head():
+            return  # nothing to do: no Alembic import, no advisory lock
+        from alembic import command
+
         try:
             with self.engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
@@ -104,13 +107,25 @@ class SqlIndex:
 
     def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (None: not created yet)."""
+        from alembic.runtime.migration import MigrationContext
+
         try:
             with self.engine.connect() as connection:
                 return MigrationContext.configure(connection).get_current_revision()
         except SQLAlchemyError as exc:
             raise _translate(exc, self.safe_url) from None
 
+    def _at_head(self) -> bool:
+        """The schema is at the newest revision, read without importing Alembic
+        (`factory.archive.schema_head`; None from it means "ask Alembic")."""
+        head = head_revision(MIGRATIONS)
+        return head is not None and current_revision(self.db.engine) == head
+
     def check_schema(self) -> None:
+        if self._at_head():
+            return
+        from alembic.script import ScriptDirectory
+
         head = ScriptDirectory.from_config(self._alembic(None)).get_current_head()
         current = self.schema_revision()
         if current != head:
@@ -247,6 +262,9 @@ class SqlIndex:
                             keys: list[str], statuses: tuple[str, ...]) -> set[str]:
         return self.deliveries.existing(job, period, channel, document_type, keys, statuses)
 
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 if TYPE_CHECKING:  # mypy proves SqlIndex and its repositories offer every narrow view
     from factory.archive import protocols as p

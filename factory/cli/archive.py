@@ -15,7 +15,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -24,10 +24,14 @@ from rich.table import Table
 from factory.archive import open_store
 from factory.cli.app import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, App, cli, handle_errors
 from factory.cli.output import esc
-from factory.compliance import Actor, ComplianceService, DocumentQuery
 from factory.config import parse_size
 from factory.errors import ArchiveError, InputError, IntegrityError
 from factory.files import write_atomic
+
+if TYPE_CHECKING:
+    from factory.compliance import Actor, ComplianceService
+
+# The compliance service (SQLAlchemy, pyHanko...) is imported by the commands that use it.
 
 ARCHIVE = click.option("--archive", "archive_url", default=None, metavar="URL",
                        help="Archive store URL. Default: var/archive.")
@@ -36,6 +40,8 @@ INDEX = click.option("--index", "index_url", default=None, metavar="URL",
 
 
 def shell_actor() -> Actor:
+    from factory.archive.audit import Actor
+
     try:
         user = getpass.getuser()
     except (OSError, KeyError):
@@ -45,6 +51,8 @@ def shell_actor() -> Actor:
 
 def open_service(app: App, archive_url: str | None, index_url: str | None
                  ) -> ComplianceService:
+    from factory.compliance import ComplianceService
+
     index = app.open_index(index_url, existing=True)
     settings = app.settings(archive_url=archive_url, index_url=index_url)
     store = open_store(settings.archive_url or settings.default_archive_url)
@@ -127,6 +135,8 @@ def search(app: App, customer: str | None, document_type: str | None, job: str |
            archive_url: str | None,
            index_url: str | None) -> None:
     """A table of the archived documents that match every filter given."""
+    from factory.compliance import DocumentQuery
+
     query = DocumentQuery.parse(customer=customer, document_type=document_type, job=job,
                                 channel=channel, run=run, date_from=date_from,
                                 date_to=date_to, limit=limit, revisions=revisions,
@@ -245,6 +255,8 @@ def export(app: App, customer: str | None, document_type: str | None, job: str |
            max_bytes: str | None, archive_url: str | None,
            index_url: str | None) -> None:
     """Write an auditor's bundle: documents, manifest (JSON and CSV), audit entries."""
+    from factory.compliance import DocumentQuery
+
     query = DocumentQuery.parse(customer=customer, document_type=document_type, job=job,
                                 channel=channel, run=run, date_from=date_from,
                                 date_to=date_to, limit=None, invoice=invoice,

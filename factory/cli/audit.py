@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -15,8 +16,9 @@ from rich.table import Table
 from factory.cli.app import EXIT_OK, EXIT_PROBLEMS, App, cli, handle_errors
 from factory.cli.archive import INDEX
 from factory.cli.output import esc
-from factory.compliance import AuditLog
-from factory.compliance.query import document_id
+
+if TYPE_CHECKING:
+    from factory.compliance import AuditLog
 
 
 @cli.group()
@@ -25,6 +27,8 @@ def audit() -> None:
 
 
 def _log(app: App, index_url: str | None) -> AuditLog:
+    from factory.compliance import AuditLog
+
     return AuditLog(app.open_index(index_url, existing=True))
 
 
@@ -61,6 +65,8 @@ def verify(app: App, anchor: str | None, index_url: str | None) -> None:
 def list_(app: App, document: str | None, limit: int, as_json: bool,
           index_url: str | None) -> None:
     """The newest entries first."""
+    from factory.compliance.query import document_id
+
     log = _log(app, index_url)
     ids = [document_id(document)] if document else None
     entries = log.entries(document_ids=ids, limit=limit, newest_first=True)

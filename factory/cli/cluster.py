@@ -33,8 +33,13 @@ def cluster_options(env: Mapping[str, str], broker: str | None = None,
     except ValueError:
         raise ConfigError("FACTORY_TASK_TIME_LIMIT and FACTORY_TASK_RETRIES must be whole"
                           " numbers") from None
+    try:
+        task_seconds = float(env.get("FACTORY_TASK_SECONDS") or 3.0)
+    except ValueError:
+        raise ConfigError("FACTORY_TASK_SECONDS must be a number of seconds") from None
     return ClusterOptions(url, name or env.get("FACTORY_CLUSTER") or "docfactory",
-                          time_limit=time_limit, retries=retries).check()
+                          time_limit=time_limit, retries=retries,
+                          task_seconds=task_seconds).check()
 
 
 @cli.command()

@@ -10,10 +10,10 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from factory.archive import document_id
 from factory.cli.app import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -24,19 +24,17 @@ from factory.cli.app import (
     cli,
     handle_errors,
 )
-from factory.cli.archive import shell_actor
-from factory.cli.output import esc, print_problems, print_summary
-from factory.cli.progress import make_progress
+from factory.cli.output import esc
 from factory.errors import ConfigError
-from factory.executors import EXECUTORS, RemoteWorkers, make_executor
-from factory.jobs import RecordSchema, load_job
-from factory.models import Record, Reject, RunReport
-from factory.ops.notify import notify_run
-from factory.runner import RunOptions, run_job
-from factory.runner.plan import plan_records
-from factory.runner.run import check_force, prepare
-from factory.samples.customers import generate
-from factory.sources import SeenKeys
+from factory.executors import EXECUTORS
+
+if TYPE_CHECKING:
+    from factory.jobs import RecordSchema
+    from factory.models import Record, RunReport
+
+# Heavy modules (the job schema, the runner, SQLAlchemy, WeasyPrint) are imported inside the
+# commands that use them, so that `docfactory --help` and `status` start fast
+# (tests/test_startup.py checks it).
 
 JOB = click.argument("job", type=click.Path(dir_okay=False, path_type=Path))
 PERIOD = click.option("--period", default=None, metavar="YYYY-MM",
@@ -70,7 +68,8 @@ def _period(value: str | None) -> str:
               help="Where records are rendered: local processes, this process, or Celery"
                    " workers ($FACTORY_BROKER_URL).")
 @click.option("--chunk-size", type=click.IntRange(1, 1000), default=None,
-              help="Records sent to a worker at a time (default 4; env FACTORY_CHUNK_SIZE).")
+              help="Records sent to a worker at a time (default 4; env FACTORY_CHUNK_SIZE);"
+                   " celery joins them into tasks of ~FACTORY_TASK_SECONDS (3) of work.")
 @click.option("--archive", "archive_url", default=None, metavar="URL",
               help="Archive store URL (file:///path, s3://bucket/prefix?...)."
                    " Default: var/archive.")
@@ -94,6 +93,15 @@ def run(app: App, job: Path, period: str | None, workers: int | None, limit: int
         email_url: str | None, sms_url: str | None, resend_unknown: bool,
         record_key: str | None) -> None:
     """Run JOB for a period: render, archive, deliver and index every record."""
+    from factory.cli.archive import shell_actor
+    from factory.cli.output import print_summary
+    from factory.cli.progress import make_progress
+    from factory.executors import RemoteWorkers, make_executor
+    from factory.jobs import load_job
+    from factory.ops.notify import notify_run
+    from factory.runner import RunOptions, run_job
+    from factory.runner.run import check_force, prepare
+
     if force_reason and not force:
         raise ConfigError("--reason goes with --force")
     settings = app.settings(archive_url=archive_url, index_url=index_url, workers=workers,
@@ -158,6 +166,7 @@ def run_exit_code(app: App, report: RunReport) -> int:
 @handle_errors
 def validate(app: App, job: Path, period: str | None, sample: int) -> None:
     """Check JOB, its template set, brand, translations and data before running it."""
+    from factory.cli.output import print_problems
     from factory.runner.preflight import check_job  # renders: imports WeasyPrint
 
     result = check_job(job, app.settings(), _period(period), sample)
@@ -187,7 +196,11 @@ def validate(app: App, job: Path, period: str | None, sample: int) -> None:
 def preview(app: App, job: Path, key: str, period: str | None, fmt: str,
             output: Path | None) -> None:
     """Render one record of JOB for proofing; nothing is archived."""
+    from factory.archive import document_id
+    from factory.jobs import RecordSchema, load_job
     from factory.pipeline.document import DocumentRenderer  # imports WeasyPrint
+    from factory.runner import RunOptions
+    from factory.runner.run import prepare
 
     settings = app.settings()
     spec = load_job(job)
@@ -209,6 +222,10 @@ def preview(app: App, job: Path, key: str, period: str | None, fmt: str,
 
 
 def _find_record(source: object, schema: RecordSchema, key: str, settings: object) -> Record:
+    from factory.models import Reject
+    from factory.runner.plan import plan_records
+    from factory.sources import SeenKeys
+
     with SeenKeys(settings.var_dir / "tmp") as seen:  # type: ignore[attr-defined]
         for item in plan_records(source, schema, seen):  # type: ignore[arg-type]
             if isinstance(item, Reject):
@@ -233,6 +250,8 @@ def _find_record(source: object, schema: RecordSchema, key: str, settings: objec
 def sample_data(app: App, customers: int, out: Path, seed: int, period: str | None,
                 fmt: str) -> None:
     """Generate realistic customers (5-80 transactions each, five locales)."""
+    from factory.samples.customers import generate
+
     summary = generate(customers, out, seed=seed, period=_period(period), fmt=fmt)
     locales = ", ".join(f"{k} {v}" for k, v in sorted(summary.locales.items()))
     app.out.print(f"[green]✓[/] {summary.customers} customers, {summary.transactions}"

@@ -12,7 +12,6 @@ import click
 from factory.cli.app import App, cli, handle_errors
 from factory.cli.commands import PERIOD, _period
 from factory.cli.output import esc
-from factory.samples.invoices import generate_invoices
 
 
 @cli.command("sample-invoices")
@@ -25,6 +24,8 @@ from factory.samples.invoices import generate_invoices
 @handle_errors
 def sample_invoices(app: App, count: int, out: Path, seed: int, period: str | None) -> None:
     """Generate invoices and credit notes (1-8 lines, several VAT rates, CZK and EUR)."""
+    from factory.samples.invoices import generate_invoices
+
     summary = generate_invoices(count, out, seed=seed, period=_period(period))
     app.out.print(f"[green]✓[/] {summary.invoices} invoices ({summary.credit_notes} credit"
                   f" notes), {summary.lines} lines")

@@ -13,8 +13,7 @@ from rich.table import Table
 from factory.cli.app import App, cli, handle_errors
 from factory.cli.archive import INDEX, shell_actor
 from factory.cli.output import esc
-from factory.compliance import AuditLog, Role
-from factory.compliance.keys import create_key, list_keys, revoke_key
+from factory.compliance import Role
 
 
 @cli.group()
@@ -36,6 +35,9 @@ def _index(app: App, index_url: str | None):  # type: ignore[no-untyped-def]
 @handle_errors
 def create(app: App, role: str, name: str, index_url: str | None) -> None:
     """Create a key; it is shown once and cannot be recovered later."""
+    from factory.compliance import AuditLog
+    from factory.compliance.keys import create_key
+
     index = _index(app, index_url)
     actor = shell_actor()
     info, token = create_key(index, Role(role), name, actor.id)
@@ -52,6 +54,8 @@ def create(app: App, role: str, name: str, index_url: str | None) -> None:
 @handle_errors
 def list_(app: App, index_url: str | None) -> None:
     """List keys: id, name, role, created, revoked (never the keys themselves)."""
+    from factory.compliance.keys import list_keys
+
     table = Table("key id", "name", "role", "created (UTC)", "by", "revoked (UTC)")
     for info in list_keys(_index(app, index_url)):
         table.add_row(info.key_id, info.name, info.role.value,
@@ -67,6 +71,9 @@ def list_(app: App, index_url: str | None) -> None:
 @handle_errors
 def revoke(app: App, key_id: str, index_url: str | None) -> None:
     """Revoke KEY_ID: every request with it is refused from now on."""
+    from factory.compliance import AuditLog
+    from factory.compliance.keys import revoke_key
+
     index = _index(app, index_url)
     info = revoke_key(index, key_id)
     AuditLog(index).record(shell_actor(), "keys.revoke", details={"key_id": info.key_id})

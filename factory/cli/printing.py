@@ -11,15 +11,11 @@ from pathlib import Path
 
 import click
 
-from factory.archive import open_index, open_store
 from factory.cli.app import App, cli, handle_errors
 from factory.cli.commands import JOB, PERIOD, _period
 from factory.cli.output import esc
 from factory.errors import ConfigError
-from factory.jobs import load_job
 from factory.models import Period
-from factory.runner import new_run_id
-from factory.runner.run import archive_urls
 
 
 @cli.command("print")
@@ -34,7 +30,11 @@ from factory.runner.run import archive_urls
 def print_files(app: App, job: Path, period: str | None, archive_url: str | None,
                 index_url: str | None) -> None:
     """(Re)build JOB's print files for a period from its archived documents."""
+    from factory.archive import open_index, open_store
+    from factory.jobs import load_job
+    from factory.runner import new_run_id
     from factory.runner.print_step import build_print, selection_rule
+    from factory.runner.run import archive_urls
 
     settings = app.settings(archive_url=archive_url, index_url=index_url)
     spec = load_job(job)

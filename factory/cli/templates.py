@@ -22,19 +22,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from factory.archive import open_index, open_store
-from factory.archive.versions import approve, keep_version, list_versions
 from factory.cli.app import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, App, cli, handle_errors
 from factory.cli.commands import JOB, PERIOD, _period
 from factory.cli.output import esc
-from factory.config import Settings
 from factory.errors import ConfigError
-from factory.jobs import JobSpec, load_job
-from factory.runner.run import RunOptions, archive_urls, prepare
-from factory.templates.brand import load_brand
-from factory.templates.templateset import SHARED, TemplateSet, short_version
 
 if TYPE_CHECKING:
+    from factory.config import Settings
+    from factory.jobs import JobSpec
     from factory.proofs import ProofReport, RecordProof
 
 ARCHIVE = click.option("--archive", "archive_url", default=None, metavar="URL",
@@ -72,6 +67,10 @@ def proof(app: App, job: Path, ref: str, period: str | None, out: Path | None, d
     Writes report.html (side-by-side pages, pixel-difference overlays, text diffs, layout
     checks). Exit 0: nothing changed; 1: changes; 3: a layout check failed; 2: usage error.
     """
+    from factory.archive import open_index, open_store
+    from factory.jobs import load_job
+    from factory.runner.run import RunOptions, prepare
+
     try:
         from factory.proofs import ProofOptions, resolve_ref, run_proof, working_tree
     except ImportError as exc:  # pragma: no cover - the proof extra is part of [all]
@@ -112,6 +111,8 @@ def proof(app: App, job: Path, ref: str, period: str | None, out: Path | None, d
 
 def _print_proof(app: App, r: ProofReport) -> None:
     from rich.table import Table
+
+    from factory.templates.templateset import short_version
 
     out = app.out
     out.print(f"Proof of {esc(r.job)}: template set {esc(repr(r.template_set))},"
@@ -167,6 +168,9 @@ def _brands(assets_dir: Path) -> list[str]:
 
 def _target(settings: Settings, template_set: str | None, brand: str | None,
             job_path: Path | None) -> tuple[str, str, JobSpec | None]:
+    from factory.jobs import load_job
+    from factory.templates.templateset import SHARED
+
     spec = load_job(job_path) if job_path else None
     template_set = template_set or (spec.template_set if spec else None)
     if not template_set:
@@ -204,6 +208,12 @@ def approve_command(app: App, template_set: str | None, brand: str | None,
     archive so it can be rendered again. Jobs with `require_approval = true` run only
     approved versions.
     """
+    from factory.archive import open_index, open_store
+    from factory.archive.versions import approve, keep_version
+    from factory.runner.run import archive_urls
+    from factory.templates.brand import load_brand
+    from factory.templates.templateset import TemplateSet, short_version
+
     settings = app.settings(archive_url=archive_url, index_url=index_url)
     template_set, brand, spec = _target(settings, template_set, brand, job_path)
     current = TemplateSet.load(settings.templates_dir, settings.assets_dir, template_set, brand)
@@ -246,6 +256,12 @@ def _os_user() -> str:
 def list_command(app: App, template_set: str | None, job_path: Path | None,
                  index_url: str | None, as_json: bool) -> None:
     """Template-set versions seen in the archive: approval and documents produced."""
+    from factory.archive import open_index
+    from factory.archive.versions import list_versions
+    from factory.jobs import load_job
+    from factory.runner.run import archive_urls
+    from factory.templates.templateset import short_version
+
     settings = app.settings(index_url=index_url)
     spec = load_job(job_path) if job_path else None
     template_set = template_set or (spec.template_set if spec else None)
@@ -285,6 +301,8 @@ def list_command(app: App, template_set: str | None, job_path: Path | None,
 
 def _current_versions(settings: Settings, pairs: set[tuple[str, str]]) -> set[str]:
     """The versions the working tree holds now, for the (set, brand) pairs listed."""
+    from factory.templates.templateset import TemplateSet
+
     found = set()
     for name, brand in pairs:
         try:

@@ -16,11 +16,34 @@ hash-chained audit log. Also the API keys and the roles that the HTTP API checks
     service    ComplianceService: the operations above, each one audited
 """
 
-from factory.compliance.audit import Actor, AuditCheck, AuditEntry, AuditLog
-from factory.compliance.documents import Document
-from factory.compliance.query import DocumentQuery
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from factory.compliance.roles import JobPolicy, Permission, Role
-from factory.compliance.service import ComplianceService
+
+if TYPE_CHECKING:
+    from factory.compliance.audit import Actor, AuditCheck, AuditEntry, AuditLog
+    from factory.compliance.documents import Document
+    from factory.compliance.query import DocumentQuery
+    from factory.compliance.service import ComplianceService
+
+#: Imported on first use (PEP 562), so that the CLI's start-up (which needs `Role` for its
+#: options) does not import SQLAlchemy and the service.
+_LAZY = {"Actor": "audit", "AuditCheck": "audit", "AuditEntry": "audit", "AuditLog": "audit",
+         "Document": "documents", "DocumentQuery": "query", "ComplianceService": "service"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"factory.compliance.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["Actor", "AuditCheck", "AuditEntry", "AuditLog", "ComplianceService", "Document",
            "DocumentQuery", "JobPolicy", "Permission", "Role"]

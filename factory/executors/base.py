@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from factory.errors import ConfigError
 from factory.models import Outcome, Record
-from factory.pipeline import WorkerConfig
 
 if TYPE_CHECKING:
     from factory.executors.cluster import ClusterOptions
+    from factory.pipeline import WorkerConfig
 
 
 class Executor(Protocol):

@@ -18,13 +18,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from celery import states
 from celery.result import AsyncResult
 
 from factory.archive import Slot, open_index
 from factory.errors import ConfigError, FactoryError, NoSpaceError
 from factory.executors.celery_app import TASK, make_app
 from factory.executors.cluster import ClusterOptions
-from factory.executors.live import LiveCounts
+from factory.executors.live import LIVE_SECONDS, LiveCounts
 from factory.executors.payload import (
     decode_outcome,
     encode_config,
@@ -36,6 +37,8 @@ from factory.pipeline.settle import archived_by_run
 from factory.urls import mask_url
 
 POLL_SECONDS = 0.05
+#: The most records one task carries when the coordinator sizes tasks from the render time.
+MAX_TASK_RECORDS = 50  # even at 2 s per record, far under the time limit
 
 
 class CeleryExecutor:
@@ -52,6 +55,8 @@ class CeleryExecutor:
         self.app: Any = None
         self.live: LiveCounts | None = None
         self._pending: dict[str, tuple[AsyncResult, list[Record]]] = {}
+        self._started = 0.0  # when the first task was sent
+        self._returned = 0  # records whose outcomes came back
 
     @property
     def where(self) -> str:
@@ -103,9 +108,8 @@ class CeleryExecutor:
         try:
             while True:
                 while not exhausted and len(self._pending) < window:
-                    chunk = next(chunks, None)
-                    if chunk is None:
-                        exhausted = True
+                    chunk, exhausted = self._next_task(chunks)
+                    if not chunk:
                         break
                     self._send(described, chunk)
                 if not self._pending:
@@ -115,10 +119,35 @@ class CeleryExecutor:
                     result, chunk = self._pending.pop(task_id)
                     outcomes = self._outcomes(result, chunk, config)
                     self.live.returned(outcomes)
-                    self.live.write()
+                    self._returned += len(outcomes)
+                    self.live.write(every=LIVE_SECONDS)
                     yield outcomes
         finally:
             self.close(cancel=True)
+
+    def task_size(self, given: int) -> int:
+        """Records per task: ``given`` (the runner's chunk size) until outcomes come back, then
+        enough for about ``options.task_seconds`` of a worker's time at the rate measured so
+        far (each worker process's seconds per record: processes × elapsed / records back),
+        at most `MAX_TASK_RECORDS`; ``task_seconds`` 0 keeps ``given``. Bigger tasks mean fewer
+        broker messages and polls per record; the bound keeps the tail of a run short."""
+        target = self.options.task_seconds
+        if not target or not self._returned:
+            return given
+        per_record = self.workers * (time.monotonic() - self._started) / self._returned
+        return max(given, min(MAX_TASK_RECORDS, int(target / max(per_record, 1e-6))))
+
+    def _next_task(self, chunks: Iterator[list[Record]]) -> tuple[list[Record], bool]:
+        """The records of the next task (runner chunks joined up to `task_size`), and
+        whether the chunks are exhausted."""
+        task: list[Record] = []
+        while True:
+            chunk = next(chunks, None)
+            if chunk is None:
+                return task, True
+            task += chunk
+            if len(task) >= self.task_size(len(chunk)):
+                return task, False
 
     def _send(self, described: dict[str, Any], chunk: list[Record]) -> None:
         payload = {"config": described, "records": [encode_record(r) for r in chunk]}
@@ -127,15 +156,25 @@ class CeleryExecutor:
                                     queue=self.options.queue, argsrepr="()",
                                     kwargsrepr=summary)
         self._pending[result.id] = (result, chunk)
+        self._started = self._started or time.monotonic()
         assert self.live is not None
         self.live.sent(len(chunk))
+
+    def _ready(self) -> list[str]:
+        """Ids of the finished tasks in flight, from one MGET of their result keys (not a GET
+        per task per poll: with hundreds of tasks in flight that was most of Redis's load)."""
+        backend = self.app.backend
+        ids = list(self._pending)
+        values = backend.mget([backend.get_key_for_task(task_id) for task_id in ids])
+        return [task_id for task_id, value in zip(ids, values, strict=True)
+                if value is not None and backend.decode(value).get("status")
+                in states.READY_STATES]
 
     def _wait(self) -> list[str]:
         """Ids of finished tasks (at least one), polling the result backend."""
         quiet_since = time.monotonic()
         while True:
-            ready = [task_id for task_id, (result, _chunk) in self._pending.items()
-                     if result.ready()]
+            ready = self._ready()
             if ready:
                 return ready
             if time.monotonic() - quiet_since > self.stall_seconds:

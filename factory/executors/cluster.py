@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from factory.archive.index import DEFAULT_LEASE
 from factory.errors import ConfigError
 
 RETRY_BACKOFF_MAX = 60
@@ -29,6 +28,9 @@ class ClusterOptions:
     time_limit: int = 600
     retries: int = 3
     result_expires: int = 24 * 3600
+    #: Seconds of a worker's time the coordinator aims to put in one task (records per task
+    #: from the measured render rate); 0: tasks keep the run's chunk size.
+    task_seconds: float = 3.0
 
     @property
     def queue(self) -> str:
@@ -51,6 +53,8 @@ class ClusterOptions:
         return 2 * self.hard_time_limit + RETRY_BACKOFF_MAX + 60
 
     def check(self) -> ClusterOptions:
+        from factory.archive.index import DEFAULT_LEASE  # SQLAlchemy: not at CLI start-up
+
         if not self.broker_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("broker URL must be a Redis URL (redis://host:6379/0); set"
                               " FACTORY_BROKER_URL")
@@ -60,6 +64,8 @@ class ClusterOptions:
             raise ConfigError(
                 f"task time limit {self.time_limit} s must be positive and, with its 30 s of"
                 f" grace, shorter than the claim lease ({int(DEFAULT_LEASE.total_seconds())} s)")
+        if self.task_seconds < 0:
+            raise ConfigError("FACTORY_TASK_SECONDS must be 0 (fixed chunk size) or more")
         return self
 
 

@@ -8,10 +8,13 @@ the caller's process), but a MemoryError still fails just its record.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from factory.executors.limits import process_guarded
 from factory.models import Outcome, Record
-from factory.pipeline import WorkerConfig
+
+if TYPE_CHECKING:
+    from factory.pipeline import WorkerConfig
 
 
 class InlineExecutor:

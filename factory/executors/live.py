@@ -1,8 +1,9 @@
 """Live progress of a cluster run in Redis, readable from any machine.
 
 Takes a Redis URL, a cluster name and a run id; gives `LiveCounts`, which the coordinator
-updates as each chunk's outcomes come back (one small hash per run, expiring a week after its
-last update), and `read_live`, which ``docfactory status`` uses. The coordinator counts each
+updates as chunks' outcomes come back, at most twice a second and at every state change (one
+small hash per run, expiring a week after its last update), and `read_live`, which
+``docfactory status`` uses. The coordinator counts each
 task's result once (it waits on task ids), so redelivered tasks are never counted twice.
 """
 
@@ -16,6 +17,8 @@ from factory.errors import ArchiveError
 from factory.models import Outcome, Status
 
 TTL_SECONDS = 7 * 24 * 3600
+#: While a run goes on, the counts are written at most this often (and at every state change).
+LIVE_SECONDS = 0.5
 FIELDS = ("sent", "done", "archived", "skipped", "failed", "pages", "in_flight", "workers",
           "updated_at", "state")
 
@@ -39,6 +42,7 @@ class LiveCounts:
         self.values: dict[str, Any] = dict.fromkeys(FIELDS[:-2], 0)
         self.values["workers"] = workers
         self.values["state"] = "running"
+        self._written = 0.0
 
     def sent(self, records: int) -> None:
         self.values["sent"] += records
@@ -56,9 +60,14 @@ class LiveCounts:
             else:
                 self.values["failed"] += 1
 
-    def write(self, state: str | None = None) -> None:
+    def write(self, state: str | None = None, every: float = 0.0) -> None:
+        """Store the counts; with ``every``, only if the last write is that many seconds old
+        (progress is not written per chunk when chunks come back hundreds a second)."""
         if state:
             self.values["state"] = state
+        elif every and time.monotonic() - self._written < every:
+            return
+        self._written = time.monotonic()
         self.values["updated_at"] = round(time.time(), 3)
         try:
             with self.redis.pipeline() as pipe:

@@ -20,12 +20,14 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from factory.errors import FactoryError
 from factory.executors.limits import Guarded, cap_memory, process_guarded
 from factory.models import Outcome, Record
-from factory.pipeline import WorkerConfig
+
+if TYPE_CHECKING:
+    from factory.pipeline import WorkerConfig
 
 _PRELOAD = ["factory.pipeline.worker"]
 _config: WorkerConfig | None = None

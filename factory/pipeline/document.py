@@ -21,7 +21,7 @@ from factory.jobs import JobSpec, RecordSchema
 from factory.jobs.seal import SealSpec, seal_for
 from factory.models import Artifact, Period, Record
 from factory.pipeline.plugins import DocumentPlugin, plugin_for
-from factory.render import PdfRenderer
+from factory.render.engine import make_pdf_renderer
 from factory.templates import DocumentMeta, DocumentTemplates
 
 
@@ -47,7 +47,7 @@ class DocumentRenderer:
                 f" (the run uses {expected_version[:12]}, this worker sees"
                 f" {self.templates.version[:12]}); deploy one version to every worker")
         template_set = self.templates.template_set
-        self.pdf = PdfRenderer(
+        self.pdf = make_pdf_renderer(  # WeasyPrint's PdfRenderer (a stub only in benches)
             base_url=template_set.set_dir.as_uri() + "/",
             allowed=template_set.roots,
             stylesheets=self.templates.stylesheets(),

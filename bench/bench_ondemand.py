@@ -27,11 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import tomli_w  # noqa: E402
-from factory.samples.customers import generate  # noqa: E402
 
 from factory.archive import open_index  # noqa: E402
 from factory.compliance import Role  # noqa: E402
 from factory.compliance.keys import create_key  # noqa: E402
+from factory.samples.customers import generate  # noqa: E402
 
 
 def build(root: Path) -> tuple[list[dict], Path]:

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from factory.samples.customers import generate
 
 from factory.archive import Slot
 from factory.cli.app import cli, load_commands
+from factory.samples.customers import generate
 from tests.archive_fixtures import Server, copy_archive, make_keys, start_server
 from tests.conftest import pdf_text
 

@@ -18,7 +18,6 @@ from factory.cli.app import App, cli, handle_errors
 from factory.cli.archive import shell_actor
 from factory.cli.output import esc
 from factory.errors import InputError, RecordError
-from factory.jobs import load_job
 
 
 @cli.command()
@@ -53,6 +52,8 @@ def render(app: App, job: Path, record_file: Path, period: str | None, reason: s
     if not isinstance(data, dict):
         raise InputError(f"{record_file}: must hold one record, a JSON object")
     settings = app.settings(archive_url=archive_url, index_url=index_url)
+    from factory.jobs import load_job
+
     spec = load_job(job)
     actor = shell_actor()
     service = OnDemandService(settings)
@@ -102,6 +103,7 @@ def render(app: App, job: Path, record_file: Path, period: str | None, reason: s
 def fallbacks(app: App, job: Path, period: str, mailbox_path: Path | None) -> None:
     """Send, once, over the next channel of their route the messages of JOB refused later (DSNs
     in --mailbox, SMS delivery reports): idempotent, run it as often as you like."""
+    from factory.jobs import load_job
     from factory.runner.fallbacks import process_fallbacks
 
     summary = process_fallbacks(load_job(job), app.settings(), period, mailbox_path,

@@ -76,7 +76,7 @@ test: lint test-deps
 # The fast tier: unit tests on fakes (stub renderer, in-memory store and transports, inline
 # executor), no WeasyPrint layout and no server; under 30 s. Only the files with fast tests are
 # collected (importing every test module costs seconds of its own).
-FAST_FILES = $(shell grep -l 'mark\.fast' tests/test_*.py)
+FAST_FILES = $(shell grep -rl 'mark\.fast' tests --include='test_*.py')
 
 test-fast: venv
 	@$(BIN)/pytest -q -m "fast and not postgresql" $(FAST_FILES)

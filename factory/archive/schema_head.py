@@ -7,7 +7,7 @@ Alembic (about 0.3 s of imports) when the schema is already at the head, which i
 ``status``, ``runs`` and worker start but the first. Anything the simple reading cannot decide
 (a merge revision, a branch, an unreadable script) returns None, and the caller asks Alembic.
 Hand-written rather than Alembic's ScriptDirectory because importing that is the cost avoided;
-tests/test_startup.py checks that both agree.
+tests/cli/test_startup.py checks that both agree.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 # Heavy modules (the job schema, the runner, SQLAlchemy, WeasyPrint) are imported inside the
 # commands that use them, so that `docfactory --help` and `status` start fast
-# (tests/test_startup.py checks it).
+# (tests/cli/test_startup.py checks it).
 
 JOB = click.argument("job", type=click.Path(dir_okay=False, path_type=Path))
 PERIOD = click.option("--period", default=None, metavar="YYYY-MM",

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from factory.compliance import AuditLog
-from tests.archive_fixtures import Server, copy_archive, make_keys, start_server
 from tests.api.test_api import login_token
+from tests.archive_fixtures import Server, copy_archive, make_keys, start_server
 
 if TYPE_CHECKING:
     from tests.archive_fixtures import Built

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from factory.links import LinkSigner
-from tests.archive_fixtures import Server, copy_archive, make_keys, start_server
 from tests.api.test_ondemand import sample_records
+from tests.archive_fixtures import Server, copy_archive, make_keys, start_server
 
 if TYPE_CHECKING:
     from tests.archive_fixtures import Built

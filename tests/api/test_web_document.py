@@ -11,9 +11,9 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.api.test_web import ARGS, CHROMIUM, log_in
 from tests.archive_fixtures import Built, make_keys, start_server
 from tests.sealkit import build_sealed_project, serve_pki
-from tests.api.test_web import ARGS, CHROMIUM, log_in
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from babel.numbers import format_decimal
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from factory.api import i18n
-from tests.archive_fixtures import Server, copy_archive, make_keys, start_server
 from tests.api.test_web import ARGS, CHROMIUM
+from tests.archive_fixtures import Server, copy_archive, make_keys, start_server
 
 if TYPE_CHECKING:
     from tests.archive_fixtures import Built

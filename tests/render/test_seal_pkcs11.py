@@ -14,8 +14,8 @@ from factory.errors import ConfigError
 from factory.jobs.seal import SealSpec
 from factory.models import Artifact
 from factory.render.seal import Sealer, parse_pkcs11_uri
-from tests.sealkit import TestPki, serve_pki
 from tests.render.test_seal import openssl_ts_verify, pdfsig
+from tests.sealkit import TestPki, serve_pki
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 PIN = "4711-seal"

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from factory.config import load_settings  # noqa: E402
 from factory.jobs import RecordSchema, load_job  # noqa: E402
-from factory.jobs.spec import PrintSpec  # noqa: E402
+from factory.jobs.print import PrintSpec  # noqa: E402
 from factory.models import Period  # noqa: E402
 from factory.printing import PostalAddress, PrintItem, build_print_files  # noqa: E402
 from factory.samples.customers import generate  # noqa: E402

@@ -49,7 +49,8 @@ from factory.invoicing.totals import (
 from factory.invoicing.ubl import ParticipantId, slovak_problems, ubl_xml
 from factory.invoicing.units import quantity_text
 from factory.invoicing.validation import check_xml
-from factory.jobs.spec import InvoiceSpec, JobSpec
+from factory.jobs.invoice import InvoiceSpec
+from factory.jobs.spec import JobSpec
 from factory.models import Artifact, Period, Record
 
 RECORD_FIELDS = ("type_code", "currency", "name", "address_line1", "postal_code", "city",

@@ -22,7 +22,8 @@ from factory.errors import ConfigError, RenderError
 from factory.invoicing.identifiers import bic_problem, iban_problem
 from factory.invoicing.payment_qr import payment_qr
 from factory.invoicing.totals import money
-from factory.jobs.spec import JobSpec, PaymentSpec
+from factory.jobs.invoice import PaymentSpec
+from factory.jobs.spec import JobSpec
 from factory.models import Artifact, Period, Record
 
 

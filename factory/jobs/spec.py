@@ -28,7 +28,9 @@ from factory.jobs.channels import (
     channel_problems,
     webhook_problems,
 )
+from factory.jobs.invoice import InvoiceSpec, PaymentSpec, SellerSpec
 from factory.jobs.notify import NotifySpec
+from factory.jobs.print import AddressFields, MarksSpec, OmrSpec, PrintSpec
 from factory.jobs.schedule import ScheduleSpec
 from factory.jobs.seal import SealSpec
 from factory.jobs.segments import SegmentSpec, check_segments
@@ -155,120 +157,6 @@ class RenderSpec(_Strict):
 class ArchiveSpec(_Strict):
     store: str | None = None
     index: str | None = None
-
-
-class MarksSpec(_Strict):
-    """The inserter's 2D DataMatrix on the front of every sheet; positions in mm from the
-    page's top-left corner."""
-
-    datamatrix: bool = True
-    x: float = Field(default=5.0, ge=0, le=200)
-    y: float = Field(default=120.0, ge=0, le=290)
-    module: float = Field(default=0.5, gt=0.2, le=2.0)
-    text: bool = True
-
-
-class OmrSpec(_Strict):
-    """Optional OMR dashes (one track, read by the inserter) on the front of every sheet."""
-
-    enabled: bool = False
-    x: float = Field(default=198.0, ge=0, le=205)
-    y: float = Field(default=100.0, ge=0, le=280)
-    length: float = Field(default=8.0, gt=0, le=20)
-    pitch: float = Field(default=4.23, gt=1, le=10)
-    thickness: float = Field(default=0.4, gt=0.1, le=1.5)
-
-
-class AddressFields(_Strict):
-    """Which record fields hold the postal address (read from the record snapshots)."""
-
-    name: str = "name"
-    line1: str = "address_line1"
-    line2: str = "address_line2"
-    postal_code: str = "postal_code"
-    city: str = "city"
-    country: str = "country"
-
-
-class PrintSpec(_Strict):
-    """``[print]``: print-ready streams for the mail room, built after the run's records are
-    archived (and again with ``docfactory print``)."""
-
-    enabled: bool = False
-    #: ``routed`` (the default when the job has a "print" channel): the records that routing
-    #: sent to print; ``all``; or ``<field> == <value>`` / ``<field> != <value>``.
-    select: str | None = Field(
-        default=None, pattern=r"^\s*(all|routed|[A-Za-z_][A-Za-z0-9_]*\s*(==|!=)\s*\S.*)$")
-    max_sheets: int = Field(default=500, ge=1, le=100_000)
-    envelope_max_sheets: int = Field(default=10, ge=1, le=200)
-    duplex: bool = True
-    marks: MarksSpec = Field(default_factory=MarksSpec)
-    omr: OmrSpec = Field(default_factory=OmrSpec)
-    address: AddressFields = Field(default_factory=AddressFields)
-
-
-class SellerSpec(_Strict):
-    """The invoicing party (EN 16931 BG-4), printed on every invoice and put in its XML."""
-
-    name: str = Field(min_length=1)
-    vat_id: str = Field(pattern=r"^[A-Z]{2}[0-9A-Za-z+*.]{2,13}$")
-    legal_id: str | None = None
-    address_line1: str = Field(min_length=1)
-    postal_code: str = Field(min_length=1)
-    city: str = Field(min_length=1)
-    country: str = Field(pattern=r"^[A-Z]{2}$")
-    iban: str = Field(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
-    bic: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
-    email: str | None = None
-
-
-class PaymentSpec(_Strict):
-    """``[payment]``: a document that may ask for a payment (a statement with an amount due)
-    prints the payee's bank details and a payment QR code when its record's ``amount_field``
-    is above zero: QR Platba (SPAYD) for CZK, PAY by square for EUR."""
-
-    payee: str = Field(min_length=1, max_length=70)
-    iban: str = Field(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
-    bic: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
-    #: the record field holding the amount due (decimal; nothing is printed when it is 0)
-    amount_field: str = "amount_due"
-    #: the record field whose digits are the variable symbol (at most 10)
-    reference_field: str = "customer_id"
-    payment_days: int = Field(default=14, ge=0, le=365)
-
-
-class InvoiceSpec(_Strict):
-    """``[invoice]``: numbering, seller and currencies of an invoice run (EN 16931)."""
-
-    series: str = Field(default="FV{year}", min_length=1, max_length=40)
-    credit_note_series: str | None = Field(default=None, max_length=40)
-    number_format: str = Field(default="{series}{number:06d}", min_length=1)
-    accounting_currency: str = Field(default="CZK", pattern=r"^[A-Z]{3}$")
-    payment_days: int = Field(default=14, ge=0, le=365)
-    #: "official": every e-invoice is checked against its syntax's XSD and official Schematron
-    #: rules before its number is used; "xsd": the XSD only (benchmarks, never production)
-    validation: Literal["official", "xsd"] = "official"
-    #: also write the ISDOC 6.0.2 XML (Czechia), checked against the official ISDOC XSD before
-    #: the number is used, embedded in the PDF/A-3 beside the Factur-X XML and attached to the
-    #: email with the PDF
-    isdoc: bool = False
-    seller: SellerSpec
-
-    @model_validator(mode="after")
-    def _formats(self) -> InvoiceSpec:
-        for name in ("series", "credit_note_series"):
-            value = getattr(self, name)
-            if value is not None:
-                try:
-                    value.format(year=2026, month=11)
-                except (KeyError, IndexError, ValueError):
-                    raise ValueError(f"{name} may only use {{year}} and {{month}}") from None
-        try:
-            self.number_format.format(series="X", number=1, year=2026)
-        except (KeyError, IndexError, ValueError):
-            raise ValueError("number_format may only use {series}, {number} and {year}"
-                             ) from None
-        return self
 
 
 def _pdf_only() -> list[ChannelName]:

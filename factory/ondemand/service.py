@@ -32,14 +32,13 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import queue
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from factory.archive import RunConflict, SqlIndex, open_index, open_store
+from factory.archive import RunConflict, open_index, open_store
 from factory.archive.audit import Actor
 from factory.archive.index import run_owner
 from factory.archive.versions import keep_version
@@ -52,18 +51,17 @@ from factory.models import (
     ChannelStatus,
     Outcome,
     Period,
-    Position,
     RawRecord,
     Record,
     Reject,
     RunReport,
     Status,
 )
+from factory.ondemand.lines import OnDemandRun, WarmLine
 from factory.pipeline import CHANNEL, WorkerConfig
 from factory.pipeline.worker import Worker
 from factory.runner.accounting import RunState
 from factory.runner.approval import approval_problem
-from factory.runner.files import write_json_atomic
 from factory.runner.run import (
     RunOptions,
     archive_urls,
@@ -76,7 +74,6 @@ from factory.templates import DocumentTemplates
 from factory.urls import mask_url, mask_urls_in
 
 EXECUTOR = "ondemand"
-SOURCE = "on-demand"
 HEARTBEAT_SECONDS = 30.0
 #: Warm lines (job and period) kept at once; the least recently used is closed beyond this.
 MAX_LINES = 8
@@ -135,79 +132,6 @@ def record_key_for(key: str, idempotency_key: str | None, job: str) -> str:
     return derived
 
 
-@dataclass
-class _Run:
-    """The on-demand run of one job and day: its index row and its accounting."""
-
-    run_id: str
-    job: str
-    day: str
-    index: SqlIndex
-    state: RunState
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    count: int = 0
-
-    def account(self, item: Outcome | Reject) -> None:
-        with self.lock:
-            if isinstance(item, Reject):
-                self.state.counts.input += 1
-                self.state.rejected(item)
-            else:
-                self.state.outcome(item)
-            self.beat()
-
-    def next_position(self) -> Position:
-        with self.lock:
-            self.count += 1
-            return Position(SOURCE, self.count)
-
-    def beat(self) -> None:
-        report = self.state.report.as_dict()
-        self.index.heartbeat(self.run_id, report)
-        write_json_atomic(self.state.run_dir / "report.json", report)
-
-    def finish(self) -> None:
-        with self.lock:
-            self.state.settle()
-            report = self.state.report
-            report.finished_at = datetime.now(UTC)
-            write_json_atomic(self.state.run_dir / "report.json", report.as_dict())
-            self.index.finish_run(self.run_id, report.status, report.as_dict())
-
-
-class _Line:
-    """Warm workers of one job and period, built lazily up to ``size``."""
-
-    def __init__(self, config: WorkerConfig, size: int) -> None:
-        self.config = config
-        self.size = size
-        self.idle: queue.Queue[Worker] = queue.Queue()
-        self.built = 0
-        self.lock = threading.Lock()
-        self.all: list[Worker] = []
-
-    def borrow(self) -> Worker:
-        with self.lock:
-            if self.idle.empty() and self.built < self.size:
-                self.built += 1
-                try:
-                    worker = Worker(self.config)
-                except BaseException:
-                    self.built -= 1
-                    raise
-                self.all.append(worker)
-                return worker
-        return self.idle.get()
-
-    def give_back(self, worker: Worker) -> None:
-        self.idle.put(worker)
-
-    def close(self) -> None:
-        for worker in self.all:
-            worker.close()
-        self.all.clear()
-
-
 class OnDemandService:
     """Renders records of jobs on demand; thread-safe; `close` finishes the day's runs."""
 
@@ -216,8 +140,8 @@ class OnDemandService:
         self.settings = settings
         self.pool_size = max(1, pool_size)
         self.today = today or (lambda: datetime.now(UTC).date())
-        self._runs: dict[str, _Run] = {}
-        self._lines: dict[tuple[str, str, str], _Line] = {}
+        self._runs: dict[str, OnDemandRun] = {}
+        self._lines: dict[tuple[str, str, str], WarmLine] = {}
         self._schemas: dict[tuple[str, str], RecordSchema] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -309,7 +233,7 @@ class OnDemandService:
         except ValueError as exc:
             raise InputError(str(exc)) from None
 
-    def _run(self, job: JobSpec) -> _Run:
+    def _run(self, job: JobSpec) -> OnDemandRun:
         day = self.today().isoformat()
         with self._lock:
             run = self._runs.get(job.name)
@@ -328,7 +252,7 @@ class OnDemandService:
             _quietly(old.finish)
             old.index.close()
 
-    def _start_run(self, job: JobSpec, day: str) -> _Run:
+    def _start_run(self, job: JobSpec, day: str) -> OnDemandRun:
         settings = self.settings
         templates = _templates(job, settings)
         check_seal(job, settings)
@@ -355,16 +279,17 @@ class OnDemandService:
                            started_at=datetime.now(UTC), template_version=templates.version,
                            workers=self.pool_size, executor=EXECUTOR,
                            store_url=mask_urls_in(store_url), index_url=mask_url(index_url))
-        return _Run(run_id, job.name, day, index, RunState(report, settings.runs_dir / run_id))
+        return OnDemandRun(run_id, job.name, day, index,
+                           RunState(report, settings.runs_dir / run_id))
 
-    def _line(self, job: JobSpec, period: Period, run_id: str) -> _Line:
+    def _line(self, job: JobSpec, period: Period, run_id: str) -> WarmLine:
         key = (job.name, period.code, job.text or "")
         with self._lock:
             line = self._lines.pop(key, None)
             if line is None:
                 for stale in [k for k in self._lines if k[:2] == key[:2]]:
                     self._lines.pop(stale).close()  # the job file changed
-                line = _Line(self._config(job, period, run_id), self.pool_size)
+                line = WarmLine(self._config(job, period, run_id), self.pool_size)
                 while len(self._lines) >= MAX_LINES:
                     self._lines.pop(next(iter(self._lines))).close()
             self._lines[key] = line  # most recently used last
@@ -433,7 +358,7 @@ def _templates(job: JobSpec, settings: Settings) -> DocumentTemplates:
     return templates
 
 
-def _still_running(run: _Run) -> bool:
+def _still_running(run: OnDemandRun) -> bool:
     """False when a newer run took the job and day over (ours was declared abandoned)."""
     try:
         found = run.index.get_run(run.run_id)

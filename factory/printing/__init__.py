@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from factory.jobs.spec import PrintSpec
+from factory.jobs.print import PrintSpec
 from factory.printing.assemble import Assembled, assemble
 from factory.printing.cover import cover_pdf
 from factory.printing.items import PostalAddress, PrintItem, address_from

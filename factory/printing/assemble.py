@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from factory.errors import IntegrityError
-from factory.jobs.spec import PrintSpec
+from factory.jobs.print import PrintSpec
 from factory.printing.items import PrintItem
 from factory.printing.marks import FONT, SheetMark, mark_stream
 from factory.printing.plan import Batch

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from factory.errors import RecordError
-from factory.jobs.spec import AddressFields
+from factory.jobs.print import AddressFields
 
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 

@@ -26,7 +26,7 @@ import warnings
 from dataclasses import dataclass
 
 from factory.errors import ConfigError
-from factory.jobs.spec import MarksSpec, OmrSpec
+from factory.jobs.print import MarksSpec, OmrSpec
 
 MM = 72 / 25.4
 QUIET = 2  # modules of white around the symbol

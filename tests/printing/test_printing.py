@@ -21,7 +21,7 @@ from factory.config import Settings
 from factory.errors import ConfigError
 from factory.executors import InlineExecutor
 from factory.jobs import load_job
-from factory.jobs.spec import MarksSpec, OmrSpec
+from factory.jobs.print import MarksSpec, OmrSpec
 from factory.printing import PostalAddress, PrintItem, parse_rule, plan_batches
 from factory.printing.marks import OMR_POSITIONS, check_clear, omr_bits
 from factory.runner import RunOptions, run_job

@@ -13,7 +13,7 @@ Delivery is at least once, and every step downstream is idempotent and keyed:
   ``retries`` (its records then fail with the reason) instead of looping forever. The task id
   is the ``holder`` of the record claims it takes, so the new run takes over the dead process's
   claims at once (`SqlIndex.claim`), and records this run already archived count as archived.
-- a memory cap per worker process (``RLIMIT_AS``, FACTORY_WORKER_MEMORY of the worker machine,
+- a memory cap per worker process (``RLIMIT_DATA``, FACTORY_WORKER_MEMORY of the worker machine,
   set as each process starts): a record that needs more fails with that reason and the chunk's
   other records go on; a process that dies outright is replaced by Celery's pool, as above.
 - prefetch 1: a worker process holds one task at a time; the coordinator keeps a bounded window.

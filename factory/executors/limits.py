@@ -1,9 +1,10 @@
 """A worker process's memory cap, and what becomes of the record that hits it.
 
 Takes the cap (`Settings.worker_memory_bytes`, FACTORY_WORKER_MEMORY, default 2 GiB; None: no
-cap) and a warm `Worker`; gives `cap_memory`, which sets the process's address-space limit
-(``RLIMIT_AS``: an allocation past it raises MemoryError in Python instead of growing the
-process until the machine swaps or the kernel kills something), and `process_guarded`, which runs
+cap) and a warm `Worker`; gives `cap_memory`, which limits the data the process may write
+(``RLIMIT_DATA``: heap and private writable mappings; an allocation past it raises MemoryError
+in Python instead of growing the process until the machine swaps or the kernel kills
+something), and `process_guarded`, which runs
 records through the worker and turns a MemoryError into that record's failure with a clear
 reason. The records after it are handed back unprocessed: the executor replaces the worker
 process (a MemoryError inside C code may leave it damaged) and runs them in the new one.
@@ -18,15 +19,21 @@ from typing import Any
 from factory.models import Outcome, Record, Status
 
 
+#: What the cap limits. Not the address space (RLIMIT_AS): runtimes reserve far more of it
+#: than they use (Saxon's, behind the official e-invoice rules, reserves about 32 GiB at start
+#: and cannot start under a 2 GiB address-space cap); a reservation writes no data.
+LIMIT = resource.RLIMIT_DATA
+
+
 def cap_memory(limit: int | None) -> int | None:
-    """Limit this process's address space to ``limit`` bytes (never above the hard limit the
-    process was given); returns the soft limit now in force, or None when there is none."""
+    """Limit the data this process may write to ``limit`` bytes (never above the hard limit
+    the process was given); returns the soft limit now in force, or None when there is none."""
     if limit is None:
-        soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft, _hard = resource.getrlimit(LIMIT)
         return None if soft == resource.RLIM_INFINITY else soft
-    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _soft, hard = resource.getrlimit(LIMIT)
     soft = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    resource.setrlimit(LIMIT, (soft, hard))
     return soft
 
 

@@ -117,7 +117,25 @@ def test_a_celery_worker_process_caps_itself_at_start() -> None:
     code = ("import resource; from factory.config import load_settings; from pathlib import"
             " Path\nfrom factory.executors.celery_app import _cap_memory, configure_worker\n"
             "configure_worker(load_settings(Path('.'), {'FACTORY_WORKER_MEMORY': '768M'}))\n"
-            "_cap_memory(); print(resource.getrlimit(resource.RLIMIT_AS)[0])")
+            "_cap_memory(); print(resource.getrlimit(resource.RLIMIT_DATA)[0])")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, timeout=120)
     assert done.stdout.strip() == str(768 * 1024**2), done.stderr
+
+
+def test_invoices_archive_in_capped_pool_workers(tmp_path: Path, settings) -> None:
+    """The official e-invoice rules run in Saxon (saxonche), whose runtime reserves tens of
+    GiB of address space at start: under an address-space cap (RLIMIT_AS) it could not start
+    and every pool worker died, so an invoice run with the default settings archived nothing.
+    The cap is on the data a process writes (RLIMIT_DATA): reservations do not count."""
+    from tests.invoicing.test_invoices import base, invoice_job, line, write_invoices
+
+    data = write_invoices(tmp_path / "data" / "invoices.jsonl", [
+        base("I000801", lines=[line("2", "100.00")]),
+        base("I000802", lines=[line("1", "12.50", "S", "12")]),
+    ])
+    job = load_job(invoice_job(tmp_path / "jobs", data))
+    capped = settings.with_overrides(worker_memory_bytes=2 * 1024**3)
+    report = run_job(job, capped, RunOptions(period="2026-11"), PoolExecutor(1))
+    assert report.status == "completed" and report.balanced, report.as_dict()
+    assert report.counts.archived == 2, report.failure_reasons

@@ -18,7 +18,6 @@ from typing import Any
 
 from factory.models import Outcome, Record, Status
 
-
 #: What the cap limits. Not the address space (RLIMIT_AS): runtimes reserve far more of it
 #: than they use (Saxon's, behind the official e-invoice rules, reserves about 32 GiB at start
 #: and cannot start under a 2 GiB address-space cap); a reservation writes no data.

@@ -37,6 +37,7 @@ from factory.api.security import (
     Principal,
     page_principal,
     page_role,
+    page_role_any,
     services,
 )
 from factory.compliance import DocumentQuery, Permission
@@ -44,7 +45,14 @@ from factory.compliance.facets import facets
 from factory.compliance.keys import authenticate
 from factory.compliance.roles import allows
 from factory.compliance.trail import MAX_PREVIEW_PAGES
-from factory.errors import AuthenticationError, InputError, NotFoundError
+from factory.errors import (
+    AuthenticationError,
+    ConfigError,
+    DeliveryError,
+    InputError,
+    LegalHoldError,
+    NotFoundError,
+)
 from factory.ops.runs import hms
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -126,6 +134,21 @@ def guard_page(request: Request, status: int, message: str) -> Response:
     if status == 401:
         return login_page(request, message, status)
     return render_page(request, "error.html", {"status": status, "error": message}, status)
+
+
+def _document_page(request: Request, principal: Principal, document_id: str,
+                   message: str | None = None, status: int = 200, reason: str = ""
+                   ) -> HTMLResponse:
+    """A document's whole trail; ``message``: why a reissue from it was refused."""
+    trail = services(request).compliance.trail(document_id)
+    verified = next((e for e in trail.audit if e.action == "archive.verify"), None)
+    pages = min(trail.document.entry.page_count or 0, MAX_PREVIEW_PAGES) \
+        if trail.document.entry.media_type == "application/pdf" else 0
+    return render_page(request, "document.html", {
+        "document": trail.document, "trail": trail, "check": trail.check,
+        "seal": trail.check.seal, "verified": verified, "preview_pages": pages,
+        "details": _details, "message": message, "reissue_reason": reason}, status,
+        principal=principal)
 
 
 def public_router() -> APIRouter:
@@ -213,15 +236,27 @@ def page_router() -> APIRouter:
 
     @router.get("/documents/{document_id}", response_class=HTMLResponse)
     def document(request: Request, document_id: str,
-                 principal: Principal = page_role(Permission.ARCHIVE_SEARCH)) -> HTMLResponse:
-        trail = services(request).compliance.trail(document_id)
-        verified = next((e for e in trail.audit if e.action == "archive.verify"), None)
-        pages = min(trail.document.entry.page_count or 0, MAX_PREVIEW_PAGES) \
-            if trail.document.entry.media_type == "application/pdf" else 0
-        return render_page(request, "document.html", {
-            "document": trail.document, "trail": trail, "check": trail.check,
-            "seal": trail.check.seal, "verified": verified, "preview_pages": pages,
-            "details": _details}, principal=principal)
+                 principal: Principal = page_role_any(Permission.ARCHIVE_SEARCH,
+                                                      Permission.DOCUMENTS_RENDER)
+                 ) -> HTMLResponse:
+        return _document_page(request, principal, document_id)
+
+    @router.post("/documents/{document_id}/reissue")
+    def reissue_document(request: Request, document_id: str, csrf: str = Form(""),
+                         reason: str = Form("", max_length=500),
+                         principal: Principal = page_role(Permission.DOCUMENTS_RENDER)
+                         ) -> Response:
+        from factory.api.app import status_of
+        from factory.api.reissue import reissue
+
+        services(request).sessions.check_csrf(request, csrf)
+        try:
+            new_id = reissue(request, principal, document_id, reason)
+        except (ConfigError, NotFoundError, LegalHoldError, DeliveryError) as exc:
+            # A refusal is shown on the document's page, with the reason given kept.
+            return _document_page(request, principal, document_id, str(exc),
+                                  status_of(exc), reason)
+        return RedirectResponse(f"/documents/{new_id}", status_code=303)
 
     @router.get("/documents/{document_id}/pages/{page}.png")
     def page_image(request: Request, document_id: str, page: int,

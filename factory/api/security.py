@@ -193,3 +193,17 @@ def api_role(*permissions: Permission) -> Any:
 
 def page_role(*permissions: Permission) -> Any:
     return Depends(PageRole(*permissions))
+
+
+class AnyPageRole(PageRole):
+    """A page for principals whose role has at least one of ``permissions`` (a document's page:
+    compliance searching the archive, or operations reissuing it)."""
+
+    def check(self, request: Request, principal: Principal) -> Principal:
+        if any(role_rules.allows(principal.role, p) for p in self.permissions):
+            return principal
+        return super().check(request, principal)  # audited and refused as for the first
+
+
+def page_role_any(*permissions: Permission) -> Any:
+    return Depends(AnyPageRole(*permissions))

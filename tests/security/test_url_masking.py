@@ -50,7 +50,8 @@ def test_a_token_in_the_gateway_query_is_masked_in_failures_deliveries_and_repor
     cases = [("C000401", "cs", {"preferred_channel": "sms"}),
              ("C000402", "cs", {"preferred_channel": "sms"})]
     job = renewal_job(tmp_path / "jobs", customers(tmp_path / "data", sample_dir, cases),
-                      sms__transliterate=True)
+                      sms__transliterate=True,
+                      routing__fallback=["sms"])  # the refusal fails (no send-time fallback)
     sms_gateway.script = [(200, None), (400, {"error": "blocked"})]
     url = f"http://127.0.0.1:{sms_gateway.port}/v1/sms?api_key=Q5ecr3tT0ken&from=bank"
     report = run(job, settings.with_overrides(sms_url=url))

@@ -14,7 +14,8 @@ that writes them:
 - ``index.templates`` (`TemplateRepository`): template-set versions and approvals;
 - ``index.audit`` (`AuditRepository`): the hash-chained audit log;
 - ``index.search``, ``index.holds``, ``index.api_keys``: compliance's searches, legal holds
-  and the retention purge, and API key records.
+  and the retention purge, and API key records;
+- ``index.letters`` (`LetterRepository`): interactive letters and their four-eyes review.
 
 Consumers should depend on the narrow protocol they need (`factory.archive.protocols`). The
 methods of `SqlIndex` below the repositories are a facade kept while callers move.
@@ -38,6 +39,7 @@ from factory.archive.db import translate as _translate
 from factory.archive.deliveries import DeliveryRepository
 from factory.archive.documents import DocumentRepository
 from factory.archive.holds import HoldRepository
+from factory.archive.letters import LetterRepository
 from factory.archive.numbering import NumberingRepository
 from factory.archive.rows import (
     Claim,
@@ -76,6 +78,7 @@ class SqlIndex:
         self.search = DocumentSearch(self.db)
         self.holds = HoldRepository(self.db)
         self.api_keys = ApiKeyRepository(self.db)
+        self.letters = LetterRepository(self.db)
         if migrate:
             self.migrate()
         else:

@@ -32,6 +32,10 @@ Takes nothing; gives ``metadata`` and its tables:
   edited or deleted entry breaks the chain. ``audit_head`` is the chain's newest entry, updated
   in the same transaction as every append: it serialises appenders and shows a cut-off tail.
 - ``api_keys``: API keys, hashed (HMAC-SHA256 with a per-key salt), each with one role.
+- ``letters``: interactive letters written in the web UI: the record and sanitised blocks as
+  submitted (``content``, JSON, with its SHA-256), the author, and the four-eyes review
+  (pending, approved or rejected, by whom, when, why); once sent, the archived document's id.
+  A status changes only from the one it was read in (``UPDATE ... WHERE status = ...``).
 """
 
 from __future__ import annotations
@@ -267,4 +271,27 @@ api_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(64), nullable=False),
     Column("revoked_at", UTCDateTime),
+)
+
+letters = Table(
+    "letters", metadata,
+    Column("letter_id", String(36), primary_key=True),
+    Column("job", String(64), nullable=False),
+    Column("record_key", String(128), nullable=False),
+    Column("customer_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("four_eyes", Boolean, nullable=False),
+    Column("author", String(64), nullable=False),
+    Column("author_role", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("content_sha256", String(64), nullable=False),
+    Column("reviewer", String(64)),
+    Column("reviewed_at", UTCDateTime),
+    Column("review_reason", Text),
+    Column("document_id", String(36)),
+    Column("run_id", String(40)),
+    Column("reason", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_letters_status", "status", "created_at"),
 )

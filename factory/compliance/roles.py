@@ -10,9 +10,13 @@ Permissions are fixed per role; the jobs finance may start and watch are those w
 | finance     | finance jobs only | finance jobs only | no                                 |
 | compliance  | every job         | no                | yes                                |
 | service     | every job         | no                | no                                 |
+| agent       | no                | no                | no                                 |
 
 Rendering one document on demand (``documents:render``, `factory.ondemand`) is for operations
 and the ``service`` role (a customer-service desk or another system calling the API).
+Writing an interactive letter (``letters:write``, `factory.ondemand.letters`) is for the
+``agent`` role; approving another person's letter (``letters:approve``, four eyes) for agents
+and operations.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class Role(StrEnum):
     FINANCE = "finance"
     COMPLIANCE = "compliance"
     SERVICE = "service"
+    AGENT = "agent"
 
     @classmethod
     def parse(cls, text: str) -> Role:
@@ -48,16 +53,19 @@ class Permission(StrEnum):
     ARCHIVE_HOLD = "archive:hold"
     AUDIT_READ = "audit:read"
     DOCUMENTS_RENDER = "documents:render"
+    LETTERS_WRITE = "letters:write"
+    LETTERS_APPROVE = "letters:approve"
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATIONS: frozenset({Permission.RUNS_READ, Permission.RUNS_START,
-                                Permission.DOCUMENTS_RENDER}),
+                                Permission.DOCUMENTS_RENDER, Permission.LETTERS_APPROVE}),
     Role.FINANCE: frozenset({Permission.RUNS_READ, Permission.RUNS_START}),
     Role.COMPLIANCE: frozenset({Permission.RUNS_READ, Permission.ARCHIVE_SEARCH,
                                 Permission.ARCHIVE_GET, Permission.ARCHIVE_EXPORT,
                                 Permission.ARCHIVE_HOLD, Permission.AUDIT_READ}),
     Role.SERVICE: frozenset({Permission.RUNS_READ, Permission.DOCUMENTS_RENDER}),
+    Role.AGENT: frozenset({Permission.LETTERS_WRITE, Permission.LETTERS_APPROVE}),
 }
 
 
@@ -80,6 +88,8 @@ def _verb(permission: Permission) -> str:
         Permission.ARCHIVE_HOLD: "place or release legal holds",
         Permission.AUDIT_READ: "read the audit log",
         Permission.DOCUMENTS_RENDER: "render documents on demand",
+        Permission.LETTERS_WRITE: "write letters",
+        Permission.LETTERS_APPROVE: "approve letters",
     }[permission]
 
 

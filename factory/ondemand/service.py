@@ -71,6 +71,7 @@ from factory.runner.run import (
     new_run_id,
 )
 from factory.templates import DocumentTemplates
+from factory.templates.blocks import LETTER_KEY
 from factory.urls import mask_url, mask_urls_in
 
 EXECUTOR = "ondemand"
@@ -86,6 +87,9 @@ class RenderRequest:
     reason: str = ""
     idempotency_key: str | None = None
     actor: Actor = field(default_factory=lambda: Actor("system", "system"))
+    #: An interactive letter (its sanitised blocks, author, review: `factory.ondemand.letters`),
+    #: carried in the record's data after validation, so the snapshot keeps it.
+    letter: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,9 @@ class OnDemandService:
             record = self._schema(job).validate(RawRecord(position, dict(request.data)))
             record = dataclasses.replace(record, key=record_key_for(
                 record.key, request.idempotency_key, job.name))
+            if request.letter is not None:
+                record = dataclasses.replace(record, data={**record.data,
+                                                           LETTER_KEY: dict(request.letter)})
             verdict = segmenter_for(job).classify(record.data, record.locale)
             if verdict.filtered is not None:
                 detail = f"where {job.where!r} is false" if verdict.filtered == "where" \

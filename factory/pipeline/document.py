@@ -23,6 +23,7 @@ from factory.models import Artifact, Period, Record
 from factory.pipeline.plugins import DocumentPlugin, plugin_for
 from factory.render.engine import make_pdf_renderer
 from factory.templates import DocumentMeta, DocumentTemplates
+from factory.templates.blocks import LETTER_KEY, letter_of
 
 
 class DocumentRenderer:
@@ -72,6 +73,9 @@ class DocumentRenderer:
     def typed(self, record: Record, number: int | None = None) -> dict[str, Any]:
         """The record's values for templates, with the plugin's computed values."""
         typed = self.schema.typed(record.data)
+        letter = letter_of(record.data)
+        if letter is not None:  # an interactive letter's blocks (factory.templates.blocks)
+            typed[LETTER_KEY] = letter
         if self.plugin is not None:
             typed = self.plugin.enrich(typed, record, number)
         return typed

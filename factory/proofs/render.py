@@ -21,6 +21,7 @@ from factory.pipeline.document import DocumentRenderer
 from factory.proofs.layout import font_coverage
 from factory.proofs.versions import VersionTree
 from factory.templates import DocumentMeta
+from factory.templates.blocks import with_sample_letter
 
 PROOF_REVISION = 0
 
@@ -49,6 +50,9 @@ class ProofRenderer(DocumentRenderer):
         """Render ``record``; a failure is returned, not raised."""
         doc_id = document_id(self.job.name, self.period.code, record.key,
                              self.job.document_type, "pdf", PROOF_REVISION)
+        blocks = self.templates.template_set.manifest.blocks
+        if blocks:  # an interactive letter set: proofs show the declared sample texts
+            record = replace(record, data=with_sample_letter(record.data, blocks))
         try:
             html, artifact = self.render(record, doc_id)
         except FactoryError as exc:

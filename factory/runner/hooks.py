@@ -114,6 +114,18 @@ class ApprovalCheck(Hook):
             run.report.warnings.append(problem)
 
 
+class LettersNotInBatch(Hook):
+    """A job whose template set declares editable blocks writes one letter at a time (the web
+    UI's New letter, `factory.ondemand.letters`): a batch run of it is refused up front."""
+
+    def before_run(self, run: RunContext) -> None:
+        manifest = run.prepared.templates.template_set.manifest
+        if manifest.blocks:
+            raise ConfigError(f"job {run.job.name!r} writes interactive letters (template set"
+                              f" {run.job.template_set!r} has editable blocks): each is written"
+                              " for one customer in the web UI (New letter), not run in batch")
+
+
 class ScratchSweep(Hook):
     """Remove the scratch folders runs killed with -9 left."""
 
@@ -202,8 +214,9 @@ class PrintFiles(Hook):
 
 
 #: The hooks of every run, built fresh per run (a hook may keep state, like `Heartbeat`).
-DEFAULT_HOOKS: list[type[Hook]] = [ApprovalCheck, ScratchSweep, KeepTemplateVersion,
-                                   RemoveDeadAttempts, Heartbeat, OrphanWarning, PrintFiles]
+DEFAULT_HOOKS: list[type[Hook]] = [LettersNotInBatch, ApprovalCheck, ScratchSweep,
+                                   KeepTemplateVersion, RemoveDeadAttempts, Heartbeat,
+                                   OrphanWarning, PrintFiles]
 
 
 def add_hook(hook: type[Hook]) -> None:

@@ -13,7 +13,7 @@ is sent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +28,7 @@ from factory.routing import route_record
 from factory.runner.plan import plan_records
 from factory.runner.run import archive_urls, check_columns, default_issued
 from factory.sources import SeenKeys, open_source
+from factory.templates.blocks import with_sample_letter
 
 
 @dataclass
@@ -133,6 +134,9 @@ def _check_data(job: JobSpec, settings: Settings, renderer: DocumentRenderer, sa
 def _render_check(renderer: DocumentRenderer, record: Record, job: JobSpec, pdf: bool,
                   result: Checked, built: dict[str, Any]) -> None:
     doc_id = document_id(job.name, renderer.period.code, record.key, job.document_type, "pdf", 0)
+    blocks = renderer.templates.template_set.manifest.blocks
+    if blocks:  # an interactive letter set: checked with its blocks' sample texts, as proofs
+        record = replace(record, data=with_sample_letter(record.data, blocks))
     try:
         if pdf:
             _html, artifact = renderer.render(record, doc_id)

@@ -39,6 +39,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from factory.templates.blocks import block_global
 from factory.templates.formatting import FILTERS
 from factory.templates.postal import address_lines
 from factory.templates.salutation import record_salutation
@@ -169,6 +170,7 @@ def build_environment(template_set: TemplateSet) -> ImmutableSandboxedEnvironmen
     # Jinja's new-style callables, with `fill` doing the interpolation.
     env.globals.update({"_": _gettext_filled, "gettext": _gettext_filled,
                         "ngettext": _ngettext_filled, "pgettext": _pgettext_filled,
-                        "salutation": _salutation, "postal_lines": _postal_lines})
+                        "salutation": _salutation, "postal_lines": _postal_lines,
+                        "block": block_global(template_set.manifest.blocks)})
     env.policies["ext.i18n.trimmed"] = True
     return env

@@ -25,6 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from factory.errors import ConfigError
+from factory.templates.blocks import BlockSpec
 
 SHARED = "_shared"
 _SKIP_PARTS = {"__pycache__", ".git", ".DS_Store"}
@@ -43,6 +44,14 @@ class SetManifest(BaseModel):
     email_text: str = "email.txt"
     email_subject: str = "email.subject"
     sms: str = "sms.txt"
+    #: An interactive letter's editable blocks (`factory.templates.blocks`); none: a batch set.
+    blocks: tuple[BlockSpec, ...] = ()
+    #: Four eyes: a letter of this set is sent only once a second person approved it.
+    require_second_person: bool = False
+
+    @property
+    def interactive(self) -> bool:
+        return bool(self.blocks)
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,12 @@ class TemplateSet:
                                 " the template set and templates/_shared")
             elif not path.is_file():
                 problems.append(f"{path}: stylesheet listed in set.toml missing")
+        names = [block.name for block in self.manifest.blocks]
+        problems.extend(f"{self.set_dir / 'set.toml'}: block {name!r} is declared twice"
+                        for name in sorted({n for n in names if names.count(n) > 1}))
+        if self.manifest.require_second_person and not self.manifest.blocks:
+            problems.append(f"{self.set_dir / 'set.toml'}: require_second_person needs"
+                            " editable [[blocks]] (it applies to interactive letters)")
         if problems:
             raise ConfigError(f"template set {self.name!r} is incomplete", problems)
 

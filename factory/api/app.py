@@ -27,6 +27,7 @@ from factory.api.guard import FailureThrottle, RequestGuard
 from factory.api.launcher import RunLauncher
 from factory.api.security import Sessions
 from factory.archive import RunConflict, open_index, open_store
+from factory.archive.letters import LetterConflict
 from factory.compliance import ComplianceService, JobPolicy
 from factory.config import Settings
 from factory.errors import (
@@ -38,6 +39,7 @@ from factory.errors import (
     LimitExceededError,
     NotFoundError,
     PermissionDeniedError,
+    RecordError,
     RetryableArchiveError,
     SourceError,
 )
@@ -49,6 +51,8 @@ STATUS: list[tuple[type[FactoryError], int]] = [
     (NotFoundError, 404),
     (LimitExceededError, 413),
     (RunConflict, 409),
+    (LetterConflict, 409),
+    (RecordError, 422),
     (LegalHoldError, 409),
     (ConfigError, 400),
     (SourceError, 400),
@@ -104,6 +108,7 @@ class Services:
         self.sessions = Sessions(config.session_secret, int(config.session_hours * 3600))
         self.throttle = FailureThrottle(config.settings.api_auth_failures)
         self.ondemand: Any = None  # an OnDemandService, built on first use (factory.api.ondemand)
+        self.letters: Any = None  # a LetterDesk and its previews, built on first use (.letters)
 
     def close(self) -> None:
         if self.ondemand is not None:
@@ -119,6 +124,7 @@ def status_of(exc: FactoryError) -> int:
 def create_app(config: ApiConfig) -> FastAPI:
     from factory.api.health import health_router
     from factory.api.hooks import hooks_router
+    from factory.api.letters import letters_router
     from factory.api.links import link_api_router, public_links_router
     from factory.api.ondemand import ondemand_router
     from factory.api.pages import guard_page, login_page, page_router, public_router, render_page
@@ -145,6 +151,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(hooks_router())  # POST /hooks/sms-reports: HMAC-signed reports
     app.include_router(api_router())
     app.include_router(public_router())
+    app.include_router(letters_router())  # before page_router: it ends with the catch-all
     app.include_router(page_router())  # last: it ends with the catch-all
 
     @app.exception_handler(FactoryError)

@@ -102,7 +102,10 @@ def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
 
 #: Run statuses and report counts as the pages name them (the index stores English words).
 STATUSES = {"starting": "starting", "running": "running", "completed": "completed",
-            "interrupted": "interrupted", "failed": "failed", "abandoned": "abandoned"}
+            "interrupted": "interrupted", "failed": "failed", "abandoned": "abandoned",
+            # letters (factory.api.letters)
+            "pending": "pending", "approved": "approved", "rejected": "rejected",
+            "sent": "sent"}
 COUNTS = {"input": "input", "rejected": "rejected", "rendered": "rendered",
           "archived": "archived", "skipped": "skipped", "failed": "failed",
           "pending": "pending", "pages": "pages", "bytes": "bytes",

@@ -74,12 +74,15 @@ class LetterRepository:
             row = conn.execute(select(letters).where(letters.c.letter_id == letter_id)).first()
         return LetterRow.from_row(row._mapping) if row else None
 
-    def where(self, statuses: Sequence[str] = STATUSES, limit: int = 200) -> list[LetterRow]:
-        """Letters in ``statuses``, oldest first (the queue reads pending ones)."""
+    def where(self, statuses: Sequence[str] = STATUSES, limit: int = 200,
+              newest_first: bool = False) -> list[LetterRow]:
+        """Letters in ``statuses``, oldest first (the queue) or newest first."""
+        order = (letters.c.created_at.desc(), letters.c.letter_id.desc()) if newest_first \
+            else (letters.c.created_at, letters.c.letter_id)
         with self.db.connect() as conn:
             return [LetterRow.from_row(row._mapping) for row in conn.execute(
                 select(letters).where(letters.c.status.in_(list(statuses)))
-                .order_by(letters.c.created_at, letters.c.letter_id).limit(limit))]
+                .order_by(*order).limit(limit))]
 
     def review(self, letter_id: str, reviewer: Actor, approve: bool, reason: str) -> LetterRow:
         """Approve or reject a pending letter as ``reviewer`` (never its author), audited."""

@@ -69,7 +69,7 @@ def test_over_long_empty_and_unknown_blocks_are_refused_naming_the_block() -> No
     assert "at most 200" in str(caught.value)
     assert isinstance(caught.value, RecordError) and caught.value.field == "blocks.answer"
     assert ALL.check("x" * 200) == "<p>" + "x" * 200 + "</p>"
-    with pytest.raises(BlockError, match="'answer' .* is empty"):
+    with pytest.raises(BlockError, match=r"'answer' .* is empty"):
         ALL.check("<script>only a script</script>  ")
     optional = BlockSpec(name="ps", label="P.S.", required=False)
     assert optional.check("") == ""

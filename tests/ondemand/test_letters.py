@@ -1,0 +1,88 @@
+"""The letter desk (`factory.ondemand.letters`) with real rendering and a real archive: a set
+that needs no second person sends a letter as it is submitted, through the on-demand path
+(one document; sending it again gives the same one, never a second); a letter job is checked
+by ``validate`` with its blocks' sample texts and refused as a batch run; a record posted as
+JSON is validated by the job's schema, naming the field."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from factory.archive import open_index, open_store
+from factory.archive.audit import Actor
+from factory.config import Settings, load_settings
+from factory.errors import ConfigError, RecordError
+from factory.executors import InlineExecutor
+from factory.jobs import load_job
+from factory.ondemand import OnDemandService
+from factory.ondemand.letters import LetterDesk, letter_jobs
+from factory.runner import RunOptions, run_job
+from factory.runner.preflight import check_job
+from factory.samples.customers import generate
+from factory.templates.blocks import LETTER_KEY
+from tests.api.letters_site import JOB
+from tests.conftest import REPO
+
+AGENT = Actor("key:agent0000001", "agent")
+
+
+def project(root: Path, four_eyes: bool) -> tuple[Settings, Path]:
+    shutil.copytree(REPO / "templates", root / "templates")
+    shutil.copytree(REPO / "assets", root / "assets")
+    manifest = root / "templates" / JOB / "set.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        "require_second_person = true", f"require_second_person = {str(four_eyes).lower()}"),
+        encoding="utf-8")
+    generate(3, root / "var" / "sample", seed=11, period="2026-11", fmt="csv")
+    (root / "jobs").mkdir()
+    job = root / "jobs" / f"{JOB}.toml"
+    shutil.copy(REPO / "jobs" / f"{JOB}.toml", job)
+    return load_settings(root, {}, var_dir=str(root / "var"), workers=1), job
+
+
+def test_without_a_second_person_a_letter_is_sent_as_submitted(tmp_path: Path) -> None:
+    settings, path = project(tmp_path, four_eyes=False)
+    job = letter_jobs({JOB: load_job(path)}, settings)[JOB]
+    assert not job.four_eyes
+    index = open_index(settings.default_index_url)
+    service = OnDemandService(settings)
+    try:
+        desk = LetterDesk(settings, index, service)
+        record = desk.record_by_key(job, "C000003")
+        row = desk.submit(job, record, {"answer": "<b>Sorry</b>", "remedy": "A refund."}, AGENT)
+        assert row.status == "sent" and row.document_id and row.reviewer is None
+        again = desk.send(job, row, AGENT)  # a second click: the same letter, nothing new
+        assert again.status == "sent" and again.document_id == row.document_id
+        pdfs = [e for e in index.entries(job=JOB) if e.channel == "pdf"]
+        assert [e.document_id for e in pdfs] == [row.document_id]
+        assert pdfs[0].record_key.startswith("C000003.k")  # the letter's own slot
+        with pytest.raises(RecordError) as caught:
+            desk.record_from_json(job, '{"customer_id": "C000009", "name": "X"}')
+        assert caught.value.field == "address_line1"
+        sends = [e for e in index.audit.entries() if e.action == "letter.send"]
+    finally:
+        service.close()
+        index.close()
+    assert len(sends) == 1 and sends[0].actor == AGENT.id
+    assert pdfs[0].record_storage_key
+    kept = json.loads(open_store(settings.default_archive_url).get(pdfs[0].record_storage_key))
+    assert kept["record"][LETTER_KEY]["blocks"] == {"answer": "<p><b>Sorry</b></p>",
+                                                    "remedy": "<p>A refund.</p>"}
+    assert kept["record"][LETTER_KEY]["author"] == AGENT.id
+
+
+def test_a_letter_job_validates_with_samples_and_is_refused_in_batch(tmp_path: Path) -> None:
+    settings, path = project(tmp_path, four_eyes=True)
+    checked = check_job(path, settings)
+    assert checked.problems == [] and checked.records_checked == 3
+    with pytest.raises(ConfigError, match="writes interactive letters"):
+        run_job(load_job(path), settings, RunOptions(period="2026-12"), InlineExecutor())
+    index = open_index(settings.default_index_url)
+    try:
+        assert list(index.entries(job=JOB)) == [] and index.list_runs(JOB) == []
+    finally:
+        index.close()

@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from factory.api.catalog import load_catalog
 from factory.api.ondemand import ondemand_service
-from factory.api.pages import render_page
+from factory.api.pages import page_locale, render_page
 from factory.api.security import Principal, page_principal, page_role, page_role_any, services
 from factory.compliance import Permission
 from factory.compliance.roles import allows
@@ -99,18 +99,13 @@ def _shown(record: Record | None) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in record.data.items() if k != LETTER_KEY and v not in (None, "")]
 
 
-def _blocks_html(job: LetterJob | None, blocks: dict[str, str]) -> list[tuple[str, Markup]]:
+def _blocks_html(job: LetterJob | None, blocks: dict[str, str], locale: str
+                 ) -> list[tuple[str, Markup]]:
     """The blocks as the letter shows them: sanitised again, then marked safe."""
     if job is None:
         return []
-    return [(spec.label_for(_locale()), Markup(spec.clean(blocks.get(spec.name, ""))))  # noqa: S704
+    return [(spec.label_for(locale), Markup(spec.clean(blocks.get(spec.name, ""))))  # noqa: S704
             for spec in job.blocks]
-
-
-def _locale() -> str:
-    from factory.api import i18n
-
-    return i18n.current()
 
 
 def letters_router() -> APIRouter:
@@ -127,7 +122,7 @@ def letters_router() -> APIRouter:
             "jobs": list(jobs.values()), "job": job, "customer": customer,
             "record_json": record_json, "record": record, "shown": _shown(record),
             "texts": texts or {}, "preview": preview, "message": message,
-            "locale": _locale()}, status, principal=principal)
+            "locale": page_locale(request)}, status, principal=principal)
 
     @router.get("/letters/new", response_class=HTMLResponse)
     def new_letter(request: Request, job: str = "", customer: str = "",
@@ -210,8 +205,9 @@ def letters_router() -> APIRouter:
             preview = (previews.keep(principal.key.key_id, pages), len(pages))
         return render_page(request, "letter.html", {
             "letter": row, "record": content["record"], "blocks": _blocks_html(
-                job, content["blocks"]), "preview": preview, "may_review": reviewer,
-            "message": message, "LETTER_KEY": LETTER_KEY}, status, principal=principal)
+                job, content["blocks"], page_locale(request)), "preview": preview,
+            "may_review": reviewer, "message": message, "LETTER_KEY": LETTER_KEY}, status,
+            principal=principal)
 
     @router.get("/letters/{letter_id}", response_class=HTMLResponse)
     def letter(request: Request, letter_id: str,

@@ -207,6 +207,13 @@ def preview(app: App, job: Path, key: str, period: str | None, fmt: str,
     prepared = prepare(spec, settings, RunOptions(period=_period(period)))
     record = _find_record(prepared.source, RecordSchema(spec), key, settings)
     renderer = DocumentRenderer(spec, settings, prepared.period, prepared.issued)
+    blocks = renderer.templates.template_set.manifest.blocks
+    if blocks:  # an interactive letter set: its blocks' sample texts (docs/letters.md)
+        from dataclasses import replace
+
+        from factory.templates.blocks import with_sample_letter
+
+        record = replace(record, data=with_sample_letter(record.data, blocks))
     doc_id = document_id(spec.name, prepared.period.code, record.key, spec.document_type,
                          "pdf", 0)
     output = output or settings.var_dir / "preview" / f"{record.key}.{fmt}"

@@ -2,7 +2,8 @@
 that needs no second person sends a letter as it is submitted, through the on-demand path
 (one document; sending it again gives the same one, never a second); a letter job is checked
 by ``validate`` with its blocks' sample texts and refused as a batch run; a record posted as
-JSON is validated by the job's schema, naming the field."""
+JSON is validated by the job's schema, naming the field; ``proof`` and ``preview`` render the
+sample texts, and a changed sample is a changed record in the proof."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
 
 from factory.archive import open_index, open_store
 from factory.archive.audit import Actor
+from factory.archive.versions import keep_version
+from factory.cli.app import cli, load_commands
 from factory.config import Settings, load_settings
 from factory.errors import ConfigError, RecordError
 from factory.executors import InlineExecutor
@@ -23,6 +28,7 @@ from factory.ondemand.letters import LetterDesk, letter_jobs
 from factory.runner import RunOptions, run_job
 from factory.runner.preflight import check_job
 from factory.samples.customers import generate
+from factory.templates import TemplateSet
 from factory.templates.blocks import LETTER_KEY
 from tests.api.letters_site import JOB
 from tests.conftest import REPO
@@ -86,3 +92,37 @@ def test_a_letter_job_validates_with_samples_and_is_refused_in_batch(tmp_path: P
         assert list(index.entries(job=JOB)) == [] and index.list_runs(JOB) == []
     finally:
         index.close()
+
+
+def test_proofs_and_preview_of_a_letter_set_show_its_sample_texts(tmp_path: Path) -> None:
+    """Proofs and template versions apply to a letter set like to any: a wording change of a
+    sample text is a changed record in the proof against the archived version."""
+    load_commands()
+    settings, path = project(tmp_path / "project", four_eyes=True)
+    env = {"FACTORY_HOME": str(tmp_path / "project"), "FACTORY_VAR": str(settings.var_dir),
+           "FACTORY_WORKERS": "1"}
+    current = TemplateSet.load(settings.templates_dir, settings.assets_dir, JOB, "northwind")
+    index = open_index(settings.default_index_url)
+    try:
+        keep_version(open_store(settings.default_archive_url), index, current)
+    finally:
+        index.close()
+    out = tmp_path / "preview.pdf"
+    shown = CliRunner().invoke(cli, ["preview", str(path), "--record", "C000001", "-o",
+                                     str(out)], env=env, catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    same = CliRunner().invoke(cli, ["proof", str(path), "--against", current.version[:12],
+                                    "--period", "2026-11", "--out", str(tmp_path / "p0")],
+                              env=env, catch_exceptions=False)
+    assert same.exit_code == 0, same.output
+    manifest = settings.templates_dir / JOB / "set.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        "within five working days", "by tomorrow"), encoding="utf-8")
+    changed = CliRunner().invoke(cli, ["proof", str(path), "--against", current.version,
+                                       "--period", "2026-11", "--out", str(tmp_path / "p1")],
+                                 env=env, catch_exceptions=False)
+    assert changed.exit_code == 1, changed.output
+    report = json.loads((tmp_path / "p1" / "report.json").read_text(encoding="utf-8"))
+    assert report["records"] and all(r["text_diff_lines"] > 0 for r in report["records"])
+    text = PdfReader(out).pages[0].extract_text()
+    assert "refund the fee to your account within five working days" in text

@@ -24,9 +24,10 @@ from factory.api.links import issue_link
 from factory.api.security import Principal, api_principal, api_role, services
 from factory.compliance import Permission
 from factory.compliance import query as q
-from factory.errors import NotFoundError, RecordError
+from factory.errors import ConfigError, NotFoundError, RecordError
 from factory.models import ChannelStatus
 from factory.ondemand import OnDemandResult, OnDemandService, RenderRequest
+from factory.ondemand.letters import letter_jobs
 
 _LOCK = threading.Lock()
 
@@ -73,6 +74,9 @@ def ondemand_router() -> APIRouter:
         svc.policy.check_job(principal.role, name, spec.document_type if spec else None)
         if spec is None:
             raise NotFoundError(f"no job {name!r} in the jobs folder")
+        if letter_jobs({name: spec}, svc.settings):  # its template needs a written letter
+            raise ConfigError(f"job {name!r} writes interactive letters (its template set has"
+                              " editable blocks): write them in the web pages, /letters/new")
         ondemand = ondemand_service(request)
         try:
             result = ondemand.render(spec, RenderRequest(

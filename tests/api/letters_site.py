@@ -45,6 +45,14 @@ class LetterSite:
         finally:
             index.close()
 
+    def letter_record(self, key: str) -> dict[str, Any]:
+        """The customer's row of the copy's customers.csv, as the letter job reads it."""
+        import csv
+
+        with (self.built.var / "sample" / "customers.csv").open(encoding="utf-8") as handle:
+            row = next(r for r in csv.DictReader(handle) if r["customer_id"] == key)
+        return {k: v for k, v in row.items() if v != ""}
+
     def document(self, document_id: str) -> ArchiveEntry:
         index = self.built.index()
         try:

@@ -197,3 +197,14 @@ def test_bad_blocks_and_records_are_named(site: LetterSite) -> None:
         assert posted.status_code == 422 and "not valid JSON" in posted.text
     submitted = [e for e in site.audit("letter.submit") if "4001" in e.details]
     assert submitted == []  # nothing was stored
+
+
+def test_a_letter_job_is_refused_on_the_json_on_demand_path(site: LetterSite) -> None:
+    record = site.letter_record("C000001")
+    with httpx.Client(base_url=site.url, timeout=60) as client:
+        answer = client.post("/api/documents", json={"job": JOB, "record": record},
+                             headers={"Authorization": f"Bearer {site.keys['service']}"})
+    assert answer.status_code == 400, answer.text
+    assert "writes interactive letters" in answer.json()["detail"]
+    assert not [e for e in site.built.entries(job=JOB) if e.customer_id == "C000001"
+                and e.record_key == "C000001"]

@@ -17,7 +17,7 @@ import click
 from factory.cli.app import App, cli, handle_errors
 from factory.cli.archive import shell_actor
 from factory.cli.output import esc
-from factory.errors import InputError, RecordError
+from factory.errors import ConfigError, InputError, RecordError
 
 
 @cli.command()
@@ -55,6 +55,11 @@ def render(app: App, job: Path, record_file: Path, period: str | None, reason: s
     from factory.jobs import load_job
 
     spec = load_job(job)
+    from factory.ondemand.letters import letter_jobs
+
+    if letter_jobs({spec.name: spec}, settings):  # its template needs a written letter
+        raise ConfigError(f"{job}: job {spec.name!r} writes interactive letters (its template"
+                          " set has editable blocks): write them in the web pages, /letters/new")
     actor = shell_actor()
     service = OnDemandService(settings)
     try:

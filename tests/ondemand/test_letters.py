@@ -87,6 +87,15 @@ def test_a_letter_job_validates_with_samples_and_is_refused_in_batch(tmp_path: P
     assert checked.problems == [] and checked.records_checked == 3
     with pytest.raises(ConfigError, match="writes interactive letters"):
         run_job(load_job(path), settings, RunOptions(period="2026-12"), InlineExecutor())
+    load_commands()
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"customer_id": "C000001"}), encoding="utf-8")
+    refused = CliRunner().invoke(cli, ["render", str(path), "--record-json", str(record)],
+                                 env={"FACTORY_HOME": str(tmp_path),
+                                      "FACTORY_VAR": str(settings.var_dir)},
+                                 catch_exceptions=False)
+    assert refused.exit_code == 2, refused.output
+    assert "writes interactive letters" in refused.output
     index = open_index(settings.default_index_url)
     try:
         assert list(index.entries(job=JOB)) == [] and index.list_runs(JOB) == []

@@ -48,7 +48,7 @@ from tests.conftest import csv_source, write_job  # noqa: E402
 def _serve(folder: Path, queue, stop) -> None:  # type: ignore[no-untyped-def]
     """The test PKI and TSA, in this child process only. certomancer parses its TSA key again
     for every timestamp (~60 ms with cryptography's RSA key checks) and builds each token with
-    asn1crypto's exponential encoder (factory/render/seal_asn1.py: 10 -> 5 ms of CPU per
+    asn1crypto's exponential encoder (factory/render/seal_asn1.py: ~9 -> 2.5 ms of CPU per
     token), which no production TSA does; here the parsed key is cached and the encoder is the
     seal's, so the figure is closer to the protocol's cost than to the tool's."""
     import functools

@@ -50,6 +50,9 @@ def load_signer(spec: SealSpec, secrets: Mapping[str, str], root: Path) -> Any:
     """The pyHanko signer of ``spec``'s key; `ConfigError` naming the file or variable."""
     from pyhanko.sign import signers
 
+    from factory.render.seal_asn1 import install
+
+    install()  # the CMS of every seal encoded in linear time (seal_asn1.py)
     if spec.pkcs11:
         return pkcs11_signer(spec, secrets)
     path = key_path(spec, root)

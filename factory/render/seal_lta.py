@@ -31,6 +31,10 @@ def add_document_timestamp(data: bytes, tsa_url: str, trust: list[Any],
     from pyhanko_certvalidator import ValidationContext
     from pyhanko_certvalidator.errors import PathValidationError, ValidationError
 
+    from factory.render.seal_asn1 import install
+
+    install()  # the DSS and the timestamp's CMS encoded in linear time (seal_asn1.py)
+
     def context() -> Any:
         return ValidationContext(trust_roots=list(trust), allow_fetching=True,
                                  revocation_mode="soft-fail")

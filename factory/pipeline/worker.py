@@ -177,7 +177,7 @@ class Worker:
         as archived if the index shows this run archived it (`archived_by_run`); otherwise it
         failed, retryable, with ``reason``, and the next attempt picks it up where it stopped."""
         if holder:
-            _quietly(self.index.release_held_by, self.config.run_id, holder)
+            _quietly(self.index.claims.release_held_by, self.config.run_id, holder)
         try:
             entry = self.slots.find(self.slot_key(record, CHANNEL))
         except FactoryError:

@@ -54,21 +54,22 @@ class RetryPolicy:
         self.job = job
         self.attempts = max(attempts, 1)
         self.backoff = backoff
-        self.sleep = sleep
+        # Built once per worker (not per call: that doubles the cost of a call that succeeds
+        # at once, the common case); each call gets its own `RetryCallState`, and tenacity
+        # keeps the rest thread-local, so the on-demand service's threads may share it.
+        self._retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=backoff, exp_base=BACKOFF_FACTOR),
+            retry=retry_if_exception(_may_pass), before_sleep=self._count, sleep=sleep,
+            reraise=True)
+
+    def _count(self, state: RetryCallState) -> None:
+        retried(self.job, state.args[0])  # ops: metrics (the channel is the call's argument)
 
     def run(self, channel: str, work: Callable[[], ChannelOutcome]) -> ChannelOutcome:
         """``work()``'s outcome, tried again while its error may pass (the module docstring)."""
-
-        def count(state: RetryCallState) -> None:
-            retried(self.job, channel)  # ops: metrics
-
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=self.backoff, exp_base=BACKOFF_FACTOR),
-            retry=retry_if_exception(_may_pass), before_sleep=count, sleep=self.sleep,
-            reraise=True)
         try:
-            result: ChannelOutcome = retrying(work)
+            result: ChannelOutcome = self._retrying(lambda _channel: work(), channel)
             return result
         except FencedError as exc:
             return ChannelOutcome(channel, ChannelStatus.SKIPPED, reason=str(exc),

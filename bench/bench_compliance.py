@@ -62,8 +62,8 @@ def build(root: Path, count: int) -> tuple[str, str]:
     zipped = template.snapshot()
     store.put(template_snapshot_key(template.version), zipped, media_type="application/zip",
               sha256=hashlib.sha256(zipped).hexdigest())
-    index.remember_template_version(template.version, "statement", "northwind",
-                                    template_snapshot_key(template.version))
+    index.templates.remember(template.version, "statement", "northwind",
+                             template_snapshot_key(template.version))
     now = datetime.now(UTC)
     rows = []
     for number in range(count):

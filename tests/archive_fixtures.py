@@ -75,7 +75,7 @@ class Built:
     def entries(self, **filters: str) -> list[ArchiveEntry]:
         index = self.index()
         try:
-            return list(index.entries(**filters))
+            return list(index.documents.entries(**filters))
         finally:
             index.close()
 

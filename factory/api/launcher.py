@@ -16,8 +16,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from factory.archive import RunConflict, SqlIndex
+from factory.archive import RunConflict
 from factory.archive.audit import Actor
+from factory.archive.protocols import HasRuns
 from factory.config import Settings
 from factory.errors import FactoryError, LimitExceededError
 from factory.executors import make_executor
@@ -36,7 +37,7 @@ class Launch:
 
 
 class RunLauncher:
-    def __init__(self, settings: Settings, index: SqlIndex, executor: str = "pool",
+    def __init__(self, settings: Settings, index: HasRuns, executor: str = "pool",
                  workers: int = 1, max_runs: int = 2) -> None:
         self.settings = settings
         self.index = index
@@ -77,10 +78,10 @@ class RunLauncher:
         return options.run_id
 
     def _check_index(self, job: str, period: str) -> None:
-        """Refuse early what `SqlIndex.start_run` would refuse in the background thread."""
-        run = self.index.live_run(job, period)
+        """Refuse early what `RunRepository.start_run` would refuse in the background thread."""
+        run = self.index.runs.live_run(job, period)
         if run is not None:
-            raise RunConflict(f"run {run['run_id']} of {job} for {period} is still running;"
+            raise RunConflict(f"run {run.run_id} of {job} for {period} is still running;"
                               " wait for it")
 
     def _run(self, job: JobSpec, options: RunOptions, prepared: Prepared) -> None:

@@ -276,23 +276,26 @@ def _job_types(request: Request) -> dict[str, str]:
 
 def visible_runs(request: Request, principal: Principal, job: str | None, limit: int
                  ) -> list[dict[str, Any]]:
+    """The runs ``principal`` may see, newest first, as dicts (the JSON answer, and what
+    `factory.ops.runs` reads for the pages)."""
     index = services(request).index
     if job is not None:
         job = q.job_name(job)
     if principal.role is not Role.FINANCE:
-        return index.list_runs(job, limit)
+        return [row.as_dict() for row in index.runs.recent(job, limit)]
     types = _job_types(request)
     policy = services(request).policy
     names = [name for name, kind in types.items() if policy.may_use_job(principal.role, kind)]
     if job is not None:
         policy.check_job(principal.role, job, types.get(job))
         names = [job]
-    return index.list_runs(names, limit) if names else []
+    return [row.as_dict() for row in index.runs.recent(names, limit)] if names else []
 
 
 def read_run(request: Request, principal: Principal, run_id: str) -> dict[str, Any]:
     run_id = q.run_id(run_id)
-    found = services(request).index.get_run(run_id)
+    row = services(request).index.runs.get(run_id)
+    found = row.as_dict() if row is not None else None  # a dict like the launcher's status
     if found is None:
         found = services(request).launcher.status(run_id)
         if found is None:

@@ -3,8 +3,8 @@
 Takes the index and an invoice number as printed (``FV2026000001``: a series followed by the
 number's digits, the default ``number_format``); gives the `IssuedNumber` rows that carry it
 (one per series it can be read in, normally one). Reads only; written by
-`SqlIndex.complete_numbered`. Used to check that a credit note corrects an invoice that exists,
-for the same customer.
+`ClaimRepository.complete_numbered`. Used to check that a credit note corrects an invoice
+that exists, for the same customer.
 """
 
 from __future__ import annotations

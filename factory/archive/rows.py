@@ -3,8 +3,7 @@
 Takes nothing; gives the slot identity (`Slot`), a held claim (`Claim`), who supersedes a
 revision (`Supersession`), and frozen rows for runs, template versions, deliveries, numbers and
 documents with their legal-hold flag, instead of ``dict[str, Any]``. Each row class reads a
-row of its table (``from_row``) and writes a plain dict (``as_dict``) for JSON and the
-facade methods of `SqlIndex` that still return dicts.
+row of its table (``from_row``) and writes a plain dict (``as_dict``) for JSON answers.
 """
 
 from __future__ import annotations
@@ -173,7 +172,7 @@ class DeliveryRow(_Row):
 
 
 class IssuedNumber(NamedTuple):
-    """A number assigned in a series (a tuple, as `SqlIndex.numbers` always returned)."""
+    """A number assigned in a series (a tuple, as the numbering table's rows always were)."""
 
     number: int
     record_key: str

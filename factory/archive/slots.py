@@ -97,7 +97,7 @@ class OpenSlot:
                  supersede: Supersession | None = None) -> ArchiveEntry | None:
         """Row in, claim out, in one transaction (`SqlIndex.complete`); `FencedError` when a
         newer run took the slot over. Returns the revision superseded, if any."""
-        old = self._slots.index.complete(self.claim, entry, delivery, supersede=supersede)
+        old = self._slots.index.claims.complete(self.claim, entry, delivery, supersede=supersede)
         self.closed = True
         return old
 
@@ -105,7 +105,7 @@ class OpenSlot:
                           ) -> tuple[ArchiveEntry, T]:
         """Assign the next number of ``series`` and complete with what ``build(number)``
         renders and stores, in one transaction (`SqlIndex.complete_numbered`)."""
-        _old, built = self._slots.index.complete_numbered(self.claim, series, build)
+        _old, built = self._slots.index.claims.complete_numbered(self.claim, series, build)
         self.closed = True
         return built
 
@@ -113,7 +113,7 @@ class OpenSlot:
         """Give the slot back without writing (nothing to do, or refused)."""
         if not self.closed:
             self.closed = True
-            self._slots.index.release(self.claim)
+            self._slots.index.claims.release(self.claim)
 
 
 class Slots:
@@ -124,16 +124,16 @@ class Slots:
         self.store = store
 
     def find(self, key: SlotKey) -> ArchiveEntry | None:
-        return self.index.find(index_slot(key))
+        return self.index.documents.find(index_slot(key))
 
     def revisions(self, key: SlotKey) -> list[ArchiveEntry]:
-        return self.index.revisions(index_slot(key))
+        return self.index.documents.revisions(index_slot(key))
 
     @contextlib.contextmanager
     def slot(self, key: SlotKey, run_id: str, holder: str | None = None
              ) -> Iterator[OpenSlot]:
         """Claim ``key`` for ``run_id`` (see the module docstring)."""
-        claim = self.index.claim(index_slot(key), run_id, holder=holder)
+        claim = self.index.claims.claim(index_slot(key), run_id, holder=holder)
         opened = OpenSlot(self, key, claim)
         if claim.taken_from:
             self.drop_attempt(key, claim.taken_from)
@@ -147,7 +147,7 @@ class Slots:
             if not opened.closed:
                 opened.closed = True
                 with contextlib.suppress(FactoryError):
-                    self.index.release(claim)
+                    self.index.claims.release(claim)
             raise
         opened.release()
 
@@ -155,10 +155,10 @@ class Slots:
         """The objects of ``key``'s slot the index points to (documents, the delivery row)."""
         kept = {name for entry in self.revisions(key)
                 for name in (entry.storage_key, entry.record_storage_key) if name}
-        delivery = self.index.delivery(key.delivery_key())
-        if delivery is not None and delivery.get("storage_key"):
-            kept |= {str(delivery["storage_key"]),
-                     record_snapshot_key(str(delivery["storage_key"]))}
+        delivery = self.index.deliveries.get(key.delivery_key())
+        if delivery is not None and delivery.storage_key:
+            kept |= {delivery.storage_key,
+                     record_snapshot_key(delivery.storage_key)}
         return kept
 
     def _drop(self, key: SlotKey, names: list[str]) -> int:

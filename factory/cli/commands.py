@@ -276,29 +276,30 @@ def sample_data(app: App, customers: int, out: Path, seed: int, period: str | No
 def status(app: App, run_id: str, index_url: str | None, as_json: bool) -> None:
     """Show a run's status and counts, from the index (works from any machine)."""
     index = app.open_index(index_url, existing=True)
-    found = index.get_run(run_id)
+    found = index.runs.get(run_id)
     if found is None:
         raise ConfigError(f"no run {run_id!r} in {index.safe_url}")
-    report = found.get("report") or {}
+    report = found.report or {}
     live = None
-    if found.get("executor") == "celery" and found["status"] == "running":
+    if found.executor == "celery" and found.status == "running":
         from factory.cli.cluster import live_counts, print_live
 
         live = live_counts(run_id, os.environ)
     if as_json:
-        app.out.print_json(json.dumps({**found, "report": report, "live": live}, default=str))
+        app.out.print_json(json.dumps({**found.as_dict(), "report": report, "live": live},
+                                  default=str))
         return
     counts = report.get("counts", {})
-    app.out.print(f"run {esc(run_id)}: {esc(found['job'])} {esc(found['period'])}"
-                  f" [bold]{found['status']}[/]"
-                  f" (started {found['started_at']:%Y-%m-%d %H:%M:%S} UTC,"
-                  f" last heartbeat {found['heartbeat_at']:%H:%M:%S})")
+    app.out.print(f"run {esc(run_id)}: {esc(found.job)} {esc(found.period)}"
+                  f" [bold]{found.status}[/]"
+                  f" (started {found.started_at:%Y-%m-%d %H:%M:%S} UTC,"
+                  f" last heartbeat {found.heartbeat_at:%H:%M:%S})")
     if counts:
         app.out.print("  " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         line = report.get("reconciliation", {}).get("line")
         if line:
             app.out.print(f"  {esc(line)}")
-    if found.get("executor") == "celery" and found["status"] == "running":
+    if found.executor == "celery" and found.status == "running":
         print_live(app, run_id, live)
 
 
@@ -318,7 +319,9 @@ def runs(app: App, job: str | None, period: str | None, limit: int, as_json: boo
 
     index = app.open_index(existing=True)
     try:
-        found = index.list_runs(job, limit if period is None else 10_000)
+        # as dicts: what `factory.ops.runs` reads and the JSON output prints
+        found = [row.as_dict()
+                 for row in index.runs.recent(job, limit if period is None else 10_000)]
     finally:
         index.close()
     if period is not None:

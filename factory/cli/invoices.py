@@ -93,7 +93,8 @@ def register(app: App, period: str, job: str | None, out: Path | None) -> None:
     index = app.open_index(existing=True)
     store = _store(app)
     pairs = []
-    for entry in index.entries(document_type="invoice", period=code, channel="pdf", job=job):
+    for entry in index.documents.entries(document_type="invoice", period=code, channel="pdf",
+                                         job=job):
         if not entry.record_storage_key:
             continue
         pairs.append((entry, json.loads(store.get(entry.record_storage_key))))
@@ -129,8 +130,9 @@ def find(app: App, number: str) -> None:
     table = Table("document", "channel", "customer", "job", "period", "record", "type",
                   "storage key")
     for row in rows:
-        for entry in index.entries(job=row.job, period=row.period, record_key=row.record_key,
-                                   document_type=row.document_type):
+        for entry in index.documents.entries(job=row.job, period=row.period,
+                                             record_key=row.record_key,
+                                             document_type=row.document_type):
             table.add_row(entry.document_id, entry.channel, entry.customer_id, entry.job,
                           entry.period, entry.record_key, entry.media_type, entry.storage_key)
     app.out.print(table)

@@ -235,8 +235,8 @@ def _settle_lost_chunk(chunk: list[Record], config: WorkerConfig) -> list[Outcom
     try:
         outcomes = []
         for record in chunk:
-            entry = index.find(Slot(job.name, config.period, record.key, CHANNEL,
-                                    job.document_type))
+            entry = index.documents.find(Slot(job.name, config.period, record.key, CHANNEL,
+                                              job.document_type))
             outcomes.append(archived_by_run(job, record, entry, config.run_id) or Outcome(
                 record.key, record.position, Status.FAILED, reason=reason))
         return outcomes

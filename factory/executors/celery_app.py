@@ -12,7 +12,7 @@ Delivery is at least once, and every step downstream is idempotent and keyed:
   same task id, counted as a retry, so a chunk that kills every process it meets fails after
   ``retries`` (its records then fail with the reason) instead of looping forever. The task id
   is the ``holder`` of the record claims it takes, so the new run takes over the dead process's
-  claims at once (`SqlIndex.claim`), and records this run already archived count as archived.
+  claims at once (`ClaimRepository.claim`), and records this run already archived count as archived.
 - a memory cap per worker process (``RLIMIT_DATA``, FACTORY_WORKER_MEMORY of the worker machine,
   set as each process starts): a record that needs more fails with that reason and the chunk's
   other records go on; a process that dies outright is replaced by Celery's pool, as above.

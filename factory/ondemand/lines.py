@@ -50,7 +50,7 @@ class OnDemandRun:
 
     def beat(self) -> None:
         report = self.state.report.as_dict()
-        self.index.heartbeat(self.run_id, report)
+        self.index.runs.heartbeat(self.run_id, report)
         write_json_atomic(self.state.run_dir / "report.json", report)
 
     def finish(self) -> None:
@@ -59,7 +59,7 @@ class OnDemandRun:
             report = self.state.report
             report.finished_at = datetime.now(UTC)
             write_json_atomic(self.state.run_dir / "report.json", report.as_dict())
-            self.index.finish_run(self.run_id, report.status, report.as_dict())
+            self.index.runs.finish_run(self.run_id, report.status, report.as_dict())
 
 
 class WarmLine:

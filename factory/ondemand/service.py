@@ -7,7 +7,7 @@ the field), routed, rendered, archived, indexed and delivered by `factory.pipeli
 templates, brands, archive, index, claims, revisions and transports are the batch's.
 
 Runs: every job gets one *on-demand run* per day (executor ``ondemand``, period = the UTC
-day), registered in the index like a batch run (`SqlIndex.start_run`, so it is fenced, shows in
+day), registered in the index like a batch run (`RunRepository.start_run`, so it is fenced, shows in
 ``docfactory runs`` and keeps a report with the counts of every request, its rejects and
 failures). It is finished when the day changes or the service closes; another process of the
 service adopts the live one instead of starting a second.
@@ -205,7 +205,7 @@ class OnDemandService:
         store_url, index_url = archive_urls(job, self.settings)
         index = open_index(index_url, migrate=False)
         try:
-            entry = index.get(document_id)
+            entry = index.documents.get(document_id)
         finally:
             index.close()
         if entry is None:
@@ -269,15 +269,15 @@ class OnDemandService:
             unapproved = approval_problem(job, templates.version, index)
             if unapproved:
                 raise ConfigError(unapproved)
-            live = index.live_run(job.name, day)
-            if live is not None and live.get("executor") != EXECUTOR:
-                raise RunConflict(f"run {live['run_id']} of {job.name} for {day} is running;"
+            live = index.runs.live_run(job.name, day)
+            if live is not None and live.executor != EXECUTOR:
+                raise RunConflict(f"run {live.run_id} of {job.name} for {day} is running;"
                                   " on-demand documents of this job wait for it")
-            run_id = live["run_id"] if live is not None else new_run_id()
+            run_id = live.run_id if live is not None else new_run_id()
             if live is None:
-                index.start_run(run_id, job.name, day, executor=EXECUTOR,
-                                workers=self.pool_size, template_version=templates.version,
-                                dry_run=False, owner=run_owner(), actor=EXECUTOR)
+                index.runs.start_run(run_id, job.name, day, executor=EXECUTOR,
+                                     workers=self.pool_size, template_version=templates.version,
+                                     dry_run=False, owner=run_owner(), actor=EXECUTOR)
             keep_version(open_store(store_url), index, templates.template_set)
         except BaseException:
             index.close()
@@ -334,7 +334,7 @@ def _same_record(worker: Worker, outcome: Outcome, record: Record) -> None:
     pdf = next((c for c in outcome.channels if c.channel == CHANNEL), None)
     if pdf is None or pdf.rendered or not pdf.document_id:
         return
-    entry = worker.index.get(pdf.document_id)
+    entry = worker.index.documents.get(pdf.document_id)
     if entry is None or not entry.record_storage_key:
         return
     first = json.loads(worker.store.get(entry.record_storage_key)).get("record")
@@ -368,10 +368,10 @@ def _templates(job: JobSpec, settings: Settings) -> DocumentTemplates:
 def _still_running(run: OnDemandRun) -> bool:
     """False when a newer run took the job and day over (ours was declared abandoned)."""
     try:
-        found = run.index.get_run(run.run_id)
+        found = run.index.runs.get(run.run_id)
     except FactoryError:
         return True
-    return found is not None and found.get("status") == "running"
+    return found is not None and found.status == "running"
 
 
 def _quietly(function: Callable[[], Any]) -> None:

@@ -28,6 +28,7 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from factory.archive.protocols import HasRuns
 from factory.jobs import JobSpec
 from factory.jobs.notify import NotifySpec
 from factory.urls import mask_url
@@ -152,29 +153,29 @@ class StallWatch:
         self.seen: dict[str, tuple[str, float]] = {}
         self.told: set[str] = set()
 
-    def check(self, jobs: list[JobSpec], index: Any, now: float,
+    def check(self, jobs: list[JobSpec], index: HasRuns, now: float,
               env: Mapping[str, str]) -> list[str]:
         """Run ids notified as stalled by this call."""
         told: list[str] = []
         by_name = {job.name: job for job in jobs if job.notify and "stalled" in job.notify.on}
         if not by_name:
             return told
-        for run in index.list_runs(job=list(by_name), limit=200):
-            if run["status"] != "running" or run["run_id"] in self.told:
+        for run in index.runs.recent(list(by_name), limit=200):
+            if run.status != "running" or run.run_id in self.told:
                 continue
-            report = run.get("report") or {}
+            report = run.report or {}
             moved = json.dumps(report.get("counts", {}), sort_keys=True)
-            last = self.seen.get(run["run_id"])
+            last = self.seen.get(run.run_id)
             if last is None or last[0] != moved:
-                self.seen[run["run_id"]] = (moved, now)
+                self.seen[run.run_id] = (moved, now)
                 continue
-            spec = by_name[run["job"]].notify
+            spec = by_name[run.job].notify
             assert spec is not None
             if now - last[1] >= spec.stalled_minutes * 60:
-                payload = summary({**report, "run_id": run["run_id"], "job": run["job"],
-                                   "period": run["period"], "status": "running"},
+                payload = summary({**report, "run_id": run.run_id, "job": run.job,
+                                   "period": run.period, "status": "running"},
                                   "stalled", spec.link)
                 deliver(spec, payload, env)
-                self.told.add(run["run_id"])
-                told.append(run["run_id"])
+                self.told.add(run.run_id)
+                told.append(run.run_id)
         return told

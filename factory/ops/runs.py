@@ -1,6 +1,6 @@
 """Runs seen by an operator: durations, rates and per-period totals over several runs.
 
-Takes rows of the ``runs`` table (`SqlIndex.list_runs`, the report parsed); gives
+Takes rows of the ``runs`` table as dicts (`RunRow.as_dict`, the report parsed); gives
 `run_row` (a run with its duration in seconds and its docs/s) and `period_totals` (one line
 per job and period, however many runs it took). A period resumed over three runs is one
 period: its documents archived and pages are the sums over its runs (each run archives

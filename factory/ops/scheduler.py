@@ -122,9 +122,9 @@ class Scheduler:
 
     def _fire(self, job: JobSpec, firing: Firing) -> dict[str, Any]:
         context = {"job": job.name, "period": firing.period, "firing": firing.at.isoformat()}
-        live = self.index.live_run(job.name, firing.period)
+        live = self.index.runs.live_run(job.name, firing.period)
         if live is not None:
-            note = f"skipped: run {live['run_id']} of {job.name} {firing.period} is still live"
+            note = f"skipped: run {live.run_id} of {job.name} {firing.period} is still live"
             self.log.settle(job.name, firing.at, "skipped", note=note, now=self.clock.now())
             LOG.warning(note, extra={**context, "status": "skipped"})
             return {**context, "status": "skipped", "note": note}

@@ -33,7 +33,8 @@ class WorkerConfig:
     run send again the messages a crash left in doubt (see `factory.pipeline.delivery`).
     ``force`` renders archived records again as new revisions; ``actor`` (``cli:<user>`` or
     ``key:<id>``, with ``actor_role``) and ``force_reason`` are recorded on every revision it
-    supersedes."""
+    supersedes. ``attempts`` and ``backoff`` are the retry policy of a channel's retryable
+    errors (`factory.pipeline.retry`): tries in all, and the first wait in seconds."""
 
     job_path: str
     settings: Settings
@@ -45,6 +46,7 @@ class WorkerConfig:
     template_version: str
     force: bool = False
     attempts: int = 3
+    backoff: float = 0.2
     email_url: str | None = None
     sms_url: str | None = None
     resend_unknown: bool = False

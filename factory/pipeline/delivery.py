@@ -8,9 +8,9 @@ is fixed: archive first, then deliver, then record the delivery status::
     objects removed, on any failure)
     "sending" or "unknown" left by a crash?    ─► the in-doubt policy below
     render ─► store the record snapshot and the .eml / .json
-    index.begin_delivery: "sending", attempts + 1          (recorded BEFORE the send)
+    index.deliveries.begin: "sending", attempts + 1        (recorded BEFORE the send)
     transport.send ─► refused: "failed" with the reason, the claim released
-    index.complete: document row in, "sent" + message id, claim out   (one transaction)
+    slot.complete: document row in, "sent" + message id, claim out    (one transaction)
 
 The in-doubt policy, when an earlier attempt recorded "sending" but never "sent" (the process
 died between the send and the record):
@@ -33,10 +33,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from factory.archive.index import SqlIndex
 from factory.archive.keys import SlotKey, record_snapshot_key
+from factory.archive.rows import DeliveryRow
 from factory.archive.slots import OpenSlot, Slots
 from factory.archive.store import Store, sha256_of
 from factory.deliver import Transport
@@ -73,7 +74,7 @@ class Send:
     snapshot: Callable[[str, datetime], Artifact]
     entry: Callable[[str, Artifact, str, str, datetime], ArchiveEntry]
     meta: Callable[[str], DocumentMeta]
-    #: The unit of work (a Celery task id) holding the claim; see `SqlIndex.claim`.
+    #: The unit of work (a Celery task id) holding the claim; see `ClaimRepository.claim`.
     holder: str | None = None
 
 
@@ -117,8 +118,8 @@ class Deliverer:
         with self.slots.slot(slot_key, self.run_id, send.holder) as slot:
             if slot.existing is not None:
                 return ChannelOutcome(channel, ChannelStatus.SKIPPED)
-            earlier = self.index.delivery(key)
-            if earlier is not None and earlier["status"] in IN_DOUBT:
+            earlier = self.index.deliveries.get(key)
+            if earlier is not None and earlier.status in IN_DOUBT:
                 settled = self._in_doubt(send, slot, key, earlier)
                 if settled is not None:
                     return settled
@@ -135,12 +136,13 @@ class Deliverer:
                         record_sha256=snapshot.sha256)
         slot.store(entry, artifact, snapshot)
         transport = self.transport(channel)
-        self.index.begin_delivery(slot.claim, key, document_id=doc_id, storage_key=storage_key,
-                                  recipient=send.recipient, transport=transport.url)
+        self.index.deliveries.begin(slot.claim, key, document_id=doc_id,
+                                    storage_key=storage_key, recipient=send.recipient,
+                                    transport=transport.url)
         try:
             receipt = transport.send(message)
         except DeliveryError as exc:
-            self.index.finish_delivery(key, DeliveryStatus.FAILED, reason=str(exc))
+            self.index.deliveries.finish(key, DeliveryStatus.FAILED, reason=str(exc))
             raise
         self._receipts[key] = receipt
         slot.complete(entry, {"key": key, "message_id": receipt.message_id,
@@ -149,34 +151,34 @@ class Deliverer:
         return ChannelOutcome(channel, ChannelStatus.DONE, rendered=True,
                               document_id=doc_id, message_id=receipt.message_id)
 
-    def _in_doubt(self, send: Send, slot: OpenSlot, key: str, earlier: dict[str, Any]
+    def _in_doubt(self, send: Send, slot: OpenSlot, key: str, earlier: DeliveryRow
                   ) -> ChannelOutcome | None:
         """Settle a send an earlier attempt left "sending"; None means: send it (again)."""
         if key in self._receipts:
             return self._record_proof(send, slot, key, earlier, self._receipts[key])
         transport = self.transport(send.channel)
         proof = transport.find(key)
-        if proof is not None and earlier.get("storage_key"):
+        if proof is not None and earlier.storage_key:
             return self._record_proof(send, slot, key, earlier, proof)
         if transport.resend_is_safe or self.resend_unknown:
             return None
-        self.index.finish_delivery(
+        self.index.deliveries.finish(
             key, DeliveryStatus.UNKNOWN,
-            reason=f"a crash left it 'sending' (attempt {earlier['attempts']}, run"
-                   f" {earlier['run_id']}); {transport.url} cannot tell whether it was sent")
+            reason=f"a crash left it 'sending' (attempt {earlier.attempts}, run"
+                   f" {earlier.run_id}); {transport.url} cannot tell whether it was sent")
         slot.release()
         raise PermanentDeliveryError(
-            f"delivery unknown: attempt {earlier['attempts']} (run {earlier['run_id']}) was"
+            f"delivery unknown: attempt {earlier.attempts} (run {earlier.run_id}) was"
             f" interrupted after recording 'sending' at"
-            f" {earlier['updated_at']:%Y-%m-%d %H:%M:%S} UTC; held, not resent."
+            f" {earlier.updated_at:%Y-%m-%d %H:%M:%S} UTC; held, not resent."
             " Look for the message in the mail server's log"
             f" (idempotency key {key}); run with --resend-unknown to send it again")
 
-    def _record_proof(self, send: Send, slot: OpenSlot, key: str, earlier: dict[str, Any],
+    def _record_proof(self, send: Send, slot: OpenSlot, key: str, earlier: DeliveryRow,
                       proof: Receipt) -> ChannelOutcome:
-        storage_key = str(earlier["storage_key"])
+        storage_key = str(earlier.storage_key)
         data = self.store.get(storage_key)
-        doc_id = str(earlier["document_id"])
+        doc_id = str(earlier.document_id)
         media_type = _MEDIA_TYPES.get(storage_key.rsplit(".", 1)[-1], "application/octet-stream")
         artifact = Artifact.of(send.channel, media_type, storage_key.rsplit(".", 1)[1], data)
         created = datetime.now(UTC)

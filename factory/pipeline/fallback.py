@@ -41,9 +41,9 @@ def with_fallback(worker: Any, record: Record, route: Route, channel: str, send:
     if channel not in MESSAGE_CHANNELS or job.routing is None:
         return [send(channel, route)], ()
     key = delivery_key(job.name, worker.period.code, record.key, job.document_type, channel)
-    row = worker.index.delivery(key)
-    if row is not None and row["status"] in REFUSED:
-        cause = str(row.get("reason") or "refused").split("; fell back to ")[0]
+    row = worker.index.deliveries.get(key)
+    if row is not None and row.status in REFUSED:
+        cause = str(row.reason or "refused").split("; fell back to ")[0]
         return _fall_back(worker, record, route, channel, key, cause, send)
     result = send(channel, route)
     if result.status is not ChannelStatus.FAILED or result.retryable or \

@@ -16,11 +16,11 @@ hands each the record, its route and the record's shared context (the archived P
 
 Errors become outcomes, never exceptions: permanent ones (template, resource, bad data, a
 transport's refusal) fail the channel at once; retryable ones (index locked, store timeout,
-SMTP 4xx, gateway 5xx) are tried ``attempts`` times with backoff. The first failed channel fails
-the record; the channels after it are left for the rerun. A record a newer run took over
-(`FencedError`: this run was declared abandoned, or the newer run holds the claim) is handed
-over: skipped, not failed, and nothing more of it is done here. `worker_for` keeps one `Worker` per
-process and run.
+SMTP 4xx, gateway 5xx) are tried ``attempts`` times with backoff (`factory.pipeline.retry`).
+The first failed channel fails the record; the channels after it are left for the rerun. A
+record a newer run took over (`FencedError`: this run was declared abandoned, or the newer run
+holds the claim) is handed over: skipped, not failed, and nothing more of it is done here.
+`worker_for` keeps one `Worker` per process and run.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import time
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +40,7 @@ from factory.archive.slots import Slots
 from factory.archive.store import Store
 from factory.config import retention_until
 from factory.deliver import Transport, open_transport
-from factory.errors import ConfigError, FactoryError, FencedError, RenderError
+from factory.errors import ConfigError, FactoryError
 from factory.models import (
     ArchiveEntry,
     Artifact,
@@ -54,12 +53,12 @@ from factory.models import (
     Status,
 )
 from factory.observe.logs import logged_outcome
-from factory.observe.metrics import retried
 from factory.pipeline.channels.base import Channel, RecordContext, channel_class
 from factory.pipeline.config import CHANNEL, WorkerConfig
 from factory.pipeline.delivery import Deliverer
 from factory.pipeline.document import DocumentRenderer
 from factory.pipeline.fallback import with_fallback
+from factory.pipeline.retry import RetryPolicy
 from factory.pipeline.settle import archived_by_run
 from factory.routing import route_record
 
@@ -88,6 +87,7 @@ class Worker:
         if bind is not None:  # an invoice job: credit notes must name an issued invoice
             bind(lambda number: find_invoice(self.index, number))
         self.slots = Slots(self.index, self.store)
+        self.retry = RetryPolicy(self.job.name, config.attempts, config.backoff)
         self._messages: Any = None
         if _MESSAGES & set(self.job.channels):
             self.messages()  # compile the message templates now, not on the first record
@@ -159,7 +159,7 @@ class Worker:
 
         def send(name: str, where: Route) -> ChannelOutcome:
             channel = self.channel(name)
-            return self._with_retries(name, lambda: channel.process(record, where, context))
+            return self.retry.run(name, lambda: channel.process(record, where, context))
 
         for name in route.channels:
             # A refused email/SMS goes once to the route's next channel (factory.pipeline.fallback)
@@ -177,34 +177,13 @@ class Worker:
         as archived if the index shows this run archived it (`archived_by_run`); otherwise it
         failed, retryable, with ``reason``, and the next attempt picks it up where it stopped."""
         if holder:
-            _quietly(self.index.release_held_by, self.config.run_id, holder)
+            _quietly(self.index.claims.release_held_by, self.config.run_id, holder)
         try:
             entry = self.slots.find(self.slot_key(record, CHANNEL))
         except FactoryError:
             entry = None
         return archived_by_run(self.job, record, entry, self.config.run_id) or Outcome(
             record.key, record.position, Status.FAILED, retryable=True, reason=reason)
-
-    def _with_retries(self, channel: str, work: Any) -> ChannelOutcome:
-        delay = 0.2
-        for attempt in range(1, self.config.attempts + 1):
-            try:
-                result: ChannelOutcome = work()
-                return result
-            except FencedError as exc:
-                return ChannelOutcome(channel, ChannelStatus.SKIPPED, reason=str(exc),
-                                      handed_over=True)
-            except FactoryError as exc:
-                if exc.stops_run:  # a full disk: the runner stops the run, not this record
-                    raise
-                if exc.retryable and attempt < self.config.attempts:
-                    retried(self.job.name, channel)  # ops: metrics
-                    time.sleep(delay)
-                    delay *= 4
-                    continue
-                return ChannelOutcome(channel, ChannelStatus.FAILED, reason=_reason(exc),
-                                      retryable=exc.retryable)
-        raise AssertionError("unreachable")
 
     def _outcome(self, record: Record, results: list[ChannelOutcome],
                  suppressed: tuple[ChannelOutcome, ...], context: RecordContext) -> Outcome:
@@ -282,20 +261,6 @@ def _record_snapshot(record: Record, doc_id: str, worker: Worker, created: datet
         body["computed"] = computed
     data = json.dumps(body, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
     return Artifact.of("record", RECORD_MEDIA_TYPE, "json", data)
-
-
-def _reason(exc: FactoryError) -> str:
-    kind = {
-        "TemplateError": "template error",
-        "ResourceBlockedError": "blocked resource",
-        "IntegrityError": "integrity error",
-        "PermanentDeliveryError": "refused",
-        "RetryableDeliveryError": "not delivered (retryable)",
-        "LegalHoldError": "legal hold",
-    }.get(type(exc).__name__)
-    if kind is None:
-        kind = "render error" if isinstance(exc, RenderError) else type(exc).__name__
-    return f"{kind}: {exc}"
 
 
 def _quietly(function: Any, *args: Any) -> None:

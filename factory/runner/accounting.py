@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from factory.archive.index import SqlIndex
+from factory.archive.protocols import HasDocuments
 from factory.errors import FactoryError
 from factory.jobs import JobSpec
 from factory.models import (
@@ -167,14 +167,14 @@ class RunState:
         self.report.failures_file = str(failures) if failures else None
 
 
-def count_in_flight(job: JobSpec, run_id: str, state: RunState, index: SqlIndex) -> None:
+def count_in_flight(job: JobSpec, run_id: str, state: RunState, index: HasDocuments) -> None:
     """A stopped run: records its workers archived whose outcome never came back (the chunk
     was in flight) are counted from the index, when the PDF is all the job sends; otherwise
     they stay 'not processed' and the rerun settles them."""
     if list(job.channels) != [CHANNEL]:
         return
     try:
-        documents, pages, size = index.run_totals(run_id, CHANNEL)
+        documents, pages, size = index.documents.run_totals(run_id, CHANNEL)
     except FactoryError:
         return
     counts = state.counts

@@ -64,9 +64,9 @@ def process_fallbacks(job: JobSpec, settings: Settings, period: str,
         if not rows:
             return summary
         run_id = summary.run_id = new_run_id()
-        index.start_run(run_id, job.name, summary.period, executor="fallbacks", workers=1,
-                        template_version=prepared.templates.version, dry_run=False,
-                        owner=run_owner(), actor=actor)
+        index.runs.start_run(run_id, job.name, summary.period, executor="fallbacks",
+                             workers=1, template_version=prepared.templates.version,
+                             dry_run=False, owner=run_owner(), actor=actor)
         report = RunReport(run_id=run_id, job=job.name, period=summary.period, dry_run=False,
                            started_at=datetime.now(UTC), executor="fallbacks",
                            template_version=prepared.templates.version)
@@ -95,7 +95,7 @@ def process_fallbacks(job: JobSpec, settings: Settings, period: str,
             worker.close()
             state.settle()
             report.finished_at = datetime.now(UTC)
-            index.finish_run(run_id, report.status, report.as_dict())
+            index.runs.finish_run(run_id, report.status, report.as_dict())
         return summary
     finally:
         index.close()

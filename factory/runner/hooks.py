@@ -176,7 +176,7 @@ class Heartbeat(Hook):
     def after_chunk(self, run: RunContext, outcomes: list[Outcome]) -> None:
         if time.monotonic() - self.beat > HEARTBEAT_SECONDS:
             self.beat = time.monotonic()
-            run.index.heartbeat(run.config.run_id, run.report.as_dict())
+            run.index.runs.heartbeat(run.config.run_id, run.report.as_dict())
 
 
 class OrphanWarning(Hook):

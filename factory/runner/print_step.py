@@ -74,8 +74,8 @@ def collect_items(job: JobSpec, period: str, store: Store, index: SqlIndex,
     """Every archived document of the job's period (or of the record keys ``only``) as a
     print item, its address from the record snapshot (read only for those)."""
     items = []
-    for entry in index.entries(job=job.name, period=period, channel=CHANNEL,
-                               document_type=job.document_type):
+    for entry in index.documents.entries(job=job.name, period=period, channel=CHANNEL,
+                                         document_type=job.document_type):
         summary.archived_documents += 1
         if only is not None and entry.record_key not in only:
             continue
@@ -111,7 +111,7 @@ def build_print(job: JobSpec, settings: Settings, period: str, store: Store, ind
 
     def routed() -> set[str]:
         """Records whose print hand-over routing queued (the `deliveries` table)."""
-        return {row["record_key"] for row in index.deliveries_of(
+        return {row.record_key for row in index.deliveries.where(
             job=job.name, period=period, channel="print", document_type=job.document_type)}
 
     if rule.strip() == "routed":  # read the snapshots of the routed records only
@@ -188,12 +188,13 @@ def _archive(job: JobSpec, settings: Settings, period: str, store: Store, index:
 def _withdraw_stale(job: JobSpec, period: str, index: SqlIndex, batches: int) -> int:
     """Withdraw print outputs of batch numbers beyond ``batches`` (the plan got shorter)."""
     withdrawn = 0
-    for entry in list(index.entries(job=job.name, period=period, channel=PRINT_CHANNEL)):
+    stale = index.documents.entries(job=job.name, period=period, channel=PRINT_CHANNEL)
+    for entry in list(stale):
         number = entry.record_key.removeprefix("print-")
         if number.isdigit() and int(number) > batches:
-            index.withdraw(Slot(job=job.name, period=period, record_key=entry.record_key,
-                                channel=PRINT_CHANNEL, document_type=entry.document_type),
-                           PRINT_ACTOR,
-                           f"batch {number} no longer in the print plan ({batches} batches)")
+            index.documents.withdraw(
+                Slot(job=job.name, period=period, record_key=entry.record_key,
+                     channel=PRINT_CHANNEL, document_type=entry.document_type),
+                PRINT_ACTOR, f"batch {number} no longer in the print plan ({batches} batches)")
             withdrawn += 1
     return withdrawn

@@ -220,10 +220,11 @@ def run_job(job: JobSpec, settings: Settings, options: RunOptions, executor: Exe
         raise
     report.warnings.extend(getattr(store, "notes", ()))  # e.g. S3 lock=auto without Object Lock
     if not options.dry_run:
-        index.start_run(run_id, job.name, prepared.period.code, executor=executor.name,
-                        workers=executor.workers, template_version=prepared.templates.version,
-                        dry_run=False, owner=run_owner(), actor=options.actor,
-                        reason=options.force_reason.strip() or None)
+        index.runs.start_run(run_id, job.name, prepared.period.code, executor=executor.name,
+                             workers=executor.workers,
+                             template_version=prepared.templates.version, dry_run=False,
+                             owner=run_owner(), actor=options.actor,
+                             reason=options.force_reason.strip() or None)
     hooks.emit_after("start", run)
     try:
         if not options.dry_run:
@@ -280,7 +281,7 @@ def _settle_and_record(state: RunState, report: RunReport, progress: Progress, i
         report.warnings.append(f"{state.run_dir / 'report.json'} not written: {exc.strerror}")
     if not dry_run:
         try:
-            index.finish_run(report.run_id, report.status, report.as_dict())
+            index.runs.finish_run(report.run_id, report.status, report.as_dict())
         except FactoryError as exc:
             report.warnings.append(f"the run's row in the index is not updated ({exc}); it"
                                    " shows as running until its heartbeat goes stale")

@@ -56,7 +56,7 @@ class LetterSite:
     def document(self, document_id: str) -> ArchiveEntry:
         index = self.built.index()
         try:
-            entry = index.get(document_id)
+            entry = index.documents.get(document_id)
         finally:
             index.close()
         assert entry is not None, document_id

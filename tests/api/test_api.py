@@ -46,10 +46,10 @@ class Site:
         self.doc = statements[0]
         self.customer = self.doc.customer_id
         index = built.index()
-        runs = index.list_runs(limit=10)
+        runs = index.runs.recent(limit=10)
         index.close()
-        self.statement_run = next(r["run_id"] for r in runs if r["job"] == "monthly_statements")
-        self.invoice_run = next(r["run_id"] for r in runs if r["job"] == "monthly_invoices")
+        self.statement_run = next(r.run_id for r in runs if r.job == "monthly_statements")
+        self.invoice_run = next(r.run_id for r in runs if r.job == "monthly_invoices")
 
     def call(self, method: str, path: str, role: str | None = None, **kwargs: Any
              ) -> httpx.Response:

@@ -196,7 +196,7 @@ def test_emails_and_sms_carry_the_link_to_the_records_pdf(tmp_path, sample_dir, 
     assert report.counts.archived == 2 and report.balanced, report.as_dict()
     index = open_index(settings.default_index_url)
     try:
-        pdfs = {key: index.find(Slot(job.name, "2026-12", key, "pdf", job.document_type))
+        pdfs = {key: index.documents.find(Slot(job.name, "2026-12", key, "pdf", job.document_type))
                 for key, _, _ in cases}
     finally:
         index.close()

@@ -109,8 +109,8 @@ def test_idempotency_key_gives_the_same_document_and_another_key_a_new_one(site:
     try:
         slot = Slot("monthly_statements", first.json()["period"],
                     first.json()["record_key"], "pdf", "statement")
-        assert len(index.revisions(slot)) == 1  # the retry made no second revision
-        run = index.get_run(first.json()["run_id"])
+        assert len(index.documents.revisions(slot)) == 1  # the retry made no second revision
+        run = index.runs.get(first.json()["run_id"])
     finally:
         index.close()
     assert run is not None
@@ -162,7 +162,7 @@ def test_reissue_of_an_archived_period_is_a_new_revision_with_a_reason(site: Sit
     slot = Slot("monthly_statements", "2026-10", record["customer_id"], "pdf", "statement")
     index = site.built.index()
     try:
-        old = index.find(slot)
+        old = index.documents.find(slot)
     finally:
         index.close()
     assert old is not None and old.revision == 1
@@ -174,7 +174,7 @@ def test_reissue_of_an_archived_period_is_a_new_revision_with_a_reason(site: Sit
     assert reissued.json()["document_id"] != old.document_id
     index = site.built.index()
     try:
-        revisions = index.revisions(slot)
+        revisions = index.documents.revisions(slot)
     finally:
         index.close()
     assert [r.revision for r in revisions] == [1, 2]
@@ -252,10 +252,10 @@ def test_on_demand_delivers_over_the_jobs_channels_like_a_batch_record(
     assert sent["to"] == ["c000401@example.com"]
     index = open_index(settings.default_index_url)
     try:
-        (delivery,) = index.deliveries_of(channel="email")
-        run = index.get_run(result.run_id)
+        (delivery,) = index.deliveries.where(channel="email")
+        run = index.runs.get(result.run_id)
     finally:
         index.close()
-    assert delivery["status"] == "sent" and delivery["record_key"] == result.record_key
-    assert run is not None and run["status"] == "completed"  # finished when the service closed
-    assert run["report"]["counts"]["archived"] == 1
+    assert delivery.status == "sent" and delivery.record_key == result.record_key
+    assert run is not None and run.status == "completed"  # finished when the service closed
+    assert run.report["counts"]["archived"] == 1

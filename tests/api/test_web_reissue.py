@@ -89,8 +89,8 @@ def test_operations_reissues_a_statement_as_a_new_revision(site: Site) -> None:
         assert REASON in shown.text
     index = built.index()
     try:
-        revisions = index.revisions(Slot(old.job, old.period, old.record_key, "pdf",
-                                         old.document_type))
+        revisions = index.documents.revisions(Slot(old.job, old.period, old.record_key, "pdf",
+                                                   old.document_type))
         audit = [a for a in index.audit.entries() if a.action == "document.reissue"]
     finally:
         index.close()

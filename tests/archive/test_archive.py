@@ -116,25 +116,26 @@ def test_migrations_match_the_table_definitions(index_url: str) -> None:
 @pytest.mark.fast
 def test_claim_complete_and_skip(index_url: str) -> None:
     index = open_index(index_url)
-    claim = index.claim(SLOT, "run1")
+    claim = index.claims.claim(SLOT, "run1")
     assert claim.existing is None
-    assert index.complete(claim, entry(SLOT, "d1")) is None
-    assert index.find(SLOT).document_id == "d1"
-    assert index.claims_held() == 0
-    forced = index.claim(SLOT, "run2")
+    assert index.claims.complete(claim, entry(SLOT, "d1")) is None
+    assert index.documents.find(SLOT).document_id == "d1"
+    assert index.claims.held() == 0
+    forced = index.claims.claim(SLOT, "run2")
     assert forced.existing.document_id == "d1"
     who = Supersession(Actor("cli:ops", "shell"), "address corrected")
-    replaced = index.complete(forced, entry(SLOT, "d2", "run2", revision=2), supersede=who)
+    replaced = index.claims.complete(forced, entry(SLOT, "d2", "run2", revision=2), supersede=who)
     assert replaced.document_id == "d1"
     # The new revision is current; the old one stays indexed beside it, marked superseded.
-    assert [e.document_id for e in index.entries(job="job")] == ["d2"]
-    assert [e.document_id for e in index.entries(job="job", revisions=True)] == ["d1", "d2"]
-    old = index.get("d1")
+    assert [e.document_id for e in index.documents.entries(job="job")] == ["d2"]
+    every = index.documents.entries(job="job", revisions=True)
+    assert [e.document_id for e in every] == ["d1", "d2"]
+    old = index.documents.get("d1")
     assert (old.superseded_by, old.superseded_actor, old.supersede_reason) == \
         ("d2", "cli:ops", "address corrected")
     assert old.superseded_at is not None and not old.current
-    assert index.find(SLOT).document_id == "d2" and index.get("d2").current
-    assert [e.revision for e in index.revisions(SLOT)] == [1, 2]
+    assert index.documents.find(SLOT).document_id == "d2" and index.documents.get("d2").current
+    assert [e.revision for e in index.documents.revisions(SLOT)] == [1, 2]
     audit = AuditLog(index)
     [supersede] = [e for e in audit.entries() if e.action == "document.supersede"]
     assert (supersede.document_id, supersede.actor, supersede.run_id) == \
@@ -146,25 +147,25 @@ def test_claim_complete_and_skip(index_url: str) -> None:
 @pytest.mark.fast
 def test_claims_block_live_workers_and_yield_to_stale_or_other_runs(index_url: str) -> None:
     index = open_index(index_url)
-    first = index.claim(SLOT, "run1")
+    first = index.claims.claim(SLOT, "run1")
     with pytest.raises(ClaimBusy):
-        index.claim(SLOT, "run1")
-    stale = index.claim(SLOT, "run1", lease=timedelta(seconds=-1))
+        index.claims.claim(SLOT, "run1")
+    stale = index.claims.claim(SLOT, "run1", lease=timedelta(seconds=-1))
     with pytest.raises(ArchiveError, match="taken over"):
-        index.complete(first, entry(SLOT, "d1"))
-    other_run = index.claim(SLOT, "run2")
+        index.claims.complete(first, entry(SLOT, "d1"))
+    other_run = index.claims.claim(SLOT, "run2")
     with pytest.raises(FencedError, match="taken over by run run2"):
-        index.complete(stale, entry(SLOT, "d1"))
-    index.complete(other_run, entry(SLOT, "d1", "run2"))
-    assert index.find(SLOT).run_id == "run2"
+        index.claims.complete(stale, entry(SLOT, "d1"))
+    index.claims.complete(other_run, entry(SLOT, "d1", "run2"))
+    assert index.documents.find(SLOT).run_id == "run2"
 
 
 @pytest.mark.fast
 def test_release_gives_the_slot_back(index_url: str) -> None:
     index = open_index(index_url)
-    index.release(index.claim(SLOT, "run1"))
-    assert index.claims_held() == 0
-    index.claim(SLOT, "run1")
+    index.claims.release(index.claims.claim(SLOT, "run1"))
+    assert index.claims.held() == 0
+    index.claims.claim(SLOT, "run1")
 
 
 def test_concurrent_claims_have_one_winner(index_url: str) -> None:
@@ -175,7 +176,7 @@ def test_concurrent_claims_have_one_winner(index_url: str) -> None:
     def attempt() -> None:
         index = open_index(url, migrate=False)
         try:
-            index.claim(SLOT, "run1")
+            index.claims.claim(SLOT, "run1")
             results.append("won")
         except ClaimBusy:
             results.append("busy")
@@ -191,24 +192,24 @@ def test_concurrent_claims_have_one_winner(index_url: str) -> None:
 @pytest.mark.fast
 def test_runs_are_exclusive_per_job_and_period(index_url: str) -> None:
     index = open_index(index_url)
-    index.start_run("r1", "job", "2026-11", executor="pool", workers=2,
-                    template_version="v", dry_run=False)
+    index.runs.start_run("r1", "job", "2026-11", executor="pool", workers=2,
+                         template_version="v", dry_run=False)
     with pytest.raises(RunConflict, match="r1 of job for 2026-11 is still running"):
-        index.start_run("r2", "job", "2026-11", executor="pool", workers=2,
-                        template_version="v", dry_run=False)
+        index.runs.start_run("r2", "job", "2026-11", executor="pool", workers=2,
+                             template_version="v", dry_run=False)
     # live_run (the HTTP launcher's early check) applies the same rule as start_run.
-    assert index.live_run("job", "2026-11")["run_id"] == "r1"
-    assert index.live_run("job", "2026-12") is None
-    assert index.live_run("job", "2026-11", stale_after=timedelta(seconds=-1)) is None
-    index.start_run("r3", "job", "2026-12", executor="pool", workers=2,
-                    template_version="v", dry_run=False)
-    index.start_run("r4", "job", "2026-11", executor="pool", workers=2,
-                    template_version="v", dry_run=False, stale_after=timedelta(seconds=-1))
-    assert index.get_run("r1")["status"] == "abandoned"
-    index.finish_run("r4", "completed", {"counts": {"archived": 3}})
-    found = index.get_run("r4")
-    assert found["status"] == "completed" and found["report"]["counts"]["archived"] == 3
-    assert [r["run_id"] for r in index.list_runs("job")][:1] in (["r4"], ["r3"])
+    assert index.runs.live_run("job", "2026-11").run_id == "r1"
+    assert index.runs.live_run("job", "2026-12") is None
+    assert index.runs.live_run("job", "2026-11", stale_after=timedelta(seconds=-1)) is None
+    index.runs.start_run("r3", "job", "2026-12", executor="pool", workers=2,
+                         template_version="v", dry_run=False)
+    index.runs.start_run("r4", "job", "2026-11", executor="pool", workers=2,
+                         template_version="v", dry_run=False, stale_after=timedelta(seconds=-1))
+    assert index.runs.get("r1").status == "abandoned"
+    index.runs.finish_run("r4", "completed", {"counts": {"archived": 3}})
+    found = index.runs.get("r4")
+    assert found.status == "completed" and found.report["counts"]["archived"] == 3
+    assert [r.run_id for r in index.runs.recent("job")][:1] in (["r4"], ["r3"])
 
 
 @pytest.mark.fast
@@ -223,16 +224,16 @@ def test_a_redelivered_task_takes_over_its_own_claim_at_once(index_url: str) -> 
     dead worker's claim over without waiting for the lease; any other worker of the run
     still waits, and the dead worker's late completion is refused."""
     index = open_index(index_url)
-    dead = index.claim(SLOT, "run1", holder="task-1")
+    dead = index.claims.claim(SLOT, "run1", holder="task-1")
     with pytest.raises(ClaimBusy):
-        index.claim(SLOT, "run1", holder="task-2")
+        index.claims.claim(SLOT, "run1", holder="task-2")
     with pytest.raises(ClaimBusy):
-        index.claim(SLOT, "run1")
-    again = index.claim(SLOT, "run1", holder="task-1")
+        index.claims.claim(SLOT, "run1")
+    again = index.claims.claim(SLOT, "run1", holder="task-1")
     with pytest.raises(ArchiveError, match="taken over"):
-        index.complete(dead, entry(SLOT, "d1"))
-    index.complete(again, entry(SLOT, "d1"))
-    assert index.find(SLOT).document_id == "d1" and index.claims_held() == 0
+        index.claims.complete(dead, entry(SLOT, "d1"))
+    index.claims.complete(again, entry(SLOT, "d1"))
+    assert index.documents.find(SLOT).document_id == "d1" and index.claims.held() == 0
 
 
 def test_bare_postgresql_urls_use_psycopg_3(pg_url: str) -> None:
@@ -253,15 +254,15 @@ def _race(url: str, number: int, same_run: bool, barrier: Any, results: Any) -> 
     run_id = "run-same" if same_run else f"run-{number}"
     barrier.wait()
     try:  # the worker's protocol: skip if archived, claim, skip if archived meanwhile, complete
-        if index.find(SLOT) is not None:
+        if index.documents.find(SLOT) is not None:
             results.put(("skipped", number))
             return
-        claim = index.claim(SLOT, run_id, holder=f"task-{number}")
+        claim = index.claims.claim(SLOT, run_id, holder=f"task-{number}")
         if claim.existing is not None:
-            index.release(claim)
+            index.claims.release(claim)
             results.put(("skipped", number))
             return
-        index.complete(claim, entry(SLOT, f"doc-{number}", run_id))
+        index.claims.complete(claim, entry(SLOT, f"doc-{number}", run_id))
         results.put(("won", number))
     except ClaimBusy:
         results.put(("busy", number))
@@ -289,11 +290,12 @@ def test_processes_racing_on_one_slot_leave_exactly_one_row(index_url: str,
     assert not [o for o in outcomes if o[0].startswith("error")], outcomes
     winners = {number for status, number in outcomes if status == "won"}
     index = open_index(index_url, migrate=False)
-    rows = list(index.entries(job=SLOT.job, period=SLOT.period, record_key=SLOT.record_key))
+    rows = list(index.documents.entries(job=SLOT.job, period=SLOT.period,
+                                        record_key=SLOT.record_key))
     assert len(rows) == 1
     assert rows[0].document_id in {f"doc-{n}" for n in winners}
     assert len(outcomes) == 6
-    assert index.claims_held() == 0
+    assert index.claims.held() == 0
     assert len(winners) == 1, outcomes
 
 
@@ -308,16 +310,16 @@ def test_a_killed_coordinator_does_not_block_the_next_run(index_url: str) -> Non
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
     host = run_owner().rpartition(":")[0]
-    index.start_run("r1", "job", "2026-11", executor="pool", workers=1, template_version="v",
-                    dry_run=False, owner=f"{host}:{dead}")
-    index.start_run("r2", "job", "2026-11", executor="pool", workers=1, template_version="v",
-                    dry_run=False, owner=run_owner())
-    assert index.get_run("r1")["status"] == "abandoned"
+    index.runs.start_run("r1", "job", "2026-11", executor="pool", workers=1, template_version="v",
+                         dry_run=False, owner=f"{host}:{dead}")
+    index.runs.start_run("r2", "job", "2026-11", executor="pool", workers=1, template_version="v",
+                         dry_run=False, owner=run_owner())
+    assert index.runs.get("r1").status == "abandoned"
     with pytest.raises(RunConflict):
-        index.start_run("r3", "job", "2026-11", executor="pool", workers=1,
-                        template_version="v", dry_run=False, owner=run_owner())
-    index.start_run("r4", "job", "2026-12", executor="pool", workers=1, template_version="v",
-                    dry_run=False, owner="another-host:1")
+        index.runs.start_run("r3", "job", "2026-11", executor="pool", workers=1,
+                             template_version="v", dry_run=False, owner=run_owner())
+    index.runs.start_run("r4", "job", "2026-12", executor="pool", workers=1, template_version="v",
+                         dry_run=False, owner="another-host:1")
     with pytest.raises(RunConflict):
-        index.start_run("r5", "job", "2026-12", executor="pool", workers=1,
-                        template_version="v", dry_run=False, owner=run_owner())
+        index.runs.start_run("r5", "job", "2026-12", executor="pool", workers=1,
+                             template_version="v", dry_run=False, owner=run_owner())

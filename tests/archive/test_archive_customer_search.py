@@ -144,7 +144,7 @@ def test_customer_identity_reads_the_name_field_and_the_first_account_field() ->
     assert customer_identity({"name": "x" * 300}).customer_name == "x" * 256
 
 
-def test_repositories_return_typed_rows_and_the_facade_the_old_dicts(index_url: str) -> None:
+def test_repositories_return_typed_rows(index_url: str) -> None:
     index = open_index(index_url)
     try:
         epoch = index.runs.start_run("run1", "job", "2026-11", executor="inline", workers=1,
@@ -153,15 +153,15 @@ def test_repositories_return_typed_rows_and_the_facade_the_old_dicts(index_url: 
         run = index.runs.get("run1")
         assert isinstance(run, RunRow) and run.epoch == epoch == 1
         assert run.report == {"archived": 1} and run.status == "running"
-        assert index.get_run("run1") == run.as_dict() and index.get_run("nope") is None
+        assert index.runs.get("run1") == run and index.runs.get("nope") is None
         assert [r.run_id for r in index.runs.recent("job")] == ["run1"]
-        assert index.list_runs(["job", "other"]) == [run.as_dict()]
+        assert index.runs.recent(["job", "other"]) == [run]
 
         assert index.templates.remember("f" * 64, "statement", "northwind", "_t/f.zip")
         assert not index.templates.remember("f" * 64, "statement", "northwind", "_t/f.zip")
         version = index.templates.get("f" * 64)
         assert isinstance(version, TemplateVersionRow) and version.brand == "northwind"
-        assert index.template_version("f" * 64) == version.as_dict()
+        assert index.templates.get("f" * 64) == version
         assert [v.version for v in index.templates.match("FFF")] == ["f" * 64]
 
         slot = Slot("job", "2026-11", "C1", "email", "statement")
@@ -171,11 +171,11 @@ def test_repositories_return_typed_rows_and_the_facade_the_old_dicts(index_url: 
         index.deliveries.finish("d1", DeliveryStatus.FAILED, reason="refused")
         row = index.deliveries.get("d1")
         assert isinstance(row, DeliveryRow) and row.status == "failed" and row.attempts == 1
-        assert index.delivery("d1") == row.as_dict()
-        assert index.deliveries_of(job="job") == [row.as_dict()]
+        assert index.deliveries.get("d1") == row
+        assert index.deliveries.where(job="job") == [row]
         assert index.deliveries.existing("job", "2026-11", "email", "statement",
                                          ["C1", "C2"], ("failed",)) == {"C1"}
-        assert index.claims.held("run1") == 1 == index.claims_held()
+        assert index.claims.held("run1") == 1 == index.claims.held()
         index.claims.release(claim)
         assert index.claims.held() == 0
     finally:

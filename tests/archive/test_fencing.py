@@ -24,9 +24,9 @@ STALE = timedelta(seconds=-1)  # every earlier run counts as no longer live
 
 def start(index: SqlIndex, run_id: str, stale_after: timedelta = timedelta(minutes=5),
           job: str = "job", period: str = "2026-11") -> int:
-    return index.start_run(run_id, job, period, executor="inline", workers=1,
-                           template_version="a" * 64, dry_run=False, owner="",
-                           stale_after=stale_after)
+    return index.runs.start_run(run_id, job, period, executor="inline", workers=1,
+                                template_version="a" * 64, dry_run=False, owner="",
+                                stale_after=stale_after)
 
 
 def entry(doc_id: str, run_id: str) -> ArchiveEntry:
@@ -39,7 +39,7 @@ def test_each_run_of_a_job_and_period_gets_a_higher_epoch(index_url: str) -> Non
     with pytest.raises(RunConflict, match="still running"):
         start(index, "r2")
     assert start(index, "r2", STALE) == 2
-    assert index.get_run("r1")["status"] == "abandoned"
+    assert index.runs.get("r1").status == "abandoned"
     assert start(index, "other", job="job2") == 1  # epochs count per job and period
 
 
@@ -47,17 +47,17 @@ def test_a_newer_run_takes_an_older_runs_claim_at_once_and_the_older_is_fenced(
         index_url: str) -> None:
     index = open_index(index_url)
     start(index, "r1")
-    old = index.claim(SLOT, "r1", holder="task-old")
+    old = index.claims.claim(SLOT, "r1", holder="task-old")
     start(index, "r2", STALE)  # r1's coordinator is gone: r2 takes over, r1 is abandoned
-    new = index.claim(SLOT, "r2", holder="task-new")  # no lease to wait for
+    new = index.claims.claim(SLOT, "r2", holder="task-new")  # no lease to wait for
     assert new.epoch == 2 and old.epoch == 1
     with pytest.raises(FencedError, match="taken over by run r2"):
-        index.complete(old, entry("d-old", "r1"))
+        index.claims.complete(old, entry("d-old", "r1"))
     with pytest.raises(FencedError, match="r1 is abandoned"):
-        index.claim(Slot("job", "2026-11", "C2", "pdf", "statement"), "r1")
-    index.complete(new, entry("d-new", "r2"))
-    assert index.find(SLOT).document_id == "d-new"
-    assert index.claims_held() == 0
+        index.claims.claim(Slot("job", "2026-11", "C2", "pdf", "statement"), "r1")
+    index.claims.complete(new, entry("d-new", "r2"))
+    assert index.documents.find(SLOT).document_id == "d-new"
+    assert index.claims.held() == 0
 
 
 def test_a_stale_run_cannot_take_over_the_live_runs_claim(index_url: str) -> None:
@@ -66,11 +66,11 @@ def test_a_stale_run_cannot_take_over_the_live_runs_claim(index_url: str) -> Non
     index = open_index(index_url)
     start(index, "r1")
     start(index, "r2", STALE)
-    live = index.claim(SLOT, "r2")
+    live = index.claims.claim(SLOT, "r2")
     with pytest.raises(FencedError):
-        index.claim(SLOT, "r1", holder="late-task-of-r1")
-    index.complete(live, entry("d2", "r2"))  # the live run's work is untouched
-    assert index.find(SLOT).run_id == "r2"
+        index.claims.claim(SLOT, "r1", holder="late-task-of-r1")
+    index.claims.complete(live, entry("d2", "r2"))  # the live run's work is untouched
+    assert index.documents.find(SLOT).run_id == "r2"
 
 
 def test_a_claim_of_a_newer_epoch_is_never_taken_by_an_older_one(index_url: str) -> None:
@@ -79,7 +79,7 @@ def test_a_claim_of_a_newer_epoch_is_never_taken_by_an_older_one(index_url: str)
     index = open_index(index_url)
     start(index, "r1")
     start(index, "r2", STALE)
-    index.claim(SLOT, "r2")
+    index.claims.claim(SLOT, "r2")
     from sqlalchemy import update
 
     from factory.archive.tables import runs
@@ -87,7 +87,7 @@ def test_a_claim_of_a_newer_epoch_is_never_taken_by_an_older_one(index_url: str)
         connection.execute(update(runs).where(runs.c.run_id == "r2").values(status="done"))
         connection.execute(update(runs).where(runs.c.run_id == "r1").values(status="running"))
     with pytest.raises(FencedError, match="newer"):
-        index.claim(SLOT, "r1")
+        index.claims.claim(SLOT, "r1")
 
 
 def test_concurrent_start_runs_never_both_start(index_url: str) -> None:

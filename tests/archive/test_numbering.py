@@ -40,7 +40,7 @@ def hammer(url: str, worker: int) -> list[tuple[str, int]]:
         for i in range(RECORDS):
             slot = Slot("inv", "2026-11", f"W{worker}-{i:02d}", "pdf", "invoice")
             for attempt in (1, 2, 3):
-                claim = index.claim(slot, f"run-{worker}")
+                claim = index.claims.claim(slot, f"run-{worker}")
 
                 def build(number: int, i: int = i, attempt: int = attempt, slot: Slot = slot):
                     if i % 5 == 4:
@@ -50,9 +50,10 @@ def hammer(url: str, worker: int) -> list[tuple[str, int]]:
                     return _entry(slot, number), number
 
                 try:
-                    _replaced, (_built, number) = index.complete_numbered(claim, SERIES, build)
+                    _replaced, (_built, number) = index.claims.complete_numbered(
+                        claim, SERIES, build)
                 except RenderError as exc:
-                    index.release(claim)
+                    index.claims.release(claim)
                     if str(exc).startswith("permanent"):
                         break
                     continue
@@ -74,24 +75,24 @@ def check_gapless(url: str) -> None:
     numbers = sorted(number for _key, number in archived)
     assert numbers == list(range(1, len(archived) + 1)), "gap or duplicate"
     index = open_index(url)
-    assert [(key, number) for number, key, _doc in index.numbers(SERIES)] == \
+    assert [(key, number) for number, key, _doc in index.numbering.numbers(SERIES)] == \
         sorted(archived, key=lambda pair: pair[1])
-    assert index.next_number(SERIES) == len(archived) + 1
-    assert index.count("inv", "2026-11") == len(archived)
-    assert index.claims_held() == 0
+    assert index.numbering.next_number(SERIES) == len(archived) + 1
+    assert index.documents.count("inv", "2026-11") == len(archived)
+    assert index.claims.held() == 0
     # An issued number is never rendered again (a correction is a credit note): refused,
     # nothing built, no number used up, the issued document untouched.
     key, number = archived[0]
     slot = Slot("inv", "2026-11", key, "pdf", "invoice")
-    issued = index.find(slot)
-    claim = index.claim(slot, "run-force")
+    issued = index.documents.find(slot)
+    claim = index.claims.claim(slot, "run-force")
     built: list[int] = []
     with pytest.raises(ArchiveError, match=f"number {number} .* issue a credit note"):
-        index.complete_numbered(claim, SERIES,
-                                lambda n: (built.append(n), (_entry(slot, n + 1000), n))[1])
+        index.claims.complete_numbered(claim, SERIES,
+                                       lambda n: (built.append(n), (_entry(slot, n + 1000), n))[1])
     assert built == []
-    assert index.next_number(SERIES) == len(archived) + 1
-    assert index.find(slot) == issued
+    assert index.numbering.next_number(SERIES) == len(archived) + 1
+    assert index.documents.find(slot) == issued
 
 
 def test_gapless_numbers_with_parallel_workers_on_sqlite(tmp_path: Path) -> None:
@@ -105,15 +106,15 @@ def test_gapless_numbers_with_parallel_workers_on_postgresql(pg_url: str) -> Non
 def test_a_failed_build_uses_up_no_number(tmp_path: Path) -> None:
     index = open_index(f"sqlite:///{tmp_path / 'i.db'}")
     slot = Slot("inv", "2026-11", "I1", "pdf", "invoice")
-    claim = index.claim(slot, "run")
+    claim = index.claims.claim(slot, "run")
 
     def fail(number: int):
         raise RenderError(f"could not render number {number}")
 
     with pytest.raises(RenderError, match="number 1"):
-        index.complete_numbered(claim, SERIES, fail)
-    assert index.next_number(SERIES) == 1 and index.numbers(SERIES) == []
-    assert index.find(slot) is None
-    _old, (_built, number) = index.complete_numbered(
+        index.claims.complete_numbered(claim, SERIES, fail)
+    assert index.numbering.next_number(SERIES) == 1 and index.numbering.numbers(SERIES) == []
+    assert index.documents.find(slot) is None
+    _old, (_built, number) = index.claims.complete_numbered(
         claim, SERIES, lambda n: (_entry(slot, n), n))
-    assert number == 1 and index.next_number(SERIES) == 2
+    assert number == 1 and index.numbering.next_number(SERIES) == 2

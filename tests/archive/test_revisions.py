@@ -46,10 +46,10 @@ def test_force_needs_a_reason_and_writes_a_revision_beside_the_old(archive: Buil
     result = force_one(archive, "--reason", "address corrected [case 7]")
     assert result.exit_code == 0, result.output
     index = archive.index()
-    (current,) = [e for e in index.entries(job="monthly_statements", period="2026-11")
+    (current,) = [e for e in index.documents.entries(job="monthly_statements", period="2026-11")
                   if e.record_key == first.record_key]
     assert current.revision == 2 and current.document_id != first.document_id
-    old = index.get(first.document_id)
+    old = index.documents.get(first.document_id)
     assert old.superseded_by == current.document_id
     assert old.supersede_reason == "address corrected [case 7]"
     assert old.superseded_actor.startswith("cli:")
@@ -88,7 +88,7 @@ def test_force_needs_a_reason_and_writes_a_revision_beside_the_old(archive: Buil
     purged = ComplianceService(index, archive.store()).purge_expired(
         ACTOR, datetime.now(UTC), execute=True)
     assert purged.purged == [first.document_id]
-    assert index.get(current.document_id).current
+    assert index.documents.get(current.document_id).current
     assert not (archive.archive_dir / first.storage_key).exists()
 
 

@@ -109,7 +109,7 @@ class Project:
     def entries(self) -> list[ArchiveEntry]:
         index = open_index(f"sqlite:///{self.env['FACTORY_VAR']}/index.db")
         try:
-            return list(index.entries())
+            return list(index.documents.entries())
         finally:
             index.close()
 

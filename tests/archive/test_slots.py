@@ -43,9 +43,9 @@ def write(slot, run_id: str) -> ArchiveEntry:
 
 
 def start(index, run_id: str, stale_after: timedelta = timedelta(minutes=5)) -> None:
-    index.start_run(run_id, KEY.job, KEY.period, executor="inline", workers=1,
-                    template_version="a" * 64, dry_run=False, owner="",
-                    stale_after=stale_after)
+    index.runs.start_run(run_id, KEY.job, KEY.period, executor="inline", workers=1,
+                         template_version="a" * 64, dry_run=False, owner="",
+                         stale_after=stale_after)
 
 
 @pytest.fixture
@@ -71,10 +71,10 @@ def test_complete_archives_one_revision_and_frees_the_claim(slots: Slots) -> Non
         slot.complete(row)
     assert slots.find(KEY) == row
     assert slots.store.exists(row.storage_key) and slots.store.exists(row.record_storage_key)
-    assert slots.index.claims_held() == 0
+    assert slots.index.claims.held() == 0
     with slots.slot(KEY, "r1") as slot:  # the next claim sees it and would write revision 2
         assert slot.existing == row and slot.revision == 2
-    assert slots.index.claims_held() == 0  # left without completing: released
+    assert slots.index.claims.held() == 0  # left without completing: released
 
 
 def test_a_failure_inside_the_slot_drops_the_attempts_objects_and_releases_the_claim(
@@ -84,7 +84,7 @@ def test_a_failure_inside_the_slot_drops_the_attempts_objects_and_releases_the_c
         raise RenderError("boom after storing")
     assert not slots.store.exists(row.storage_key)
     assert not slots.store.exists(row.record_storage_key)
-    assert slots.index.claims_held() == 0 and slots.find(KEY) is None
+    assert slots.index.claims.held() == 0 and slots.find(KEY) is None
     with slots.slot(KEY, "r1") as slot:  # a clean start: nothing left to take over
         assert slot.claim.taken_from is None
         slot.complete(write(slot, "r1"))
@@ -95,7 +95,7 @@ def test_a_taken_over_attempts_objects_are_removed_but_indexed_ones_stay(
     with slots.slot(KEY, "r1") as slot:
         kept = write(slot, "r1")
         slot.complete(kept)
-    dead = slots.index.claim(index_slot(KEY), "r1", holder="task-1")  # a worker that died...
+    dead = slots.index.claims.claim(index_slot(KEY), "r1", holder="task-1")  # a worker that died...
     orphan = f"{KEY.prefix()}{KEY.document_id(2)}.{dead.attempt}.pdf"
     half = Artifact.of("pdf", "application/pdf", "pdf", b"half")
     slots.store.put(orphan, half.data, media_type=half.media_type, sha256=half.sha256)
@@ -111,12 +111,12 @@ def test_a_fenced_run_cannot_complete_and_leaves_nothing(slots: Slots) -> None:
     with pytest.raises(FencedError), slots.slot(KEY, "r1") as slot:
         row = write(slot, "r1")
         start(index, "r2", stale_after=timedelta(seconds=-1))  # r1 declared abandoned
-        newer = index.claim(index_slot(KEY), "r2")
+        newer = index.claims.claim(index_slot(KEY), "r2")
         slot.complete(row)
     assert slots.find(KEY) is None
     assert not slots.store.exists(row.storage_key)
-    assert index.claims_held() == 1  # r2's claim is untouched by r1's failure
-    index.release(newer)
+    assert index.claims.held() == 1  # r2's claim is untouched by r1's failure
+    index.claims.release(newer)
 
 
 def test_the_registry_knows_the_builtin_channels_and_takes_new_ones() -> None:

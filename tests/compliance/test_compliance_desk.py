@@ -43,7 +43,7 @@ def test_search_by_invoice_number_finds_that_invoice_only(tmp_path: Path, settin
     report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
     assert report.counts.archived >= 3, report.as_dict()
     index = open_index(settings.default_index_url)
-    numbers = index.numbers("FV2026")
+    numbers = index.numbering.numbers("FV2026")
     index.close()
     number, record_key, doc_id = numbers[1]
     env = {"FACTORY_HOME": str(settings.root), "FACTORY_VAR": str(settings.var_dir)}

@@ -57,7 +57,7 @@ def invoke(root: Path, *args: str, trust: Path | None = None):
 def first_document(root: Path) -> tuple[str, str, Path]:
     index = open_index(f"sqlite:///{root / 'var' / 'index.db'}")
     try:
-        entry = next(iter(index.entries(job="monthly_statements")))
+        entry = next(iter(index.documents.entries(job="monthly_statements")))
     finally:
         index.close()
     return entry.document_id, entry.storage_key, root / "var" / "archive" / entry.storage_key
@@ -153,7 +153,8 @@ def test_a_sealed_export_bundle_checks_with_openssl_and_pdfsig_alone(
         project: Path, pki: TestPki, tmp_path: Path) -> None:
     doc_id, _key, _path = first_document(project)
     index = open_index(f"sqlite:///{project / 'var' / 'index.db'}")
-    entry = next(e for e in index.entries(job="monthly_statements") if e.document_id == doc_id)
+    entry = next(e for e in index.documents.entries(job="monthly_statements")
+                 if e.document_id == doc_id)
     index.close()
     target = tmp_path / "bundle.zip"
     result = CliRunner().invoke(cli, ["archive", "export", "--customer", entry.customer_id,
@@ -245,7 +246,7 @@ def test_reseal_adds_a_document_timestamp_as_a_new_revision_and_audits_it(
     from factory.compliance import AuditLog
 
     before = {e.document_id: e for e in open_index(
-        f"sqlite:///{project / 'var' / 'index.db'}").entries(job="monthly_statements")}
+        f"sqlite:///{project / 'var' / 'index.db'}").documents.entries(job="monthly_statements")}
     dry = invoke(project, "archive", "reseal", "--tsa", pki.tsa_url, trust=pki.root_pem)
     assert dry.exit_code == 0, dry.output
     assert "0 of 2 PDF document(s) due" in dry.output  # their TSA certificate runs for years
@@ -257,7 +258,7 @@ def test_reseal_adds_a_document_timestamp_as_a_new_revision_and_audits_it(
     assert done.exit_code == 0, done.output
     assert "2 of 2 PDF document(s) renewed" in done.output
     index = open_index(f"sqlite:///{project / 'var' / 'index.db'}")
-    after = list(index.entries(job="monthly_statements"))
+    after = list(index.documents.entries(job="monthly_statements"))
     log = AuditLog(index)
     for entry in after:
         assert entry.revision == 2 and entry.run_id.startswith("reseal-")

@@ -95,7 +95,7 @@ def check_archive(store_url: str, index_url: str, keys: set[str], run_id: str) -
     matching its SHA-256, and no claim left behind."""
     index = open_index(index_url, migrate=False)
     store = open_store(store_url)
-    entries = list(index.entries(job=JOB, period="2026-11"))
+    entries = list(index.documents.entries(job=JOB, period="2026-11"))
     assert sorted(e.record_key for e in entries) == sorted(keys)
     assert {e.run_id for e in entries} == {run_id}
     pdfs = sorted(k for k in store.keys(f"{JOB}/2026-11/") if k.endswith(".pdf"))
@@ -106,7 +106,7 @@ def check_archive(store_url: str, index_url: str, keys: set[str], run_id: str) -
         data = store.get(entry.storage_key)
         assert hashlib.sha256(data).hexdigest() == entry.sha256
         assert entry.record_key in pdf_text(data)
-    assert index.claims_held() == 0
+    assert index.claims.held() == 0
     index.close()
 
 
@@ -124,8 +124,8 @@ def test_a_cluster_run_on_postgresql_and_s3_with_live_status(
     def status_from_elsewhere(counts: Counts) -> None:
         if seen:
             return
-        (run,) = open_index(pg_url, migrate=False).list_runs(JOB, 1)
-        result = CliRunner().invoke(cli, ["status", run["run_id"], "--index", pg_url])
+        (run,) = open_index(pg_url, migrate=False).runs.recent(JOB, 1)
+        result = CliRunner().invoke(cli, ["status", run.run_id, "--index", pg_url])
         assert result.exit_code == 0, result.output
         seen.append(result.output)
 
@@ -144,7 +144,7 @@ def test_a_cluster_run_on_postgresql_and_s3_with_live_status(
     assert (live["done"], live["archived"], live["in_flight"]) == (12, 12, 0)
 
     store = open_store(store_url)
-    entry = next(open_index(pg_url, migrate=False).entries(job=JOB))
+    entry = next(open_index(pg_url, migrate=False).documents.entries(job=JOB))
     retention = store.retention(entry.storage_key)  # type: ignore[attr-defined]
     assert retention["ObjectLockMode"] == "GOVERNANCE"
     assert retention["ObjectLockRetainUntilDate"].year == entry.created_at.year + 10
@@ -260,7 +260,7 @@ def test_a_chunk_whose_worker_keeps_dying_fails_its_records_and_the_run_goes_on(
     try:
         report = celery_run(worker, job_path, settings, Hook(killer), chunk_size=2)
         index = open_index(pg_url, migrate=False)
-        archived_first = {e.record_key for e in index.entries(job=JOB)}
+        archived_first = {e.record_key for e in index.documents.entries(job=JOB)}
         again = celery_run(worker, job_path, settings)
     finally:
         killer.close()
@@ -278,7 +278,7 @@ def test_a_chunk_whose_worker_keeps_dying_fails_its_records_and_the_run_goes_on(
     assert not archived_first & {f["key"] for f in failures}
     assert (again.counts.archived, again.counts.skipped, again.counts.failed) == \
         (counts.failed, counts.archived, 0)
-    assert index.count(JOB, "2026-11") == 12 and index.claims_held() == 0
+    assert index.documents.count(JOB, "2026-11") == 12 and index.claims.held() == 0
 
 
 def test_the_cli_runs_a_job_on_the_cluster(celery_worker: CeleryWorker, sample_job: Any,
@@ -300,7 +300,7 @@ def test_the_cli_runs_a_job_on_the_cluster(celery_worker: CeleryWorker, sample_j
     assert "(2 workers, celery)" in result.output
     assert "reconciliation: ✓ input 5 = archived 5" in result.output
     index = open_index(f"sqlite:///{tmp_path / 'var' / 'index.db'}", migrate=False)
-    assert index.count(JOB, "2026-11") == 5
+    assert index.documents.count(JOB, "2026-11") == 5
 
 
 def test_a_chunk_over_its_time_limit_loses_nothing(cluster_name: str, sample_dir: Path,
@@ -330,8 +330,8 @@ def test_a_chunk_over_its_time_limit_loses_nothing(cluster_name: str, sample_dir
     assert all("time limit" in reason for reason in report.failure_reasons), \
         (report.failure_reasons, log)
     index = open_index(index_url, migrate=False)
-    assert index.count(JOB, "2026-11") == counts.archived
-    assert index.claims_held() == 0, log
+    assert index.documents.count(JOB, "2026-11") == counts.archived
+    assert index.claims.held() == 0, log
 
 
 def test_a_record_cut_off_by_the_time_limit_is_settled_from_the_index(
@@ -370,12 +370,12 @@ def test_a_record_cut_off_by_the_time_limit_is_settled_from_the_index(
         assert settled.document_ids == done.document_ids and settled.pages == done.pages
 
         slot = Slot(sample_job.name, "2026-11", records[1].key, "pdf", sample_job.document_type)
-        worker.index.claim(slot, "run-limit", holder="task-1")
-        assert worker.index.claims_held("run-limit") == 1
+        worker.index.claims.claim(slot, "run-limit", holder="task-1")
+        assert worker.index.claims.held("run-limit") == 1
         settled = worker.settle_interrupted(records[1], "task-1", "time limit: 1 s")
         assert settled.status is Status.FAILED and settled.retryable
         assert settled.reason == "time limit: 1 s"
-        assert worker.index.claims_held("run-limit") == 0
+        assert worker.index.claims.held("run-limit") == 0
         again = worker.process(records[1], holder="task-2")
         assert again.status is Status.ARCHIVED, again
     finally:
@@ -494,22 +494,22 @@ def test_a_worker_killed_mid_batch_never_sends_a_message_twice(
     assert counts.archived + counts.failed == 24
 
     index = open_index(pg_url, migrate=False)
-    pdfs = list(index.entries(job="renewal_notice", period="2026-11", channel="pdf"))
+    pdfs = list(index.documents.entries(job="renewal_notice", period="2026-11", channel="pdf"))
     assert sorted(e.record_key for e in pdfs) == sorted({e.record_key for e in pdfs})
     assert len(pdfs) == 24
-    sent = index.deliveries_of(job="renewal_notice", period="2026-11", channel="email",
-                               status="sent")
+    sent = index.deliveries.where(job="renewal_notice", period="2026-11", channel="email",
+                                  status="sent")
     message_ids = []
     for received in smtp_server.messages:
         message = email.message_from_bytes(received["data"], policy=policy.default)
         message_ids.append(message["Message-ID"])
     assert len(message_ids) >= 8, "the batch should send emails"
     assert len(message_ids) == len(set(message_ids)), "an email was sent twice"
-    assert sorted(message_ids) == sorted(row["message_id"] for row in sent)
+    assert sorted(message_ids) == sorted(row.message_id for row in sent)
     sms_files = list((tmp_path / "outbox").rglob("*.json"))
-    sms_sent = index.deliveries_of(job="renewal_notice", period="2026-11", channel="sms",
-                                   status="sent")
+    sms_sent = index.deliveries.where(job="renewal_notice", period="2026-11", channel="sms",
+                                      status="sent")
     assert sms_sent, "the batch should send SMS"
-    assert len(sms_files) == len(sms_sent) == len({r["record_key"] for r in sms_sent})
-    assert index.claims_held() == 0
+    assert len(sms_files) == len(sms_sent) == len({r.record_key for r in sms_sent})
+    assert index.claims.held() == 0
     index.close()

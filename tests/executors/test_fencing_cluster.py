@@ -93,31 +93,31 @@ def _one_round(folder: Path, job: Path, index_url: str, store_url: str, keys: se
     try:
         first = _coordinator(job, var, stale_name, folder / "a.log")
         # A's worker is in the middle of a record (holds a claim) after a few documents.
-        _wait_for(lambda: index.claims_held() >= 1 and index.count(JOB, "2026-11") >= 2,
+        _wait_for(lambda: index.claims.held() >= 1 and index.documents.count(JOB, "2026-11") >= 2,
                   "run A to be in the middle of a record")
         _signal_group(stale.process.pid, signal.SIGSTOP)   # W1 stalls mid-record
         os.killpg(first.pid, signal.SIGKILL)               # A's coordinator dies
         first.wait(30)
         second = _coordinator(job, var, fresh_name, folder / "b.log")
         # Thaw W1 once B is under way, so A's tasks carry on during B's run.
-        _wait_for(lambda: any(r["status"] == "running" and r["epoch"] == 2
-                              for r in index.list_runs(JOB)), "run B to start")
+        _wait_for(lambda: any(r.status == "running" and r.epoch == 2
+                              for r in index.runs.recent(JOB)), "run B to start")
         time.sleep(0.5)
         _signal_group(stale.process.pid, signal.SIGCONT)
         code = second.wait(300)
         log = (folder / "b.log").read_text(errors="replace")
         assert code == 0, log
-        runs = {r["run_id"]: r for r in index.list_runs(JOB)}
-        (rerun,) = [r for r in runs.values() if r["epoch"] == 2]
-        (dead,) = [r for r in runs.values() if r["epoch"] == 1]
-        assert dead["status"] == "abandoned" and rerun["status"] == "completed", runs
-        report = json.loads((var / "runs" / rerun["run_id"] / "report.json").read_text())
+        runs = {r.run_id: r for r in index.runs.recent(JOB)}
+        (rerun,) = [r for r in runs.values() if r.epoch == 2]
+        (dead,) = [r for r in runs.values() if r.epoch == 1]
+        assert dead.status == "abandoned" and rerun.status == "completed", runs
+        report = json.loads((var / "runs" / rerun.run_id / "report.json").read_text())
         # Let A's resumed tasks finish what they were doing before looking at the archive.
         _wait_for(lambda: "succeeded" in (folder / "w1.log").read_text(errors="replace"),
                   "the stale worker's task to finish", timeout=60)
         time.sleep(1.0)
-        current = list(index.entries(job=JOB, period="2026-11"))
-        every = list(index.entries(job=JOB, period="2026-11", revisions=True))
+        current = list(index.documents.entries(job=JOB, period="2026-11"))
+        every = list(index.documents.entries(job=JOB, period="2026-11", revisions=True))
         found = verify_archive(index, open_store(store_url), JOB).counts()
         return {
             "altered": found["altered"], "missing": found["missing"],

@@ -76,7 +76,7 @@ def edge_run(tmp_path: Path, settings: Settings):
     report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
     index = open_index(settings.default_index_url)
     store = open_store(settings.default_archive_url)
-    entries = {e.record_key: e for e in index.entries(job="invoice_run")}
+    entries = {e.record_key: e for e in index.documents.entries(job="invoice_run")}
     return report, index, store, entries
 
 
@@ -91,9 +91,9 @@ def test_rule_breakers_fail_with_the_rule_and_use_no_number(edge_run) -> None:
     assert "Buyer VAT identifier (BT-48)" in failures["I000103"]  # the rule's own text
     assert set(entries) == {"I000101", "I000104", "I000105", "I000106", "I000107"}
     # the refused records took no number: the series is gapless over the archived invoices
-    assert [(n, k) for n, k, _ in index.numbers("FV2026")] == \
+    assert [(n, k) for n, k, _ in index.numbering.numbers("FV2026")] == \
         [(1, "I000101"), (2, "I000104"), (3, "I000106"), (4, "I000107")]
-    assert [(n, k) for n, k, _ in index.numbers("DB2026")] == [(1, "I000105")]
+    assert [(n, k) for n, k, _ in index.numbering.numbers("DB2026")] == [(1, "I000105")]
 
 
 def test_every_archived_e_invoice_passes_the_official_rules(edge_run) -> None:
@@ -172,9 +172,9 @@ def test_identifiers_are_checked_by_checksum(tmp_path: Path, settings: Settings)
     assert "buyer_legal_id" in failures["I000502"] and "check digit" in failures["I000502"]
     assert report.counts.archived == 1
     index = open_index(settings.default_index_url)
-    assert [(n, k) for n, k, _ in index.numbers("FV2026")] == [(1, "I000503")]
+    assert [(n, k) for n, k, _ in index.numbering.numbers("FV2026")] == [(1, "I000503")]
     text = pdf_text(open_store(settings.default_archive_url).get(
-        next(index.entries(job="invoice_run")).storage_key))
+        next(index.documents.entries(job="invoice_run")).storage_key))
     assert "IČO 12345679" in text and "DIČ CZ12345679" in text
 
 
@@ -217,9 +217,9 @@ def test_credit_note_states_its_reason_and_the_invoice_it_corrects(tmp_path: Pat
         failures["I000601"]
     assert "correction_reason: a credit note states its reason" in failures["I000602"]
     index = open_index(settings.default_index_url)
-    assert [(n, k) for n, k, _ in index.numbers("DB2026")] == [(1, "I000603")]
+    assert [(n, k) for n, k, _ in index.numbering.numbers("DB2026")] == [(1, "I000603")]
     pdf = open_store(settings.default_archive_url).get(
-        next(index.entries(job="invoice_run", record_key="I000603")).storage_key)
+        next(index.documents.entries(job="invoice_run", record_key="I000603")).storage_key)
     assert "Důvod opravy Poplatek účtován dvakrát" in pdf_text(pdf)
     tree = etree.fromstring(xml_from_pdf(pdf)[1])
     assert xpath(tree, "//rsm:ExchangedDocument/ram:IncludedNote/ram:Content/text()") == \
@@ -255,7 +255,7 @@ def test_a_credit_note_corrects_an_issued_invoice_of_the_same_customer(tmp_path:
         failures["I000806"]
     assert "preceding_invoice: nonsense is not an issued invoice" in failures["I000807"]
     index = open_index(settings.default_index_url)
-    assert [(n, k) for n, k, _ in index.numbers("DB2026")] == [(1, "I000803")]
+    assert [(n, k) for n, k, _ in index.numbering.numbers("DB2026")] == [(1, "I000803")]
     pdf = open_store(settings.default_archive_url).get(
-        next(index.entries(job="invoice_run", record_key="I000803")).storage_key)
+        next(index.documents.entries(job="invoice_run", record_key="I000803")).storage_key)
     assert "FV2026000001" in pdf_text(pdf)  # printed reference = the issued invoice

@@ -97,12 +97,12 @@ def test_invoices_carry_valid_factur_x_matching_the_printed_totals(invoice_run,
 
     index = open_index(settings.default_index_url)
     store = open_store(settings.default_archive_url)
-    entries = {e.record_key: e for e in index.entries(job="invoice_run")}
+    entries = {e.record_key: e for e in index.documents.entries(job="invoice_run")}
     assert set(entries) == {"I000001", "I000002", "I000003", "I000005"}
     # Invoices and credit notes have their own gapless series; the failed record used none.
-    assert [(n, k) for n, k, _ in index.numbers("FV2026")] == \
+    assert [(n, k) for n, k, _ in index.numbering.numbers("FV2026")] == \
         [(1, "I000001"), (2, "I000003"), (3, "I000005")]
-    assert [(n, k) for n, k, _ in index.numbers("DB2026")] == [(1, "I000002")]
+    assert [(n, k) for n, k, _ in index.numbering.numbers("DB2026")] == [(1, "I000002")]
 
     expected = {
         # key: (number, type, currency, basis, VAT, grand total, VAT in CZK)
@@ -149,7 +149,8 @@ def test_invoices_carry_valid_factur_x_matching_the_printed_totals(invoice_run,
 
 def test_invoice_pdf_is_pdf_a3_with_factur_x_metadata(invoice_run, settings: Settings) -> None:
     store = open_store(settings.default_archive_url)
-    entry = next(e for e in open_index(settings.default_index_url).entries(job="invoice_run"))
+    entry = next(e for e in open_index(settings.default_index_url).documents.entries(
+        job="invoice_run"))
     reader = PdfReader(io.BytesIO(store.get(entry.storage_key)))
     root = reader.trailer["/Root"]
     xmp = root["/Metadata"].get_object().get_data().decode("utf-8")
@@ -174,10 +175,10 @@ def test_rerun_skips_and_force_is_refused_for_issued_numbers(invoice_run, tmp_pa
         run_job(job, settings, RunOptions(period="2026-11", force=True, force_reason="typo"),
                 InlineExecutor())
     index = open_index(settings.default_index_url)
-    assert [n for n, _, _ in index.numbers("FV2026")] == [1, 2, 3]
-    assert index.next_number("FV2026") == 4
-    numbers = {k: d for _n, k, d in index.numbers("FV2026")}
-    for entry in index.entries(job="invoice_run"):
+    assert [n for n, _, _ in index.numbering.numbers("FV2026")] == [1, 2, 3]
+    assert index.numbering.next_number("FV2026") == 4
+    numbers = {k: d for _n, k, d in index.numbering.numbers("FV2026")}
+    for entry in index.documents.entries(job="invoice_run"):
         if entry.record_key in numbers:
             assert numbers[entry.record_key] == entry.document_id and entry.revision == 1
 
@@ -210,7 +211,7 @@ def test_invoices_read_in_the_customers_language_with_cyrillic_fonts(tmp_path: P
     assert report.counts.archived == 2 and report.balanced, report.failure_reasons
     store = open_store(settings.default_archive_url)
     entries = {e.record_key: e for e in open_index(settings.default_index_url)
-               .entries(job="invoice_run")}
+               .documents.entries(job="invoice_run")}
     ukrainian = store.get(entries["I000011"].storage_key)
     text = pdf_text(ukrainian)
     assert "Рахунок-фактура" in text and "Олена Коваленко" in text and "Разом з ПДВ" in text
@@ -269,7 +270,7 @@ def test_an_archived_invoice_renders_again_with_its_own_number(invoice_run,
 
     index = open_index(settings.default_index_url)
     store = open_store(settings.default_archive_url)
-    entries = list(index.entries(job="invoice_run", channel="pdf"))
+    entries = list(index.documents.entries(job="invoice_run", channel="pdf"))
     assert entries
     for entry in entries[:2]:
         snapshot = json.loads(store.get(entry.record_storage_key))

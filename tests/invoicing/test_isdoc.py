@@ -61,7 +61,8 @@ def isdoc_run(tmp_path: Path, settings: Settings):
     report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
     index = open_index(settings.default_index_url)
     store = open_store(settings.default_archive_url)
-    pdfs = {e.record_key: store.get(e.storage_key) for e in index.entries(job="invoice_run")}
+    pdfs = {e.record_key: store.get(e.storage_key)
+            for e in index.documents.entries(job="invoice_run")}
     return report, pdfs
 
 

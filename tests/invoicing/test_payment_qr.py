@@ -66,7 +66,7 @@ def qr_run(tmp_path: Path, settings: Settings):
     assert report.counts.archived == 3, report
     store = open_store(settings.default_archive_url)
     entries = {e.record_key: e for e in open_index(settings.default_index_url)
-               .entries(job="invoice_run")}
+               .documents.entries(job="invoice_run")}
     return {key: store.get(entry.storage_key) for key, entry in entries.items()}, entries
 
 
@@ -123,7 +123,7 @@ def test_lines_read_in_the_invoice_language(tmp_path: Path, settings: Settings) 
     job = load_job(invoice_job(tmp_path / "jobs", data))
     report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
     assert report.counts.archived == 1
-    entry = next(open_index(settings.default_index_url).entries(job="invoice_run"))
+    entry = next(open_index(settings.default_index_url).documents.entries(job="invoice_run"))
     text = pdf_text(open_store(settings.default_archive_url).get(entry.storage_key))
     for expected in ("3 měs.", "1 h", "1,5 ks", "21 %", "osvobozeno"):
         assert expected in text, expected
@@ -151,7 +151,7 @@ def test_lines_read_in_every_invoice_language(tmp_path: Path, settings: Settings
     job = load_job(invoice_job(tmp_path / "jobs", data))
     report = run_job(job, settings, RunOptions(period="2026-11"), InlineExecutor())
     assert report.counts.archived == 1, report.failure_reasons
-    entry = next(open_index(settings.default_index_url).entries(job="invoice_run"))
+    entry = next(open_index(settings.default_index_url).documents.entries(job="invoice_run"))
     text = pdf_text(open_store(settings.default_archive_url).get(entry.storage_key))
     for word in expected:
         assert word in text, (locale, word)

@@ -63,7 +63,7 @@ def test_without_a_second_person_a_letter_is_sent_as_submitted(tmp_path: Path) -
         assert row.status == "sent" and row.document_id and row.reviewer is None
         again = desk.send(job, row, AGENT)  # a second click: the same letter, nothing new
         assert again.status == "sent" and again.document_id == row.document_id
-        pdfs = [e for e in index.entries(job=JOB) if e.channel == "pdf"]
+        pdfs = [e for e in index.documents.entries(job=JOB) if e.channel == "pdf"]
         assert [e.document_id for e in pdfs] == [row.document_id]
         assert pdfs[0].record_key.startswith("C000003.k")  # the letter's own slot
         with pytest.raises(RecordError) as caught:
@@ -98,7 +98,7 @@ def test_a_letter_job_validates_with_samples_and_is_refused_in_batch(tmp_path: P
     assert "writes interactive letters" in refused.output
     index = open_index(settings.default_index_url)
     try:
-        assert list(index.entries(job=JOB)) == [] and index.list_runs(JOB) == []
+        assert list(index.documents.entries(job=JOB)) == [] and index.runs.recent(JOB) == []
     finally:
         index.close()
 

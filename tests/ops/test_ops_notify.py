@@ -122,9 +122,9 @@ def test_a_run_without_progress_is_reported_stalled_once(receiver: Receiver, sam
     job = load_job(notified_job(tmp_path / "jobs", sample_dir, {
         "webhook": receiver.url, "stalled_minutes": 30}))
     index = open_index(f"sqlite:///{tmp_path / 'index.db'}")
-    index.start_run("20261201T060000Z-bbbbbb", "notified", "2026-11", executor="pool",
-                    workers=2, template_version="v", dry_run=False, owner="test:1")
-    index.heartbeat("20261201T060000Z-bbbbbb", {"counts": {"input": 40, "archived": 12}})
+    index.runs.start_run("20261201T060000Z-bbbbbb", "notified", "2026-11", executor="pool",
+                         workers=2, template_version="v", dry_run=False, owner="test:1")
+    index.runs.heartbeat("20261201T060000Z-bbbbbb", {"counts": {"input": 40, "archived": 12}})
     watch, env = StallWatch(), {"FACTORY_NOTIFY_SECRET": SECRET}
     assert watch.check([job], index, 1000.0, env) == []
     assert watch.check([job], index, 1000.0 + 29 * 60, env) == []

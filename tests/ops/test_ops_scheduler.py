@@ -89,8 +89,8 @@ def test_a_firing_while_the_period_is_live_is_skipped_with_a_note(
         tmp_path: Path, sample_dir: Path) -> None:
     job = scheduled_job(tmp_path / "jobs", sample_dir, "0 6 1 * *", name="monthly")
     index = open_index(f"sqlite:///{tmp_path / 'index.db'}")
-    index.start_run("20261201T055900Z-aaaaaa", "monthly", "2026-11", executor="inline",
-                    workers=1, template_version="v", dry_run=False, owner="test:1")
+    index.runs.start_run("20261201T055900Z-aaaaaa", "monthly", "2026-11", executor="inline",
+                         workers=1, template_version="v", dry_run=False, owner="test:1")
     clock = FakeClock(datetime(2026, 12, 1, 6, 0, 30, tzinfo=UTC))
     start = Recorder()
     done = Scheduler([job], index, start, clock,
@@ -139,10 +139,10 @@ def test_the_scheduler_fires_a_real_run_and_the_calendar_lists_it(
     assert again.returncode == 0 and again.stdout == "", again.stdout + again.stderr
 
     index = open_index(f"sqlite:///{var / 'index.db'}")
-    run = index.get_run(line["run_id"])
+    run = index.runs.get(line["run_id"])
     index.close()
-    assert run is not None and run["status"] == "completed"
-    assert run["report"]["counts"]["archived"] > 0
+    assert run is not None and run.status == "completed"
+    assert run.report["counts"]["archived"] > 0
 
     shown = cli("calendar", "--jobs", str(tmp_path / "jobs"), "--json", var=var)
     assert shown.returncode == 0, shown.stderr

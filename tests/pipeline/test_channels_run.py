@@ -19,7 +19,7 @@ import tomli_w
 from pypdf import PdfReader
 
 from factory.archive import open_index, open_store
-from factory.archive.index import SqlIndex
+from factory.archive.claims import ClaimRepository
 from factory.config import Settings
 from factory.executors import InlineExecutor
 from factory.jobs import load_job
@@ -118,11 +118,11 @@ def test_one_run_three_channels_real_smtp_and_gateway_then_rerun_sends_nothing(
     for received in smtp_server.messages:
         message = email.message_from_bytes(received["data"], policy=policy.default)
         key = message["To"].addresses[0].addr_spec.split("@")[0].upper()
-        (eml,) = list(index.entries(record_key=key, channel="email"))
+        (eml,) = list(index.documents.entries(record_key=key, channel="email"))
         archived = store.get(eml.storage_key)
         assert archived.replace(b"\r\n", b"\n") == received["data"].replace(b"\r\n", b"\n")
         assert eml.media_type == "message/rfc822" and eml.storage_key.endswith(".eml")
-        (pdf,) = list(index.entries(record_key=key, channel="pdf"))
+        (pdf,) = list(index.documents.entries(record_key=key, channel="pdf"))
         alternative, attachment = message.iter_parts()
         text, related = alternative.iter_parts()
         html, logo = related.iter_parts()
@@ -136,10 +136,10 @@ def test_one_run_three_channels_real_smtp_and_gateway_then_rerun_sends_nothing(
         assert 'class="brand" style="background: #ffffff;' in body, "CSS inlined"
         assert "border-bottom: 4px solid #0b3d91" in body, "brand colour resolved"
         assert "var(--" not in body
-        (row,) = index.deliveries_of(record_key=key, channel="email")
-        assert row["status"] == "sent" and row["message_id"] == message["Message-ID"]
-        assert row["delivery_key"] == message[IDEMPOTENCY_HEADER]
-        assert row["document_id"] == eml.document_id and row["attempts"] == 1
+        (row,) = index.deliveries.where(record_key=key, channel="email")
+        assert row.status == "sent" and row.message_id == message["Message-ID"]
+        assert row.delivery_key == message[IDEMPOTENCY_HEADER]
+        assert row.document_id == eml.document_id and row.attempts == 1
     czech = next(m for m in smtp_server.messages if "c000101" in m["to"][0])
     subject = email.message_from_bytes(czech["data"], policy=policy.default)["Subject"]
     assert subject == "Prodloužení smlouvy o účtu ke dni 31. prosince 2026"
@@ -150,26 +150,26 @@ def test_one_run_three_channels_real_smtp_and_gateway_then_rerun_sends_nothing(
     ukrainian = next(r["json"] for r in sms_gateway.requests
                      if r["json"]["to"] == "+420601000002")
     assert "договір рахунку продовжується" in ukrainian["text"]
-    (sms_entry,) = list(index.entries(record_key="C000103", channel="sms"))
+    (sms_entry,) = list(index.documents.entries(record_key="C000103", channel="sms"))
     archived_sms = json.loads(store.get(sms_entry.storage_key))
     assert archived_sms["text"] == ukrainian["text"] and archived_sms["encoding"] == "UCS-2"
     assert archived_sms["segments"] == 3
     # Print: the PDF handed to the print stream, the postal address in the record snapshot.
-    prints = index.deliveries_of(channel="print")
-    assert {p["record_key"] for p in prints} == {"C000104", "C000105"}
+    prints = index.deliveries.where(channel="print")
+    assert {p.record_key for p in prints} == {"C000104", "C000105"}
     for row in prints:
-        (pdf,) = list(index.entries(record_key=row["record_key"], channel="pdf"))
-        assert row["status"] == "queued" and row["document_id"] == pdf.document_id
+        (pdf,) = list(index.documents.entries(record_key=row.record_key, channel="pdf"))
+        assert row.status == "queued" and row.document_id == pdf.document_id
         snapshot = json.loads(store.get(pdf.record_storage_key))
         assert snapshot["record"]["postal_code"] and snapshot["record"]["city"]
-    assert index.claims_held() == 0
+    assert index.claims.held() == 0
     # ... and the print step put exactly those two letters in the print file for the mail room.
     assert report.print_files is not None and report.print_files["selected"] == 2
-    (manifest,) = list(index.entries(channel="print", document_type="print-manifest"))
+    (manifest,) = list(index.documents.entries(channel="print", document_type="print-manifest"))
     batch = json.loads(store.get(manifest.storage_key))
     printed = {d["record_key"] for envelope in batch["items"] for d in envelope["documents"]}
     assert printed == {"C000104", "C000105"}
-    (stream,) = list(index.entries(channel="print", document_type="print-stream"))
+    (stream,) = list(index.documents.entries(channel="print", document_type="print-stream"))
     pages = len(PdfReader(io.BytesIO(store.get(stream.storage_key))).pages)
     assert pages == batch["pages"] == sum(
         d["pages"] for e in batch["items"] for d in e["documents"]) + batch["blank_pages"]
@@ -241,9 +241,9 @@ def test_bad_input_ends_in_named_reasons_and_the_rest_goes_on(
     assert (c.archived, c.failed) == (1, 4)
     assert len(smtp_server.messages) == 1
     index = open_index(settings.default_index_url)
-    (timed_out,) = index.deliveries_of(record_key="C000203")
-    assert timed_out["status"] == "failed" and "timed out" in timed_out["reason"]
-    assert index.claims_held() == 0
+    (timed_out,) = index.deliveries.where(record_key="C000203")
+    assert timed_out.status == "failed" and "timed out" in timed_out.reason
+    assert index.claims.held() == 0
     saved = json.loads((settings.runs_dir / report.run_id / "report.json").read_text())
     assert saved["channels"]["sms"]["failed_retryable"] == 1
     assert any("segment limit" in reason for reason in saved["failure_reasons"])
@@ -286,14 +286,14 @@ def test_gateway_500_then_200_is_retried_and_400_is_permanent(
 def crash_after_send(monkeypatch) -> None:
     """The worker dies right after the transport accepted a message, before the index
     records it (the 'sending' row and the archived message stay behind)."""
-    real = SqlIndex.complete
+    real = ClaimRepository.complete
 
     def complete(self, claim, entry, delivery=None, **kwargs):
         if delivery is not None:
             raise SystemExit("simulated crash between send and record")
         return real(self, claim, entry, delivery, **kwargs)
 
-    monkeypatch.setattr(SqlIndex, "complete", complete)
+    monkeypatch.setattr(ClaimRepository, "complete", complete)
 
 
 def test_crash_between_send_and_record_smtp_holds_instead_of_resending(
@@ -307,15 +307,15 @@ def test_crash_between_send_and_record_smtp_holds_instead_of_resending(
     monkeypatch.undo()
     assert len(smtp_server.messages) == 1
     index = open_index(settings.default_index_url)
-    (row,) = index.deliveries_of(channel="email")
-    assert row["status"] == "sending"
+    (row,) = index.deliveries.where(channel="email")
+    assert row.status == "sending"
 
     rerun = run(job, settings)
     assert len(smtp_server.messages) == 1, "the rerun did not send it twice"
     (failure,) = lines(rerun.failures_file)
     assert failure["channel"] == "email" and "delivery unknown" in failure["reason"]
-    assert row["delivery_key"] in failure["reason"]
-    assert index.delivery(row["delivery_key"])["status"] == "unknown"
+    assert row.delivery_key in failure["reason"]
+    assert index.deliveries.get(row.delivery_key).status == "unknown"
     assert channel(rerun, "pdf")["skipped"] == 1
     again = run(job, settings)
     assert len(smtp_server.messages) == 1 and again.counts.failed == 1
@@ -326,9 +326,9 @@ def test_crash_between_send_and_record_smtp_holds_instead_of_resending(
                      for m in smtp_server.messages)
     assert first["Message-ID"] == second["Message-ID"]
     assert first[IDEMPOTENCY_HEADER] == second[IDEMPOTENCY_HEADER]
-    final = index.delivery(row["delivery_key"])
-    assert final["status"] == "sent" and final["attempts"] == 2
-    assert index.claims_held() == 0
+    final = index.deliveries.get(row.delivery_key)
+    assert final.status == "sent" and final.attempts == 2
+    assert index.claims.held() == 0
 
 
 def test_crash_between_send_and_record_outbox_finds_its_proof(
@@ -346,11 +346,11 @@ def test_crash_between_send_and_record_outbox_finds_its_proof(
     report = run(job, settings)
     assert report.counts.failed == 0 and report.balanced
     index = open_index(settings.default_index_url)
-    rows = index.deliveries_of()
-    assert {r["channel"] for r in rows} == {"email", "sms"}
-    assert all(r["status"] == "sent" for r in rows)
-    first = next(r for r in rows if r["record_key"] == "C000101")
-    assert first["attempts"] == 1, "recorded from the outbox's proof, not sent again"
+    rows = index.deliveries.where()
+    assert {r.channel for r in rows} == {"email", "sms"}
+    assert all(r.status == "sent" for r in rows)
+    first = next(r for r in rows if r.record_key == "C000101")
+    assert first.attempts == 1, "recorded from the outbox's proof, not sent again"
     assert sent.stat().st_mtime_ns == before
     assert len(list(outbox.rglob("*.eml"))) == 1 and len(list(outbox.rglob("*.json"))) == 2
 
@@ -370,8 +370,8 @@ def test_crash_between_send_and_record_gateway_resends_with_the_same_key(
     keys = [r["headers"]["Idempotency-Key"] for r in sms_gateway.requests]
     assert len(keys) == 2 and keys[0] == keys[1]
     assert len(sms_gateway.delivered) == 1, "the gateway delivered it once"
-    (row,) = open_index(settings.default_index_url).deliveries_of()
-    assert row["status"] == "sent" and row["attempts"] == 2
+    (row,) = open_index(settings.default_index_url).deliveries.where()
+    assert row.status == "sent" and row.attempts == 2
 
 
 def test_the_cli_dry_run_validate_and_run_through_the_pool_with_smtp_reuse(

@@ -113,34 +113,35 @@ def test_delivery_log_protocol(index_url: str) -> None:
     slot = Slot("renewal_notice", "2026-12", "C1", "email", "renewal_notice")
     key = delivery_key("renewal_notice", "2026-12", "C1", "renewal_notice", "email")
     assert key == delivery_key("renewal_notice", "2026-12", "C1", "renewal_notice", "email")
-    claim = index.claim(slot, "run1")
-    assert index.begin_delivery(claim, key, document_id="d1", storage_key="j/p/C1/d1.eml",
-                                recipient="a@example.com", transport="smtp://mx") == 1
-    index.finish_delivery(key, DeliveryStatus.FAILED, reason="SMTP 451 try later")
-    row = index.delivery(key)
-    assert (row["status"], row["reason"], row["attempts"]) == ("failed", "SMTP 451 try later", 1)
-    assert index.begin_delivery(claim, key, document_id="d1", storage_key="j/p/C1/d1.eml",
-                                recipient="a@example.com", transport="smtp://mx") == 2
-    assert index.delivery(key)["status"] == "sending" and index.delivery(key)["reason"] is None
+    claim = index.claims.claim(slot, "run1")
+    assert index.deliveries.begin(claim, key, document_id="d1", storage_key="j/p/C1/d1.eml",
+                                  recipient="a@example.com", transport="smtp://mx") == 1
+    index.deliveries.finish(key, DeliveryStatus.FAILED, reason="SMTP 451 try later")
+    row = index.deliveries.get(key)
+    assert (row.status, row.reason, row.attempts) == ("failed", "SMTP 451 try later", 1)
+    assert index.deliveries.begin(claim, key, document_id="d1", storage_key="j/p/C1/d1.eml",
+                                  recipient="a@example.com", transport="smtp://mx") == 2
+    again = index.deliveries.get(key)
+    assert again.status == "sending" and again.reason is None
     now = datetime.now(UTC)
     entry = ArchiveEntry("d1", "renewal_notice", "run1", "2026-12", "C1", "C1",
                          "renewal_notice", "email", "cs", "v" * 64, None, 10, "0" * 64,
                          "j/p/C1/d1.eml", "message/rfc822", now, now + timedelta(days=1))
-    index.complete(claim, entry, {"key": key, "message_id": "<k@x>", "sent_at": now})
-    row = index.delivery(key)
-    assert (row["status"], row["message_id"], row["attempts"]) == ("sent", "<k@x>", 2)
-    assert index.find(slot).document_id == "d1" and index.claims_held() == 0
+    index.claims.complete(claim, entry, {"key": key, "message_id": "<k@x>", "sent_at": now})
+    row = index.deliveries.get(key)
+    assert (row.status, row.message_id, row.attempts) == ("sent", "<k@x>", 2)
+    assert index.documents.find(slot).document_id == "d1" and index.claims.held() == 0
     with pytest.raises(ArchiveError, match="taken over"):
-        index.begin_delivery(claim, key, document_id="d1", storage_key="x", recipient="a",
-                             transport="t")
+        index.deliveries.begin(claim, key, document_id="d1", storage_key="x", recipient="a",
+                               transport="t")
     print_slot = Slot("renewal_notice", "2026-12", "C1", "print", "renewal_notice")
     print_key = delivery_key("renewal_notice", "2026-12", "C1", "renewal_notice", "print")
-    assert index.queue_print(print_slot, print_key, run_id="run1", document_id="p1",
-                             storage_key="j/p/C1/p1.pdf", recipient="C1")
-    assert not index.queue_print(print_slot, print_key, run_id="run2", document_id="p1",
-                                 storage_key="j/p/C1/p1.pdf", recipient="C1")
-    assert index.existing_deliveries("renewal_notice", "2026-12", "print", "renewal_notice",
+    assert index.deliveries.queue_print(print_slot, print_key, run_id="run1", document_id="p1",
+                                        storage_key="j/p/C1/p1.pdf", recipient="C1")
+    assert not index.deliveries.queue_print(print_slot, print_key, run_id="run2", document_id="p1",
+                                            storage_key="j/p/C1/p1.pdf", recipient="C1")
+    assert index.deliveries.existing("renewal_notice", "2026-12", "print", "renewal_notice",
                                      ["C1", "C2"], ("queued",)) == {"C1"}
-    assert [r["channel"] for r in index.deliveries_of(record_key="C1")] in (
+    assert [r.channel for r in index.deliveries.where(record_key="C1")] in (
         ["email", "print"], ["print", "email"])
     index.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from factory.archive import open_index
+from factory.archive.rows import DeliveryRow
 from factory.cli.app import cli, load_commands
 from factory.config import Settings
 from tests.pipeline.test_channels_run import customers, renewal_job, run
@@ -23,10 +24,10 @@ CASE = ("C000201", "cs", {"preferred_channel": "email", "consent_sms": "false"})
 OTHER = ("C000202", "en", {"preferred_channel": "email", "consent_sms": "false"})
 
 
-def rows(settings: Settings) -> dict[tuple[str, str], dict]:
+def rows(settings: Settings) -> dict[tuple[str, str], DeliveryRow]:
     index = open_index(settings.default_index_url)
     try:
-        return {(r["record_key"], r["channel"]): r for r in index.deliveries_of()}
+        return {(r.record_key, r.channel): r for r in index.deliveries.where()}
     finally:
         index.close()
 
@@ -43,15 +44,15 @@ def test_a_permanent_smtp_refusal_falls_back_to_print_once(
     assert smtp_server.messages == []
     found = rows(settings)
     email, paper = found[("C000201", "email")], found[("C000201", "print")]
-    assert email["status"] == "fell_back"
-    assert "550 5.1.1" in email["reason"] and email["reason"].endswith("fell back to print")
-    assert paper["status"] == "queued"
-    assert paper["reason"].startswith("fallback from email: refused at send") and \
-        "550" in paper["reason"]
-    attempts = email["attempts"]
+    assert email.status == "fell_back"
+    assert "550 5.1.1" in email.reason and email.reason.endswith("fell back to print")
+    assert paper.status == "queued"
+    assert paper.reason.startswith("fallback from email: refused at send") and \
+        "550" in paper.reason
+    attempts = email.attempts
     again = run(job, settings)  # nothing is sent again, nothing queued twice
     assert again.counts.skipped == 1 and again.counts.archived == 0, again.as_dict()
-    assert rows(settings)[("C000201", "email")]["attempts"] == attempts
+    assert rows(settings)[("C000201", "email")].attempts == attempts
     assert smtp_server.messages == []
 
 
@@ -63,7 +64,7 @@ def test_without_a_usable_next_channel_the_refusal_fails_the_record(
     smtp_server.handler.replies = ["550 5.1.1 mailbox unavailable"]
     report = run(job, settings)
     assert report.counts.failed == 1 and report.balanced
-    assert rows(settings)[("C000201", "email")]["status"] == "failed"
+    assert rows(settings)[("C000201", "email")].status == "failed"
     assert ("C000201", "print") not in rows(settings)
 
 
@@ -115,10 +116,10 @@ def test_a_dsn_in_the_mailbox_later_falls_back_once_idempotently(
     assert [o["record_key"] for o in summary["outcomes"]] == ["C000201"]
     assert summary["outcomes"][0]["channels"]["print"] == "done"
     found = rows(settings)
-    assert found[("C000201", "email")]["status"] == "fell_back"
-    assert "DSN" in found[("C000201", "email")]["reason"]
-    assert found[("C000201", "print")]["status"] == "queued"
-    assert found[("C000202", "email")]["status"] == "sent"
+    assert found[("C000201", "email")].status == "fell_back"
+    assert "DSN" in found[("C000201", "email")].reason
+    assert found[("C000201", "print")].status == "queued"
+    assert found[("C000202", "email")].status == "sent"
     assert ("C000202", "print") not in found
     second = CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
     again = json.loads(second.output)
@@ -164,15 +165,15 @@ def test_a_gateway_report_of_an_undeliverable_sms_falls_back_once(
     finally:
         assert server.stop() == 0
     found = rows(settings)
-    assert found[("C000301", "sms")]["status"] == "bounced"
-    assert "absent subscriber" in found[("C000301", "sms")]["reason"]
+    assert found[("C000301", "sms")].status == "bounced"
+    assert "absent subscriber" in found[("C000301", "sms")].reason
     env = {**built.env(), "FACTORY_SMS_URL": sms_gateway.url()}
     args = ["-q", "fallbacks", str(job.path), "--period", "2026-12"]
     first_run = json.loads(CliRunner().invoke(cli, args, env=env,
                                               catch_exceptions=False).output)
     assert first_run["outcomes"][0]["channels"]["print"] == "done"
     found = rows(settings)
-    assert found[("C000301", "sms")]["status"] == "fell_back"
-    assert found[("C000301", "print")]["reason"].startswith("fallback from sms: undeliverable")
+    assert found[("C000301", "sms")].status == "fell_back"
+    assert found[("C000301", "print")].reason.startswith("fallback from sms: undeliverable")
     again = json.loads(CliRunner().invoke(cli, args, env=env, catch_exceptions=False).output)
     assert again["pending"] == 0 and len(sms_gateway.delivered) == 1

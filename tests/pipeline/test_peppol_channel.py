@@ -69,9 +69,10 @@ def test_slovak_business_invoice_goes_over_peppol(tmp_path: Path, access_point) 
     assert (report.counts.archived, report.counts.failed) == (2, 1) and report.balanced
     index = open_index(settings.default_index_url)
     store = open_store(settings.default_archive_url)
-    entries = {(e.record_key, e.channel): e for e in index.entries(job="invoice_run_sk")}
+    entries = {(e.record_key, e.channel): e for e in index.documents.entries(job="invoice_run_sk")}
     assert set(entries) == {("I000301", "pdf"), ("I000301", "peppol"), ("I000302", "pdf")}
-    assert [(n, k) for n, k, _ in index.numbers("SK2026")] == [(1, "I000301"), (2, "I000302")]
+    assert [(n, k) for n, k, _ in index.numbering.numbers("SK2026")] == \
+        [(1, "I000301"), (2, "I000302")]
 
     ubl_entry = entries[("I000301", "peppol")]
     assert ubl_entry.media_type == "application/xml"
@@ -86,9 +87,9 @@ def test_slovak_business_invoice_goes_over_peppol(tmp_path: Path, access_point) 
     number = cii.xpath("//rsm:ExchangedDocument/ram:ID/text()", namespaces=NS)
     assert etree.fromstring(ubl).xpath("/*/cbc:ID/text()", namespaces=UBL) == number
     key = delivery_key("invoice_run_sk", "2026-12", "I000301", "invoice", "peppol")
-    delivery = index.delivery(key)
-    assert delivery is not None and delivery["status"] == "sent"
-    assert delivery["message_id"] == "AP-1" and TOKEN not in str(delivery)
+    delivery = index.deliveries.get(key)
+    assert delivery is not None and delivery.status == "sent"
+    assert delivery.message_id == "AP-1" and TOKEN not in str(delivery)
     assert access_point.posts[0]["key"] == key
 
     failures = Path(report.failures_file).read_text()

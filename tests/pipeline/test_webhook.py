@@ -130,7 +130,7 @@ def test_signed_notifications_retry_5xx_refuse_4xx_and_a_rerun_sends_nothing_twi
 
     index = open_index(settings.default_index_url)
     store = open_store(settings.default_archive_url)
-    (pdf,) = index.entries(record_key="C000401", channel="pdf")
+    (pdf,) = index.documents.entries(record_key="C000401", channel="pdf")
     first = next(r for r in receiver.requests if r["path"] == "/hooks/a")
     assert first["json"] == {
         "id": first["headers"]["Idempotency-Key"], "event": "document.archived",
@@ -139,15 +139,15 @@ def test_signed_notifications_retry_5xx_refuse_4xx_and_a_rerun_sends_nothing_twi
         "customer_id": "C000401",
         "link": f"{LINK_BASE}/api/documents/{pdf.document_id}/content"}
     # What was sent is archived as the channel's document, and its delivery row says "sent".
-    (sent,) = index.entries(record_key="C000401", channel="webhook")
+    (sent,) = index.documents.entries(record_key="C000401", channel="webhook")
     assert json.loads(store.get(sent.storage_key)) == first["json"]
-    delivery = index.delivery(first["headers"]["Idempotency-Key"])
-    assert delivery is not None and delivery["status"] == "sent"
-    assert delivery["message_id"].startswith("rcv-")
+    delivery = index.deliveries.get(first["headers"]["Idempotency-Key"])
+    assert delivery is not None and delivery.status == "sent"
+    assert delivery.message_id.startswith("rcv-")
     # The key signs; it is in no report, failure or index row.
     for path in (Path(report.failures_file), settings.runs_dir / report.run_id / "report.json"):
         assert SECRET not in path.read_text(encoding="utf-8")
-    assert SECRET not in json.dumps(index.deliveries_of(), default=str)
+    assert SECRET not in json.dumps(index.deliveries.where(), default=str)
 
     before = list(receiver.accepted)
     assert len(before) == len(set(before)) == 2

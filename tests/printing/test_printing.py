@@ -165,9 +165,9 @@ def test_print_files_read_back(print_run, settings: Settings) -> None:
 
     index = open_index(settings.default_index_url)
     store = open_store(settings.default_archive_url)
-    documents = {e.record_key: e for e in index.entries(job=job.name, channel="pdf")}
+    documents = {e.record_key: e for e in index.documents.entries(job=job.name, channel="pdf")}
     outputs = {(e.record_key, e.document_type): e
-               for e in index.entries(job=job.name, channel="print")}
+               for e in index.documents.entries(job=job.name, channel="print")}
     assert len(outputs) == 4 * summary["batches"]
     seen_keys: list[str] = []
     for number in range(1, summary["batches"] + 1):
@@ -220,7 +220,7 @@ def test_rebuild_is_idempotent_and_select_narrows(print_run, tmp_path: Path,
     job, _report = print_run
     index = open_index(settings.default_index_url)
     before = {(e.record_key, e.document_type): e.sha256
-              for e in index.entries(job=job.name, channel="print")}
+              for e in index.documents.entries(job=job.name, channel="print")}
     load_commands()
     env = {"FACTORY_HOME": str(REPO), "FACTORY_VAR": str(settings.var_dir)}
     result = CliRunner().invoke(cli, ["print", str(job.path), "--period", "2026-11"], env=env,
@@ -228,7 +228,7 @@ def test_rebuild_is_idempotent_and_select_narrows(print_run, tmp_path: Path,
     assert result.exit_code == 0, result.output
     assert f"0 output(s) written, {len(before)} unchanged" in result.output
     after = {(e.record_key, e.document_type): e.sha256
-             for e in index.entries(job=job.name, channel="print")}
+             for e in index.documents.entries(job=job.name, channel="print")}
     assert after == before
 
     narrowed = write_job(tmp_path / "jobs2", print={**PRINT, "select":
@@ -238,19 +238,20 @@ def test_rebuild_is_idempotent_and_select_narrows(print_run, tmp_path: Path,
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     store = open_store(settings.default_archive_url)
-    wanted = sorted(e.record_key for e in index.entries(job=job.name, channel="pdf")
+    wanted = sorted(e.record_key for e in index.documents.entries(job=job.name, channel="pdf")
                     if json.loads(store.get(e.record_storage_key))["record"]
                     .get("preferred_channel") == "print")
-    printed = sorted(d["record_key"] for e in index.entries(job=job.name, channel="print",
-                                                            document_type="print-manifest")
+    printed = sorted(d["record_key"] for e in index.documents.entries(job=job.name, channel="print",
+                                                                      document_type="print-manifest")
                      for env_ in json.loads(store.get(e.storage_key))["items"]
                      for d in env_["documents"])
     assert printed == wanted
-    streams = list(index.entries(job=job.name, channel="print", document_type="print-stream"))
+    streams = list(index.documents.entries(job=job.name, channel="print",
+                                           document_type="print-stream"))
     assert all(store.exists(e.storage_key) for e in streams)
     # Nothing was deleted: every print file ever written is still stored and indexed, the
     # rebuilt ones marked superseded by their new revision, the dropped batches withdrawn.
-    every = list(index.entries(job=job.name, channel="print", revisions=True))
+    every = list(index.documents.entries(job=job.name, channel="print", revisions=True))
     assert sorted(store.keys(f"{job.name}/2026-11/print-")) == \
         sorted(e.storage_key for e in every)
     current = [e for e in every if e.current]

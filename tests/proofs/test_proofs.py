@@ -223,10 +223,10 @@ def test_refs_that_cannot_be_resolved(project: Path, job_path: Path, tmp_path: P
     index = open_index(settings.default_index_url)
     store = open_store(settings.default_archive_url)
     for version in ("abcd" + "0" * 60, "abcd" + "1" * 60):
-        index.remember_template_version(version, "statement", "northwind",
-                                        template_snapshot_key(version))
-    index.remember_template_version("beef" + "0" * 60, "invoice", "northwind",
-                                    template_snapshot_key("beef" + "0" * 60))
+        index.templates.remember(version, "statement", "northwind",
+                                 template_snapshot_key(version))
+    index.templates.remember("beef" + "0" * 60, "invoice", "northwind",
+                             template_snapshot_key("beef" + "0" * 60))
     with pytest.raises(ConfigError, match="ambiguous"):
         resolve_ref("abcd", job, settings, index, store, tmp_path)
     with pytest.raises(ConfigError, match="of template set 'invoice'"):

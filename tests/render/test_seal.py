@@ -101,7 +101,7 @@ def test_a_sealed_run_archives_sealed_pdfs_that_pdfsig_and_openssl_verify(
 
     index, store = open_index(settings.default_index_url), open_store(
         settings.default_archive_url)
-    entries = list(index.entries(job="monthly_statements"))
+    entries = list(index.documents.entries(job="monthly_statements"))
     index.close()
     assert len(entries) == 2
     for entry in entries:
@@ -271,7 +271,7 @@ def test_the_email_attaches_the_sealed_pdf_the_archive_holds(
     message = email.message_from_bytes(smtp_server.messages[0]["data"], policy=policy.default)
     _alternative, attachment = message.iter_parts()
     index = open_index(sealing.default_index_url)
-    (pdf,) = list(index.entries(channel="pdf"))
+    (pdf,) = list(index.documents.entries(channel="pdf"))
     index.close()
     archived = open_store(sealing.default_archive_url).get(pdf.storage_key)
     assert attachment.get_content() == archived
@@ -304,7 +304,7 @@ def test_a_retention_class_seal_is_kept_in_the_snapshot_so_verify_expects_it(
                    InlineExecutor()).counts.archived == 1
     index, store = open_index(settings.default_index_url), open_store(
         settings.default_archive_url)
-    (entry,) = list(index.entries())
+    (entry,) = list(index.documents.entries())
     snapshot = json.loads(store.get(entry.record_storage_key))
     assert snapshot["computed"]["seal"] == "B-B"
     assert verify_archive(index, store).ok

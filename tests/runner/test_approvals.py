@@ -52,7 +52,7 @@ def test_unapproved_change_blocks_a_require_approval_run(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="no version of it has been approved yet"):
         run()
     index = open_index(settings.default_index_url)
-    assert index.list_runs() == [] and list(index.entries()) == []
+    assert index.runs.recent() == [] and list(index.documents.entries()) == []
     dry = run(dry_run=True)
     assert dry.counts.pending == 2 and any("not approved" in w for w in dry.warnings)
 
@@ -86,7 +86,7 @@ def test_unapproved_change_blocks_a_require_approval_run(tmp_path: Path) -> None
     assert f"the last approved version is {approved[:12]} (approved by ops-user" in message
     assert f"docfactory proof {job_file} --against {approved[:12]}" in message
     assert f"docfactory templates approve --job {job_file}" in message
-    assert len(index.list_runs()) == 1, "the refused run was never registered"
+    assert len(index.runs.recent()) == 1, "the refused run was never registered"
 
     result = invoke(env, "run", str(job_file), "--period", "2026-11", "--executor", "inline")
     assert result.exit_code == 2
@@ -139,8 +139,8 @@ def test_approvals_and_version_list_on_postgresql(pg_url: str, tmp_path: Path) -
                                "northwind")
     assert keep_version(store, index, current) == current.version
     other = "f" * 64
-    index.remember_template_version(other, "statement", "otherbrand",
-                                    template_snapshot_key(other))
+    index.templates.remember(other, "statement", "otherbrand",
+                             template_snapshot_key(other))
     start = datetime(2026, 11, 1, tzinfo=UTC)
     first, new = approve(index, "statement", current.version, "alice", "v1", at=start)
     assert new and first.approved_at == start

@@ -64,7 +64,7 @@ def test_a_run_on_fakes_sends_what_it_archived_once_and_a_second_run_sends_nothi
     assert (counts.input, counts.archived, counts.failed, counts.rejected) == (12, 12, 0, 0)
 
     index = open_index(fake_settings.index_url or "", migrate=False)
-    pdfs = list(index.entries(job="renewal_notice", period=PERIOD, channel="pdf"))
+    pdfs = list(index.documents.entries(job="renewal_notice", period=PERIOD, channel="pdf"))
     assert len(pdfs) == 12
     for entry in pdfs:
         document_id, _html_sha = stub_metadata(fakes.store.get(entry.storage_key))
@@ -73,18 +73,18 @@ def test_a_run_on_fakes_sends_what_it_archived_once_and_a_second_run_sends_nothi
     sent = {**fakes.email.sent, **fakes.sms.sent}
     assert fakes.email.sent and fakes.sms.sent  # the sample data has customers on both
     assert sorted(fakes.email.attempts + fakes.sms.attempts) == sorted(sent)  # each once
-    rows = [r for r in index.deliveries_of() if r["channel"] in ("email", "sms")]
-    assert sorted(r["delivery_key"] for r in rows if r["status"] == "sent") == sorted(sent)
+    rows = [r for r in index.deliveries.where() if r.channel in ("email", "sms")]
+    assert sorted(r.delivery_key for r in rows if r.status == "sent") == sorted(sent)
     for channel, transport in (("email", fakes.email), ("sms", fakes.sms)):
         for key, message in transport.sent.items():
-            (row,) = [r for r in rows if r["delivery_key"] == key]
-            (archived,) = list(index.entries(record_key=row["record_key"], channel=channel))
+            (row,) = [r for r in rows if r.delivery_key == key]
+            (archived,) = list(index.documents.entries(record_key=row.record_key, channel=channel))
             stored = fakes.store.get(archived.storage_key)
             if channel == "email":  # the .eml archived is the message sent, the PDF attached
                 assert stored == message.body
                 parsed = email.message_from_bytes(message.body, policy=policy.default)
                 (attachment,) = list(parsed.iter_attachments())
-                (pdf,) = [e for e in pdfs if e.record_key == row["record_key"]]
+                (pdf,) = [e for e in pdfs if e.record_key == row.record_key]
                 assert attachment.get_content() == fakes.store.get(pdf.storage_key)
             else:  # the SMS is archived as JSON: its text and how it was encoded
                 assert json.loads(stored)["text"] == message.body.decode("utf-8")

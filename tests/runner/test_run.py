@@ -42,7 +42,7 @@ def test_batch_end_to_end_then_resume_then_force(sample_job, settings: Settings)
     from factory.archive import open_index, open_store
     index = open_index(settings.default_index_url)
     store = open_store(settings.default_archive_url)
-    entries = list(index.entries(job="monthly_statements", period="2026-11"))
+    entries = list(index.documents.entries(job="monthly_statements", period="2026-11"))
     assert len(entries) == 12 == len(archive_files(settings))
     for entry in entries:
         data = store.get(entry.storage_key)
@@ -61,7 +61,7 @@ def test_batch_end_to_end_then_resume_then_force(sample_job, settings: Settings)
     saved = json.loads((settings.runs_dir / report.run_id / "report.json").read_text())
     assert saved["reconciliation"]["balanced"] is True
     assert saved["counts"]["archived"] == 12
-    assert index.get_run(report.run_id)["status"] == "completed"
+    assert index.runs.get(report.run_id).status == "completed"
 
     again = run(sample_job, settings)
     assert (again.counts.skipped, again.counts.archived, again.counts.rendered) == (12, 0, 0)
@@ -74,21 +74,21 @@ def test_batch_end_to_end_then_resume_then_force(sample_job, settings: Settings)
                  actor="cli:ops", actor_role="shell")
     assert forced.counts.archived == 1
     # Revision 2 is current; revision 1 stays stored, indexed and provable beside it.
-    (current,) = list(index.entries(record_key=first.record_key))
+    (current,) = list(index.documents.entries(record_key=first.record_key))
     assert current.revision == 2 and current.document_id != first.document_id
-    old = index.get(first.document_id)
+    old = index.documents.get(first.document_id)
     assert old is not None and old.superseded_by == current.document_id
     assert (old.superseded_actor, old.supersede_reason) == ("cli:ops", "address corrected")
     assert store.exists(first.storage_key) and store.exists(first.record_storage_key)
     assert hashlib.sha256(store.get(first.storage_key)).hexdigest() == first.sha256
     assert len(archive_files(settings)) == 13
-    assert [e.revision for e in index.entries(record_key=first.record_key, revisions=True)] \
-        == [1, 2]
+    every = index.documents.entries(record_key=first.record_key, revisions=True)
+    assert [e.revision for e in every] == [1, 2]
     from factory.compliance.audit import AuditLog
     [entry] = [e for e in AuditLog(index).entries() if e.action == "document.supersede"]
     assert (entry.document_id, entry.actor, entry.run_id) == \
         (first.document_id, "cli:ops", forced.run_id)
-    assert index.get_run(forced.run_id)["reason"] == "address corrected"
+    assert index.runs.get(forced.run_id).reason == "address corrected"
 
 
 def test_dry_run_plans_without_rendering(sample_job, settings: Settings) -> None:
@@ -165,7 +165,7 @@ def test_template_error_fails_records_with_template_and_line(
     assert "account_number" in failures[0]["reason"]
     assert archive_files(settings) == []
     from factory.archive import open_index
-    assert open_index(settings.default_index_url).claims_held() == 0
+    assert open_index(settings.default_index_url).claims.held() == 0
 
 
 def test_missing_column_stops_before_anything_runs(tmp_path: Path, sample_dir: Path,
@@ -212,7 +212,7 @@ def test_interrupted_run_reports_pending_and_resumes_without_gap_or_duplicate(
     assert resumed.counts.skipped == 4 and resumed.counts.archived == 8
     from factory.archive import open_index
     index = open_index(settings.default_index_url)
-    assert index.count("monthly_statements", "2026-11") == 12
+    assert index.documents.count("monthly_statements", "2026-11") == 12
     assert len(archive_files(settings)) == 12
 
 
@@ -238,10 +238,10 @@ def test_crash_between_store_and_index_leaves_one_document(sample_job, settings:
     """A worker fails after writing the PDF but before the index row: its objects (under its
     own attempt's name) are removed with its claim, and the rerun's index gets exactly one
     row per record and the archive one PDF per row."""
-    from factory.archive.index import SqlIndex
+    from factory.archive.claims import ClaimRepository
 
     calls = {"n": 0}
-    real_complete = SqlIndex.complete
+    real_complete = ClaimRepository.complete
 
     def crash_once(self, claim, entry, *args, **kwargs):
         calls["n"] += 1
@@ -249,20 +249,20 @@ def test_crash_between_store_and_index_leaves_one_document(sample_job, settings:
             raise SystemExit("simulated crash")
         return real_complete(self, claim, entry, *args, **kwargs)
 
-    monkeypatch.setattr(SqlIndex, "complete", crash_once)
+    monkeypatch.setattr(ClaimRepository, "complete", crash_once)
     with pytest.raises(SystemExit):
         run(sample_job, settings, limit=3)
     from factory.archive import open_index as reopen
-    (crashed,) = reopen(settings.default_index_url).list_runs()
-    assert crashed["status"] == "failed"
-    monkeypatch.setattr(SqlIndex, "complete", real_complete)
+    (crashed,) = reopen(settings.default_index_url).runs.recent()
+    assert crashed.status == "failed"
+    monkeypatch.setattr(ClaimRepository, "complete", real_complete)
     report = run(sample_job, settings, limit=3)
     assert report.counts.archived + report.counts.skipped == 3
     from factory.archive import open_index
     index = open_index(settings.default_index_url)
-    assert index.count("monthly_statements", "2026-11") == 3
+    assert index.documents.count("monthly_statements", "2026-11") == 3
     assert len(archive_files(settings)) == 3
-    assert index.claims_held() == 0
+    assert index.claims.held() == 0
 
 
 
@@ -280,7 +280,7 @@ def test_same_batch_from_jsonl_and_from_sql(kind: str, tmp_path: Path, sample_di
     assert (report.counts.input, report.counts.archived) == (3, 3) and report.balanced
     from factory.archive import open_index, open_store
     store = open_store(settings.default_archive_url)
-    entry = next(open_index(settings.default_index_url).entries(record_key="C000001"))
+    entry = next(open_index(settings.default_index_url).documents.entries(record_key="C000001"))
     text = pdf_text(store.get(entry.storage_key))
     assert "C000001" in text
     snapshot = json.loads(store.get(entry.record_storage_key))

@@ -20,10 +20,10 @@ class Recorder(Hook):
     events: ClassVar[list[tuple[str, Any]]] = []
 
     def before_run(self, run):
-        self.events.append(("before_run", run.index.get_run(run.report.run_id)))
+        self.events.append(("before_run", run.index.runs.get(run.report.run_id)))
 
     def after_start(self, run):
-        self.events.append(("after_start", run.index.get_run(run.report.run_id)["status"]))
+        self.events.append(("after_start", run.index.runs.get(run.report.run_id).status))
 
     def after_chunk(self, run, outcomes):
         self.events.append(("after_chunk", len(outcomes)))
@@ -63,5 +63,5 @@ def test_a_before_run_hook_refuses_the_run_before_it_is_registered(
         run_job(sample_job, settings, RunOptions(period="2026-11", limit=1), InlineExecutor(),
                 hooks=Hooks([Refuse()]))
     index = open_index(settings.default_index_url)
-    assert index.list_runs() == []
+    assert index.runs.recent() == []
     index.close()

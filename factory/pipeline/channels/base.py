@@ -162,7 +162,7 @@ def done_keys(name: str, index: SqlIndex, job: JobSpec, period: str, keys: list[
     if check is not None:
         found: set[str] = check(index, job, period, keys)
         return found
-    return index.existing_keys(job.name, period, name, job.document_type, keys)
+    return index.documents.existing_keys(job.name, period, name, job.document_type, keys)
 
 
 def default_transports(job: JobSpec, lookup: Callable[[str], str | None]) -> dict[str, str]:

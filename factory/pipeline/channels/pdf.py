@@ -6,7 +6,7 @@
     which stays stored and indexed)
 
 A numbered document type (invoices: the job's plugin gives a series) renders inside
-`SqlIndex.complete_numbered`, which assigns the series' next number in the same transaction
+`ClaimRepository.complete_numbered`, which assigns the series' next number in the same transaction
 that archives the PDF, so a failed or retried record never uses up a number.
 """
 

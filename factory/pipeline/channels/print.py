@@ -1,6 +1,6 @@
 """The ``print`` channel: the record's archived PDF handed to the print stream once.
 
-Records a "queued" delivery row (`SqlIndex.queue_print`); the print step of the run
+Records a "queued" delivery row (`DeliveryRepository.queue_print`); the print step of the run
 (`factory.runner.print_step`) builds the print files from the queued documents.
 """
 
@@ -13,7 +13,7 @@ from factory.models import ChannelOutcome, ChannelStatus, Record, Route
 from factory.pipeline.channels.base import RecordContext, Services
 
 if TYPE_CHECKING:
-    from factory.archive.index import SqlIndex
+    from factory.archive.protocols import HasDeliveries
     from factory.deliver import TransportOptions
     from factory.jobs import JobSpec
 
@@ -35,15 +35,15 @@ class PrintChannel:
         return None
 
     @staticmethod
-    def done_keys(index: SqlIndex, job: JobSpec, period: str, keys: list[str]) -> set[str]:
+    def done_keys(index: HasDeliveries, job: JobSpec, period: str, keys: list[str]) -> set[str]:
         """Records whose PDF was handed to the print stream already (or printed, or sent)."""
-        return index.existing_deliveries(job.name, period, CHANNEL, job.document_type, keys,
+        return index.deliveries.existing(job.name, period, CHANNEL, job.document_type, keys,
                                          ("queued", "printed", "sent"))
 
     def process(self, record: Record, route: Route, context: RecordContext) -> ChannelOutcome:
         entry = context.archived_pdf()
         key = self.services.slot_key(record, CHANNEL)
-        queued = self.services.index.queue_print(
+        queued = self.services.index.deliveries.queue_print(
             index_slot(key), key.delivery_key(), run_id=self.services.config.run_id,
             document_id=entry.document_id, storage_key=entry.storage_key,
             recipient=record.customer_id)

@@ -161,7 +161,8 @@ COMMANDS: dict[str, LazyCommand] = {
 }
 
 
-@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, lazy=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="FACTORY_HOME", help="Project root (holds templates/, assets/, var/).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")

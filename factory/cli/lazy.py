@@ -35,12 +35,15 @@ class LazyGroup(click.Group):
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy: dict[str, LazyCommand] = dict(lazy or {})
+        # Names whose modules were all imported: a group that another module's import
+        # registered (keys imports factory.cli.archive) still needs the rest of its modules.
+        self._loaded: set[str] = set()
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(self.commands) | set(self.lazy))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in self.lazy:
+        if cmd_name in self.lazy and cmd_name not in self._loaded:
             self.load(cmd_name)
         return self.commands.get(cmd_name)
 
@@ -51,6 +54,7 @@ class LazyGroup(click.Group):
         for each in names:
             for module in self.lazy[each].modules:
                 importlib.import_module(module)
+            self._loaded.add(each)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """As `click.Group.format_commands`, with a command not imported yet standing in as a

@@ -167,3 +167,17 @@ def test_an_index_behind_the_head_is_still_migrated(tmp_path: Path) -> None:
     assert current_revision(engine) == "0001"
     open_index(url).close()
     assert current_revision(engine) == head_revision(MIGRATIONS)
+
+
+@pytest.mark.parametrize("module", ["factory.render.engine", "factory.render.seal",
+                                    "factory.render.seal_check"])
+def test_render_submodules_that_do_not_lay_out_import_no_weasyprint(module: str) -> None:
+    """The coordinator's seal check and `archive verify` import these, never WeasyPrint."""
+    code = ("import json, sys\nimport " + module + "\n"
+            "import factory.render\n"
+            "print(json.dumps('weasyprint' in sys.modules))\n"
+            "factory.render.PdfRenderer  # the package still re-exports it, on first use\n"
+            "print(json.dumps('weasyprint' in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert [json.loads(line) for line in done.stdout.split()] == [False, True]

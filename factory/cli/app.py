@@ -18,15 +18,19 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
-from factory.cli.output import esc
-from factory.config import Settings, load_settings
+from factory.cli.lazy import LazyCommand, LazyGroup
 from factory.errors import ConfigError, FactoryError
 from factory.urls import mask_urls_in
+
+if TYPE_CHECKING:
+    from factory.config import Settings
+
+# rich, the settings and every command module are imported when a command runs, not at
+# start-up: `docfactory --help` imports click and this package only (tests/cli/test_startup.py).
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -37,6 +41,8 @@ class App:
     """What every command gets: settings and two consoles."""
 
     def __init__(self, home: Path | None, quiet: bool) -> None:
+        from rich.console import Console
+
         self.home = home
         self.quiet = quiet
         # Off a terminal, rich would wrap at 80 columns; logs read better unwrapped.
@@ -57,6 +63,8 @@ class App:
             configure(self.log_format, "info")
 
     def settings(self, **overrides: Any) -> Settings:
+        from factory.config import load_settings
+
         if self._settings is None or overrides:
             self._settings = load_settings(self.home, os.environ, **overrides)
         return self._settings
@@ -86,6 +94,8 @@ def handle_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except FactoryError as exc:  # ConfigError included
+            from factory.cli.output import esc
+
             app.err.print(f"[red]error:[/] {esc(mask_urls_in(str(exc)))}", soft_wrap=True)
             sys.exit(EXIT_USAGE)
         except KeyboardInterrupt:
@@ -99,7 +109,60 @@ def _sigterm_as_interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+#: Every command of `cli`: the modules that define it (and add subcommands to it), imported
+#: when it runs, and the first paragraph of its help, for `docfactory --help`.
+COMMANDS: dict[str, LazyCommand] = {
+    "archive": LazyCommand(("factory.cli.archive", "factory.cli.reseal"),
+                           "Find, prove, retrieve and export archived documents (every"
+                           " retrieval is audited)."),
+    "audit": LazyCommand(("factory.cli.audit",), "The append-only, hash-chained audit log of"
+                         " retrievals, exports, holds and runs."),
+    "calendar": LazyCommand(("factory.cli.schedule",), "List the upcoming firings of scheduled"
+                            " jobs and the past ones with their run ids."),
+    "doctor": LazyCommand(("factory.cli.ops",), "Check that the index, the store and the"
+                          " broker JOB uses answer."),
+    "fallbacks": LazyCommand(("factory.cli.ondemand",), "Send, once, over the next channel of"
+                             " their route the messages of JOB refused later (DSNs in"
+                             " --mailbox, SMS delivery reports): idempotent, run it as often"
+                             " as you like."),
+    "index": LazyCommand(("factory.cli.commands",), "The index database: its schema."),
+    "invoices": LazyCommand(("factory.cli.invoices",), "The invoice register and a search by"
+                            " invoice number."),
+    "keys": LazyCommand(("factory.cli.keys",), "API keys for `docfactory serve`: each key has"
+                        " one role."),
+    "preview": LazyCommand(("factory.cli.commands",), "Render one record of JOB for proofing;"
+                           " nothing is archived."),
+    "print": LazyCommand(("factory.cli.printing",), "(Re)build JOB's print files for a period"
+                         " from its archived documents."),
+    "proof": LazyCommand(("factory.cli.templates",), "Render JOB's proof records with the"
+                         " current templates and with REF; compare and check."),
+    "render": LazyCommand(("factory.cli.ondemand",), "Render, archive, index and deliver one"
+                          " record of JOB now (an on-demand document)."),
+    "run": LazyCommand(("factory.cli.commands",), "Run JOB for a period: render, archive,"
+                       " deliver and index every record."),
+    "runs": LazyCommand(("factory.cli.commands",), "List recent runs with durations and rates;"
+                        " --period: that period's totals."),
+    "sample-data": LazyCommand(("factory.cli.commands",), "Generate realistic customers (5-80"
+                               " transactions each, five locales)."),
+    "sample-invoices": LazyCommand(("factory.cli.invoicing",), "Generate invoices and credit"
+                                   " notes (1-8 lines, several VAT rates, CZK and EUR)."),
+    "scheduler": LazyCommand(("factory.cli.schedule",), "Run the jobs' calendars: start each"
+                             " job's run when its schedule fires."),
+    "serve": LazyCommand(("factory.cli.serve",), "Serve the HTTP API (/api, OpenAPI at"
+                         " /api/openapi.json) and the web pages."),
+    "status": LazyCommand(("factory.cli.commands",), "Show a run's status and counts, from the"
+                          " index (works from any machine)."),
+    "templates": LazyCommand(("factory.cli.templates",), "Template-set versions: which were"
+                             " used and approved; approve the current one."),
+    "validate": LazyCommand(("factory.cli.commands",), "Check JOB, its template set, brand,"
+                            " translations and data before running it."),
+    "worker": LazyCommand(("factory.cli.cluster",), "Start a Celery worker that renders,"
+                          " archives and indexes records of cluster runs."),
+}
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="FACTORY_HOME", help="Project root (holds templates/, assets/, var/).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
@@ -132,32 +195,11 @@ def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-#: Modules that register commands on `cli` when imported (one per area).
-COMMAND_MODULES = [
-    "factory.cli.commands",
-    "factory.cli.printing",
-    "factory.cli.invoicing",
-    "factory.cli.invoices",
-    "factory.cli.templates",
-    "factory.cli.archive",
-    "factory.cli.reseal",
-    "factory.cli.keys",
-    "factory.cli.audit",
-    "factory.cli.serve",
-    "factory.cli.cluster",
-    "factory.cli.ops",
-    "factory.cli.schedule",
-    "factory.cli.ondemand",
-]
-
-
 def load_commands() -> None:
-    import importlib
-
-    for name in COMMAND_MODULES:
-        importlib.import_module(name)
+    """Import every command module (for callers that use `cli.commands` directly)."""
+    assert isinstance(cli, LazyGroup)
+    cli.load()
 
 
 def main() -> None:
-    load_commands()
     cli(prog_name="docfactory")

@@ -7,12 +7,15 @@ markup and drop it (the consoles are built with ``emoji=False`` for ``:x:``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from factory.models import CHANNEL_ORDER, ChannelCounts, RunReport
+if TYPE_CHECKING:
+    from factory.models import ChannelCounts, RunReport
 
 
 def esc(value: object) -> str:
@@ -153,5 +156,7 @@ def print_problems(console: Console, title: str, problems: list[str]) -> None:
 
 def channel_rank(name: str) -> int:
     """Where channel ``name`` stands in the summary: the record's channel order, then others."""
+    from factory.models import CHANNEL_ORDER  # not at import: `status` needs no models
+
     order = [str(channel) for channel in CHANNEL_ORDER]
     return order.index(name) if name in order else len(order)

@@ -8,6 +8,8 @@ needed only on a cluster.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from factory.errors import ConfigError
 from factory.executors.base import (
     Executor,
@@ -18,7 +20,29 @@ from factory.executors.base import (
     register_executor,
 )
 from factory.executors.inline import InlineExecutor
-from factory.executors.pool import PoolExecutor, default_workers
+
+if TYPE_CHECKING:
+    from factory.executors.pool import PoolExecutor, default_workers
+
+#: Names re-exported from `factory.executors.pool` on first use (PEP 562): the pool imports
+#: multiprocessing and concurrent.futures, which `docfactory status` or `runs` never need.
+_FROM_POOL = ("PoolExecutor", "default_workers")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_POOL:
+        from factory.executors import pool
+
+        value = getattr(pool, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _pool(options: ExecutorOptions) -> Executor:
+    from factory.executors.pool import PoolExecutor
+
+    return PoolExecutor(options.workers)
 
 
 def _celery(options: ExecutorOptions) -> Executor:
@@ -29,7 +53,7 @@ def _celery(options: ExecutorOptions) -> Executor:
     return CeleryExecutor(options.cluster)
 
 
-register_executor("pool", lambda options: PoolExecutor(options.workers))
+register_executor("pool", _pool)
 register_executor("inline", lambda options: InlineExecutor())
 register_executor("celery", _celery)
 

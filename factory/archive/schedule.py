@@ -15,26 +15,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, PrimaryKeyConstraint, String, Table, Text, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
 from factory.archive.index import SqlIndex
-from factory.archive.tables import UTCDateTime, metadata
-
-firings = Table(
-    "schedule_firings", metadata,
-    Column("job", String(64), nullable=False),
-    Column("fired_at", UTCDateTime, nullable=False),
-    Column("period", String(10), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("run_id", String(40)),
-    Column("note", Text),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-    PrimaryKeyConstraint("job", "fired_at", name="pk_schedule_firings"),
-    Index("ix_schedule_firings_job_period", "job", "period"),
-)
+from factory.archive.tables import schedule_firings as firings
 
 STATUSES = ("claimed", "started", "skipped", "failed")
 

@@ -36,6 +36,8 @@ Takes nothing; gives ``metadata`` and its tables:
   submitted (``content``, JSON, with its SHA-256), the author, and the four-eyes review
   (pending, approved or rejected, by whom, when, why); once sent, the archived document's id.
   A status changes only from the one it was read in (``UPDATE ... WHERE status = ...``).
+- ``schedule_firings``: the scheduler's firings (written by `factory.archive.schedule`). Every
+  table is defined here, so ``metadata`` is the whole schema whatever was imported.
 """
 
 from __future__ import annotations
@@ -294,4 +296,18 @@ letters = Table(
     Column("reason", Text),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_letters_status", "status", "created_at"),
+)
+
+schedule_firings = Table(
+    "schedule_firings", metadata,
+    Column("job", String(64), nullable=False),
+    Column("fired_at", UTCDateTime, nullable=False),
+    Column("period", String(10), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("run_id", String(40)),
+    Column("note", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("job", "fired_at", name="pk_schedule_firings"),
+    Index("ix_schedule_firings_job_period", "job", "period"),
 )

@@ -83,7 +83,7 @@ class _MoneyFormat:
     finite Decimal with these fixed parts (quantize to the currency's digits, group the
     integer digits, join with the affixes), without looking up the locale's symbols, the
     currency's precision and symbol and re-applying the spacing rule for each of the ~180
-    amounts of a statement (16 µs each through Babel, ~2 µs here). tests/render/
+    amounts of a statement (16 µs each through Babel, ~2 µs here). tests/templates/
     test_money_format.py compares it with Babel's output over thousands of values in every
     locale and currency we ship."""
 

@@ -46,7 +46,7 @@ from factory.config import Settings, resolve_url
 from factory.errors import ConfigError, FactoryError, InputError, RecordError
 from factory.jobs import JobSpec, RecordSchema
 from factory.jobs.schema import KEY_PATTERN
-from factory.jobs.segments import segmenter_for
+from factory.jobs.segments import segment_variants, segmenter_for
 from factory.models import (
     ChannelStatus,
     Outcome,
@@ -355,6 +355,7 @@ def _templates(job: JobSpec, settings: Settings) -> DocumentTemplates:
                                        job.template_set, job.brand, job.locales,
                                        job.default_locale)
     templates.template_set.check_channels(list(job.channels))
+    templates.template_set.check_variants(segment_variants(job))
     return templates
 
 

@@ -75,7 +75,7 @@ class ApiConfig:
     queue: str | None = None
     #: When set, /metrics needs ``Authorization: Bearer <metrics_token>``.
     metrics_token: str | None = field(default=None, repr=False)
-    #: Warm renderers per job for ``POST /api/documents`` (`factory.ondemand`).
+    #: Warm renderer processes for ``POST /api/documents`` (`factory.ondemand.warm`).
     ondemand_pool: int = 1
 
 

@@ -104,6 +104,7 @@ class Services:
         self.sessions = Sessions(config.session_secret, int(config.session_hours * 3600))
         self.throttle = FailureThrottle(config.settings.api_auth_failures)
         self.ondemand: Any = None  # an OnDemandService, built on first use (factory.api.ondemand)
+        self.codes: Any = None  # pending one-time codes of /my (factory.api.mydocs)
 
     def close(self) -> None:
         if self.ondemand is not None:
@@ -120,6 +121,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     from factory.api.health import health_router
     from factory.api.hooks import hooks_router
     from factory.api.links import link_api_router, public_links_router
+    from factory.api.mydocs import my_documents_router
     from factory.api.ondemand import ondemand_router
     from factory.api.pages import guard_page, login_page, page_router, public_router, render_page
     from factory.api.routes import api_router
@@ -142,6 +144,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(ondemand_router())  # before api_router: it ends with a catch-all
     app.include_router(link_api_router())
     app.include_router(public_links_router())  # GET /d/<token>: a customer's signed link
+    app.include_router(my_documents_router())  # /my: a customer's list after a one-time code
     app.include_router(hooks_router())  # POST /hooks/sms-reports: HMAC-signed reports
     app.include_router(api_router())
     app.include_router(public_router())

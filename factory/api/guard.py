@@ -40,6 +40,9 @@ Send = Callable[[Message], Awaitable[None]]
 #: The only routes anyone may call without a key (their bodies are still limited).
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
           ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}  # factory.api.health
+#: A customer's own documents after a one-time code (`factory.api.mydocs` checks the code,
+#: and counts a wrong one against the client like a failed login).
+PUBLIC |= {("GET", "/my"), ("POST", "/my"), ("POST", "/my/code")}
 #: Paths under which GET needs no key: a customer's signed document link (`factory.api.links`
 #: checks the link itself, and counts a forged one against the client like a failed login).
 PUBLIC_GET_PREFIXES = ("/d/",)

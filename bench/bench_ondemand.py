@@ -114,12 +114,14 @@ def main() -> None:
             for _ in range(3):
                 one(client, uuid.uuid4().hex)  # warm: the first request builds the workers
             cpu = tree_cpu(server.pid)
+            started = time.perf_counter()
             single = [one(client, uuid.uuid4().hex) for _ in range(args.requests)]
-            single_cpu = (tree_cpu(server.pid) - cpu) / len(single)
+            single_wall = time.perf_counter() - started
+            single_cpu = tree_cpu(server.pid) - cpu
             retried = [one(client, "same-key") for _ in range(args.requests)]
         print(f"on demand: load average before the figures {os.getloadavg()[0]:.1f}"
               f" ({os.cpu_count()} cores)")
-        report("1 client", single, sum(single), single_cpu)
+        report("1 client", single, single_wall, single_cpu)
 
         results: list[float] = []
         lock = threading.Lock()
@@ -138,8 +140,7 @@ def main() -> None:
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - started
-        report(f"8 clients (pool {args.pool})", results, wall,
-               (tree_cpu(server.pid) - cpu) / len(results))
+        report(f"8 clients (pool {args.pool})", results, wall, tree_cpu(server.pid) - cpu)
         print(f"on demand, retried request (same Idempotency-Key): p50"
               f" {percentile(retried, 0.5) * 1000:.0f} ms")
     finally:
@@ -148,11 +149,13 @@ def main() -> None:
 
 
 def report(label: str, values: list[float], wall: float, cpu: float) -> None:
+    """``cpu``: CPU seconds of the server and its renderers over the ``wall`` seconds the
+    requests took; cpu / wall is how many cores they kept busy."""
     print(f"on demand, {label}: p50 {percentile(values, 0.5) * 1000:.0f} ms, p95"
           f" {percentile(values, 0.95) * 1000:.0f} ms, mean"
           f" {statistics.fmean(values) * 1000:.0f} ms, {len(values) / wall:.1f} documents/s"
-          f" ({len(values)} requests), server CPU {cpu * 1000:.0f} ms per request,"
-          f" load {os.getloadavg()[0]:.1f}")
+          f" ({len(values)} requests), server CPU {cpu / len(values) * 1000:.0f} ms per"
+          f" request, {cpu / wall:.2f} cores busy, load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -183,6 +183,12 @@ class OnDemandService:
         with run.lock:
             run.state.counts.input += 1
             run.state.planned_record(record, job.document_type)
+            if verdict.segment is not None:  # the report's records per segment, as a batch's
+                report = run.state.report
+                report.segments[verdict.segment] = report.segments.get(verdict.segment, 0) + 1
+                variant = segment_variants(job).get(verdict.segment)
+                if variant:
+                    report.variants[verdict.segment] = variant
         # A retried request this run answered already counts once: the second time, skipped.
         run.account(_counted_once(outcome))
         pdf = next((c for c in outcome.channels if c.channel == CHANNEL), None)

@@ -153,7 +153,16 @@ def test_on_demand_renders_the_record_with_its_segments_variant(
             result = service.render(job, RenderRequest(data, period="2026-11"))
             assert result.ok and result.document_id, result.as_dict()
             texts[key] = " ".join(pdf_text(service.pdf(job, result.document_id)).split())
+        run_id = result.run_id
     finally:
         service.close()
+    index = open_index(settings.default_index_url)
+    try:
+        run = index.runs.get(run_id)
+    finally:
+        index.close()
+    assert run is not None and run.report is not None
+    assert run.report["segments"] == {"wealthy": 1, "rest": 1}
+    assert run.report["variants"] == {"wealthy": "premium"}
     assert PREMIUM_TEXT in texts["C000001"]
     assert PREMIUM_TEXT not in texts["C000002"] and "C000002" in texts["C000002"]

@@ -32,7 +32,7 @@ class DocumentRenderer:
     """Templates, brand, fonts and stylesheets of one job, ready to render any record."""
 
     def __init__(self, job: JobSpec, settings: Settings, period: Period, issued: date,
-                 expected_version: str | None = None) -> None:
+                 expected_version: str | None = None, variants_required: bool = True) -> None:
         self.job = job
         self.settings = settings
         self.seal_spec: SealSpec | None = seal_for(job, settings)
@@ -50,7 +50,8 @@ class DocumentRenderer:
                 f" (the run uses {expected_version[:12]}, this worker sees"
                 f" {self.templates.version[:12]}); deploy one version to every worker")
         template_set = self.templates.template_set
-        template_set.check_variants(segment_variants(job))
+        if variants_required:  # not for an older version a proof compares against
+            template_set.check_variants(segment_variants(job))
         self.pdf = make_pdf_renderer(  # WeasyPrint's PdfRenderer (a stub only in benches)
             base_url=template_set.set_dir.as_uri() + "/",
             allowed=template_set.roots,
@@ -61,7 +62,8 @@ class DocumentRenderer:
         # Compile the document template (and what it extends) now, not on the first record;
         # and the variants the job's segments use.
         for variant in {None, *segment_variants(job).values()}:
-            self.templates.env.get_template(template_set.manifest.document_for(variant))
+            if variant is None or variant in template_set.manifest.variants:
+                self.templates.env.get_template(template_set.manifest.document_for(variant))
 
     @property
     def version(self) -> str:
@@ -99,8 +101,10 @@ class DocumentRenderer:
         return computed
 
     def variant(self, record: Record) -> str | None:
-        """The template variant of the record's segment (None: the set's own document)."""
-        return segment_variant(self.job, record.data, record.locale)
+        """The template variant of the record's segment (None: the set's own document, also
+        when this version of the set does not have the variant yet)."""
+        variant = segment_variant(self.job, record.data, record.locale)
+        return variant if variant in self.templates.template_set.manifest.variants else None
 
     def _html(self, typed: dict[str, Any], record: Record, doc_id: str) -> str:
         document = self.templates.template_set.manifest.document_for(self.variant(record))

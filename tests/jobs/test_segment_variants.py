@@ -8,6 +8,7 @@ version and snapshot cover the variant's file; the on-demand path renders the va
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import zipfile
 from decimal import Decimal
@@ -166,3 +167,38 @@ def test_on_demand_renders_the_record_with_its_segments_variant(
     assert run.report["variants"] == {"wealthy": "premium"}
     assert PREMIUM_TEXT in texts["C000001"]
     assert PREMIUM_TEXT not in texts["C000002"] and "C000002" in texts["C000002"]
+
+
+def test_a_proof_against_a_version_before_the_variant_shows_it_as_the_change(
+        tmp_path: Path) -> None:
+    from tests.proofkit import (
+        TWO_CUSTOMERS,
+        commit,
+        make_project,
+        proof_job,
+        write_records,
+    )
+
+    project = make_project(tmp_path / "project")
+    manifest = project / "templates" / "statement" / "set.toml"
+    with_variant = manifest.read_text(encoding="utf-8")
+    manifest.write_text(with_variant.split("\n# Variants")[0] + "\n", encoding="utf-8")
+    (project / "templates" / "statement" / "premium.html").rename(tmp_path / "premium.html")
+    commit(project, "the statement before it had variants")
+    manifest.write_text(with_variant, encoding="utf-8")
+    (tmp_path / "premium.html").rename(project / "templates" / "statement" / "premium.html")
+    records = write_records(tmp_path / "data" / "customers.jsonl", TWO_CUSTOMERS)
+    job = proof_job(tmp_path / "jobs", records, segments=[
+        {"name": "english", "where": "locale == 'en'", "variant": "premium"},
+        {"name": "rest", "where": "True"}])
+    out = tmp_path / "proof"
+    result = CliRunner().invoke(
+        cli, ["proof", str(job), "--against", "HEAD", "--period", "2026-11", "--out", str(out)],
+        env={"FACTORY_HOME": str(project), "FACTORY_VAR": str(tmp_path / "var"),
+             "FACTORY_WORKERS": "1"}, catch_exceptions=False)
+    assert result.exit_code == 1, result.output  # changed, nothing failing
+    report = json.loads((out / "report.json").read_text())
+    by_key = {r["key"]: r for r in report["records"]}
+    assert by_key["C000001"]["changed"] and by_key["C000001"]["text_diff_lines"] > 0
+    assert "variant premium (segment english)" in by_key["C000001"]["reasons"]
+    assert not by_key["C000002"]["changed"]

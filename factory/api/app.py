@@ -39,6 +39,7 @@ from factory.errors import (
     NotFoundError,
     PermissionDeniedError,
     RetryableArchiveError,
+    RetryableError,
     SourceError,
 )
 
@@ -54,6 +55,7 @@ STATUS: list[tuple[type[FactoryError], int]] = [
     (SourceError, 400),
     (IntegrityError, 500),
     (RetryableArchiveError, 503),
+    (RetryableError, 503),  # worth sending again (an on-demand renderer process died)
     (FactoryError, 500),
 ]
 

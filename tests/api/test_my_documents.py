@@ -221,7 +221,8 @@ def test_wrong_codes_are_refused_and_exhaust_the_challenge(site: Site) -> None:
     assert site.enter("not-a-challenge", code).status_code == 401
 
 
-def test_codes_expire_and_are_single_use() -> None:
+@pytest.mark.fast
+def test_codes_expire_and_belong_to_their_server() -> None:
     book = CodeBook(lifetime=0.3)
     challenge = book.issue()
     book.bind(challenge, "C000001")
@@ -232,6 +233,16 @@ def test_codes_expire_and_are_single_use() -> None:
     fresh = CodeBook().issue()
     with pytest.raises(CodeRefused, match="not valid"):
         CodeBook().verify(fresh.challenge_id, fresh.code)  # another server's challenge
+
+
+@pytest.mark.fast
+def test_code_requests_and_codes_sent_are_limited_per_client_and_customer() -> None:
+    book = CodeBook()
+    assert all(book.customers.take("C000001") for _ in range(3))
+    assert not book.customers.take("C000001")  # a fourth code in 15 minutes: not sent
+    assert book.customers.take("C000002")  # another customer is not affected
+    assert all(book.clients.take("10.0.0.1") for _ in range(10))
+    assert not book.clients.take("10.0.0.1") and book.clients.take("10.0.0.2")
 
 
 def test_wrong_codes_are_throttled_like_failed_logins(tmp_path: Path) -> None:

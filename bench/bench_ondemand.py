@@ -4,8 +4,10 @@ Builds a project in var/bench/ondemand/ (the statement job, sample customers as 
 ``service`` key), starts ``docfactory serve --ondemand-pool N`` and, after a warm-up, sends
 requests for the reference statement (a sample customer, each request with its own
 Idempotency-Key, so each renders, archives and indexes a new document) from 1 client, then from
-8 concurrent clients (httpx, one connection each). Prints p50 and p95 latency in ms and the
-documents/s for each. A retried request (same key: no rendering) is measured too.
+8 concurrent clients (httpx, one connection each). Prints p50 and p95 latency in ms, the
+documents/s and the CPU seconds per request of the server and its renderer processes (read
+from /proc: comparable on a shared machine, where latencies are not) for each. A retried
+request (same key: no rendering) is measured too.
 """
 
 from __future__ import annotations
@@ -45,6 +47,27 @@ def build(root: Path) -> tuple[list[dict], Path]:
     (root / "jobs").mkdir(parents=True)
     (root / "jobs" / "monthly_statements.toml").write_text(tomli_w.dumps(job), encoding="utf-8")
     return records, root / "jobs"
+
+
+def tree_cpu(root_pid: int) -> float:
+    """CPU seconds (user + system) of ``root_pid`` and every live descendant (Linux /proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    tree, grew = {root_pid}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        grew = bool(more)
+        tree |= more
+    return sum(times.get(pid, 0.0) for pid in tree)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -90,11 +113,15 @@ def main() -> None:
         with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
             for _ in range(3):
                 one(client, uuid.uuid4().hex)  # warm: the first request builds the workers
+            cpu = tree_cpu(server.pid)
+            started = time.perf_counter()
             single = [one(client, uuid.uuid4().hex) for _ in range(args.requests)]
+            single_wall = time.perf_counter() - started
+            single_cpu = tree_cpu(server.pid) - cpu
             retried = [one(client, "same-key") for _ in range(args.requests)]
         print(f"on demand: load average before the figures {os.getloadavg()[0]:.1f}"
               f" ({os.cpu_count()} cores)")
-        report("1 client", single, sum(single))
+        report("1 client", single, single_wall, single_cpu)
 
         results: list[float] = []
         lock = threading.Lock()
@@ -106,12 +133,14 @@ def main() -> None:
                 results.extend(mine)
 
         threads = [threading.Thread(target=client_loop) for _ in range(8)]
+        cpu = tree_cpu(server.pid)
         started = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        report(f"8 clients (pool {args.pool})", results, time.perf_counter() - started)
+        wall = time.perf_counter() - started
+        report(f"8 clients (pool {args.pool})", results, wall, tree_cpu(server.pid) - cpu)
         print(f"on demand, retried request (same Idempotency-Key): p50"
               f" {percentile(retried, 0.5) * 1000:.0f} ms")
     finally:
@@ -119,11 +148,14 @@ def main() -> None:
         server.wait(60)
 
 
-def report(label: str, values: list[float], wall: float) -> None:
+def report(label: str, values: list[float], wall: float, cpu: float) -> None:
+    """``cpu``: CPU seconds of the server and its renderers over the ``wall`` seconds the
+    requests took; cpu / wall is how many cores they kept busy."""
     print(f"on demand, {label}: p50 {percentile(values, 0.5) * 1000:.0f} ms, p95"
           f" {percentile(values, 0.95) * 1000:.0f} ms, mean"
           f" {statistics.fmean(values) * 1000:.0f} ms, {len(values) / wall:.1f} documents/s"
-          f" ({len(values)} requests)")
+          f" ({len(values)} requests), server CPU {cpu / len(values) * 1000:.0f} ms per"
+          f" request, {cpu / wall:.2f} cores busy, load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from factory.errors import (
     PermissionDeniedError,
     RecordError,
     RetryableArchiveError,
+    RetryableError,
     SourceError,
 )
 
@@ -58,6 +59,7 @@ STATUS: list[tuple[type[FactoryError], int]] = [
     (SourceError, 400),
     (IntegrityError, 500),
     (RetryableArchiveError, 503),
+    (RetryableError, 503),  # worth sending again (an on-demand renderer process died)
     (FactoryError, 500),
 ]
 
@@ -79,7 +81,7 @@ class ApiConfig:
     queue: str | None = None
     #: When set, /metrics needs ``Authorization: Bearer <metrics_token>``.
     metrics_token: str | None = field(default=None, repr=False)
-    #: Warm renderers per job for ``POST /api/documents`` (`factory.ondemand`).
+    #: Warm renderer processes for ``POST /api/documents`` (`factory.ondemand.warm`).
     ondemand_pool: int = 1
 
 
@@ -109,6 +111,7 @@ class Services:
         self.throttle = FailureThrottle(config.settings.api_auth_failures)
         self.ondemand: Any = None  # an OnDemandService, built on first use (factory.api.ondemand)
         self.letters: Any = None  # a LetterDesk and its previews, built on first use (.letters)
+        self.codes: Any = None  # pending one-time codes of /my (factory.api.mydocs)
 
     def close(self) -> None:
         if self.ondemand is not None:
@@ -126,6 +129,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     from factory.api.hooks import hooks_router
     from factory.api.letters import letters_router
     from factory.api.links import link_api_router, public_links_router
+    from factory.api.mydocs import my_documents_router
     from factory.api.ondemand import ondemand_router
     from factory.api.pages import guard_page, login_page, page_router, public_router, render_page
     from factory.api.routes import api_router
@@ -148,6 +152,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(ondemand_router())  # before api_router: it ends with a catch-all
     app.include_router(link_api_router())
     app.include_router(public_links_router())  # GET /d/<token>: a customer's signed link
+    app.include_router(my_documents_router())  # /my: a customer's list after a one-time code
     app.include_router(hooks_router())  # POST /hooks/sms-reports: HMAC-signed reports
     app.include_router(api_router())
     app.include_router(public_router())

@@ -40,6 +40,9 @@ Send = Callable[[Message], Awaitable[None]]
 #: The only routes anyone may call without a key (their bodies are still limited).
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
           ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}  # factory.api.health
+#: A customer's own documents after a one-time code (`factory.api.mydocs` checks the code,
+#: and counts a wrong one against the client like a failed login).
+PUBLIC_CUSTOMER = {("GET", "/my"), ("POST", "/my"), ("POST", "/my/code")}
 #: Paths under which GET needs no key: a customer's signed document link (`factory.api.links`
 #: checks the link itself, and counts a forged one against the client like a failed login).
 PUBLIC_GET_PREFIXES = ("/d/",)
@@ -185,7 +188,8 @@ class RequestGuard:
             return self._error(request, 429, "TooManyRequests",
                                "too many failed authentications from this address; try again"
                                f" in {int(retry) + 1} s", {"Retry-After": str(int(retry) + 1)})
-        if (request.method, request.url.path) not in PUBLIC | PUBLIC_HOOKS and not (
+        route = (request.method, request.url.path)
+        if route not in PUBLIC | PUBLIC_HOOKS | PUBLIC_CUSTOMER and not (
                 request.method in ("GET", "HEAD")
                 and request.url.path.startswith(PUBLIC_GET_PREFIXES)):
             try:

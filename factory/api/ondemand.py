@@ -49,7 +49,9 @@ def ondemand_service(request: Request) -> OnDemandService:
     svc = services(request)
     with _LOCK:
         if svc.ondemand is None:
-            svc.ondemand = OnDemandService(svc.settings, svc.config.ondemand_pool)
+            # Renderers in warm worker processes: requests render on every core.
+            svc.ondemand = OnDemandService(svc.settings, svc.config.ondemand_pool,
+                                           processes=True)
         found: OnDemandService = svc.ondemand
     return found
 

@@ -63,8 +63,10 @@ def print_summary(console: Console, report: RunReport, run_dir: str) -> None:
         table.add_row("by document type",
                       ", ".join(f"{k} {v}" for k, v in report.by_document_type.items()))
     if report.segments:
-        table.add_row("by segment", ", ".join(f"{escape(k)} {v}"
-                                              for k, v in report.segments.items()))
+        table.add_row("by segment", ", ".join(
+            f"{escape(k)} {v}" + (f" (variant {escape(report.variants[k])})"
+                                  if k in report.variants else "")
+            for k, v in report.segments.items()))
     for why, count in report.filtered_out.items():
         table.add_row("filtered out", f"{count} ({escape(why)})")
     if report.dry_run and report.routing:

@@ -50,8 +50,8 @@ def listen_socket(host: str, port: int) -> socket.socket:
               help="Worker processes per run (default: one per core).")
 @click.option("--max-runs", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Runs started from the API at the same time.")
-@click.option("--ondemand-pool", type=click.IntRange(1, 16), default=1, show_default=True,
-              help="Warm renderers per job for POST /api/documents.")
+@click.option("--ondemand-pool", type=click.IntRange(1, 16), default=None,
+              help="Warm renderer processes for POST /api/documents (default: one per core).")
 @click.option("--secure-cookies", is_flag=True,
               help="Mark the session cookie Secure (when served over HTTPS).")
 @click.option("--broker", default=None, metavar="URL", envvar="FACTORY_BROKER_URL",
@@ -62,7 +62,7 @@ def listen_socket(host: str, port: int) -> socket.socket:
 @click.pass_obj
 @handle_errors
 def serve(app: App, host: str, port: int, jobs_dir: Path | None, executor: str,
-          workers: int | None, max_runs: int, ondemand_pool: int, secure_cookies: bool,
+          workers: int | None, max_runs: int, ondemand_pool: int | None, secure_cookies: bool,
           broker: str | None,
           archive_url: str | None, index_url: str | None) -> None:
     """Serve the HTTP API (/api, OpenAPI at /api/openapi.json) and the web pages.
@@ -73,6 +73,7 @@ def serve(app: App, host: str, port: int, jobs_dir: Path | None, executor: str,
         import uvicorn
 
         from factory.api import ApiConfig, create_app
+        from factory.executors.pool import default_workers
     except ImportError as exc:
         raise ConfigError(f"the HTTP API needs the api extra: pip install 'docfactory[api]'"
                           f" ({exc})") from None
@@ -89,7 +90,7 @@ def serve(app: App, host: str, port: int, jobs_dir: Path | None, executor: str,
         secure_cookies=secure_cookies, broker_url=broker,
         queue=os.environ.get("FACTORY_CLUSTER") or "docfactory" if broker else None,
         metrics_token=os.environ.get("FACTORY_METRICS_TOKEN") or None,
-        ondemand_pool=ondemand_pool)
+        ondemand_pool=ondemand_pool or default_workers())
     api = create_app(config)
     sock = listen_socket(host, port)
     bound = sock.getsockname()[1]

@@ -48,6 +48,22 @@ def _ready() -> int:
     return os.getpid()
 
 
+def _init_plain(memory_bytes: int | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cap_memory(memory_bytes)
+
+
+def warm_processes(workers: int, memory_bytes: int | None) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes forked from a fork server that has imported WeasyPrint
+    and the pipeline, each ignoring Ctrl-C and capped at ``memory_bytes``, for callers that
+    submit their own tasks (the on-demand service: `factory.ondemand.warm`); the tasks build
+    and keep their warm `Worker` values themselves."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_plain,
+                               initargs=(memory_bytes,))
+
+
 def _process(chunk: list[Record]) -> Guarded:
     """The chunk's outcomes, and (when one hit the memory cap) the records left."""
     from factory.pipeline.worker import worker_for

@@ -1,9 +1,10 @@
 """Which records a job takes (``where``) and which named segment each belongs to.
 
 Takes a job's ``where`` expression and ``[[segments]]`` (name, ``where``, optionally the
-channels its records go to) and one validated record's JSON-safe data; gives the record's
-segment, or why it is filtered out (``"where"``: the job's filter is false; ``"no segment"``:
-segments are declared and none matches). Expressions are evaluated by `simpleeval` (a
+channels its records go to and the template variant their documents use) and one validated
+record's JSON-safe data; gives the record's segment (and its variant), or why it is filtered
+out (``"where"``: the job's filter is false; ``"no segment"``: segments are declared and none
+matches). Expressions are evaluated by `simpleeval` (a
 maintained safe evaluator: no attribute access, no imports, no calls beyond the few functions
 below) over the record's fields, typed as the schema says (decimals as `Decimal`, dates as
 `date`), plus ``locale`` (the record's locale as routing resolved it). For example::
@@ -50,6 +51,9 @@ class SegmentSpec(BaseModel):
     where: str = Field(min_length=1, max_length=2000)
     #: The channels of the job this segment's records go to (default: all the job's).
     channels: list[str] | None = None
+    #: The template variant its records' documents are rendered with: a name under
+    #: ``[variants]`` of the job's template set's ``set.toml`` (default: the set's document).
+    variant: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     description: str = ""
 
 
@@ -138,6 +142,10 @@ class Segmenter:
         found = next((s for s in self.segments if s.name == segment), None)
         return found.channels if found is not None else None
 
+    def variant_of(self, segment: str | None) -> str | None:
+        found = next((s for s in self.segments if s.name == segment), None)
+        return found.variant if found is not None else None
+
     def _names(self, data: Mapping[str, Any], locale: str) -> dict[str, Any]:
         names: dict[str, Any] = dict(CONSTANTS)
         for name, value in data.items():
@@ -182,12 +190,7 @@ def segment_channels(job: Any, data: Mapping[str, Any], locale: str) -> list[str
     offered = list(job.channels)
     if not any(s.channels for s in getattr(job, "segments", [])):
         return offered
-    key = (job.name, job.text or repr(job.segments))
-    segmenter = _CACHE.get(key)
-    if segmenter is None:
-        if len(_CACHE) > 32:
-            _CACHE.clear()
-        segmenter = _CACHE[key] = segmenter_for(job)
+    segmenter = _cached(job)
     try:
         allowed = segmenter.channels_of(segmenter.classify(data, locale).segment)
     except RecordError:
@@ -195,6 +198,34 @@ def segment_channels(job: Any, data: Mapping[str, Any], locale: str) -> list[str
     if allowed is None:
         return offered
     return [c for c in offered if c == "pdf" or c in allowed]
+
+
+def segment_variant(job: Any, data: Mapping[str, Any], locale: str) -> str | None:
+    """The template variant of the record's segment, or None (the set's own document): no
+    segment names one, the record is in none, or its segment cannot be told (the run
+    rejected it already)."""
+    if not any(s.variant for s in getattr(job, "segments", [])):
+        return None
+    segmenter = _cached(job)
+    try:
+        return segmenter.variant_of(segmenter.classify(data, locale).segment)
+    except RecordError:
+        return None
+
+
+def segment_variants(job: Any) -> dict[str, str]:
+    """{segment name: template variant} of the job's segments that name one."""
+    return {s.name: s.variant for s in getattr(job, "segments", []) if s.variant}
+
+
+def _cached(job: Any) -> Segmenter:
+    key = (job.name, job.text or repr(job.segments))
+    segmenter = _CACHE.get(key)
+    if segmenter is None:
+        if len(_CACHE) > 32:
+            _CACHE.clear()
+        segmenter = _CACHE[key] = segmenter_for(job)
+    return segmenter
 
 
 def segmenter_for(job: Any) -> Segmenter:

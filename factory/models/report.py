@@ -105,6 +105,8 @@ class RunReport:
     #: Records per named segment, records filtered out per reason ("where", "no segment"),
     #: and the file listing the filtered-out keys (`factory.runner.segments`).
     segments: dict[str, int] = field(default_factory=dict)
+    #: The template variant of each segment that names one ({segment: variant}).
+    variants: dict[str, str] = field(default_factory=dict)
     filtered_out: dict[str, int] = field(default_factory=dict)
     filtered_file: str | None = None
 
@@ -183,6 +185,7 @@ class RunReport:
             "suppression_reasons": dict(sorted(self.suppression_reasons.items())),
             "suppressions_file": self.suppressions_file,
             "segments": dict(self.segments),
+            "variants": dict(self.variants),
             "filtered_out": dict(self.filtered_out),
             "filtered_file": self.filtered_file,
         }

@@ -1,14 +1,17 @@
 """What the on-demand service keeps per job: its run of the day and its warm workers.
 
 `OnDemandRun` is the on-demand run of one job and day (its index row and its accounting, with
-a lock: requests of one job are served by several threads); `WarmLine` holds the built
-`Worker` values of one job and period, up to the pool size (`factory.ondemand.service`).
+a lock: requests of one job are served by several threads; the report is written by the
+service's heartbeat thread within a second of a change, not on the request's path);
+`WarmLine` holds the built `Worker` values of one job and period, up to the pool size, for the
+in-process renderers (`factory.ondemand.warm`).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -33,6 +36,12 @@ class OnDemandRun:
     state: RunState
     lock: threading.Lock = field(default_factory=threading.Lock)
     count: int = 0
+    #: Counts changed since the report was last written (the service's heartbeat thread
+    #: writes it within a second: no index write or file write on a request's path).
+    dirty: bool = False
+    beaten: float = field(default_factory=time.monotonic)
+    #: When the index last said this run is still the live one (checked every few seconds).
+    checked: float = field(default_factory=time.monotonic)
 
     def account(self, item: Outcome | Reject) -> None:
         with self.lock:
@@ -41,7 +50,14 @@ class OnDemandRun:
                 self.state.rejected(item)
             else:
                 self.state.outcome(item)
-            self.beat()
+            self.dirty = True
+
+    def beat_if_due(self, every: float) -> None:
+        """Write the report (index heartbeat and report.json) when counts changed, or when
+        ``every`` seconds passed since the last write (the run's heartbeat)."""
+        with self.lock:
+            if self.dirty or time.monotonic() - self.beaten >= every:
+                self.beat()
 
     def next_position(self) -> Position:
         with self.lock:
@@ -49,6 +65,8 @@ class OnDemandRun:
             return Position(SOURCE, self.count)
 
     def beat(self) -> None:
+        self.dirty = False
+        self.beaten = time.monotonic()
         report = self.state.report.as_dict()
         self.index.runs.heartbeat(self.run_id, report)
         write_json_atomic(self.state.run_dir / "report.json", report)

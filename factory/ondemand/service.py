@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
-import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -46,20 +47,19 @@ from factory.config import Settings, resolve_url
 from factory.errors import ConfigError, FactoryError, InputError, RecordError
 from factory.jobs import JobSpec, RecordSchema
 from factory.jobs.schema import KEY_PATTERN
-from factory.jobs.segments import segmenter_for
+from factory.jobs.segments import segment_variants, segmenter_for
 from factory.models import (
     ChannelStatus,
     Outcome,
     Period,
     RawRecord,
-    Record,
     Reject,
     RunReport,
     Status,
 )
-from factory.ondemand.lines import OnDemandRun, WarmLine
+from factory.ondemand.lines import OnDemandRun
+from factory.ondemand.warm import Job, ProcessRenderers, Renderers, ThreadRenderers
 from factory.pipeline import CHANNEL, WorkerConfig
-from factory.pipeline.worker import Worker
 from factory.runner.accounting import RunState
 from factory.runner.approval import approval_problem
 from factory.runner.run import (
@@ -76,6 +76,11 @@ from factory.urls import mask_url, mask_urls_in
 
 EXECUTOR = "ondemand"
 HEARTBEAT_SECONDS = 30.0
+#: How soon a run's report (index and report.json) shows a request's counts.
+REPORT_SECONDS = 1.0
+#: How often a request asks the index whether its run is still the live one (a run taken
+#: over in between cannot write: its claims are fenced).
+LIVE_CHECK_SECONDS = 5.0
 #: Warm lines (job and period) kept at once; the least recently used is closed beyond this.
 MAX_LINES = 8
 
@@ -140,12 +145,15 @@ class OnDemandService:
     """Renders records of jobs on demand; thread-safe; `close` finishes the day's runs."""
 
     def __init__(self, settings: Settings, pool_size: int = 1,
-                 today: Callable[[], date] | None = None) -> None:
+                 today: Callable[[], date] | None = None, processes: bool = False) -> None:
         self.settings = settings
         self.pool_size = max(1, pool_size)
         self.today = today or (lambda: datetime.now(UTC).date())
         self._runs: dict[str, OnDemandRun] = {}
-        self._lines: dict[tuple[str, str, str], WarmLine] = {}
+        self._renderers: Renderers = (
+            ProcessRenderers(self.pool_size, settings.worker_memory_bytes) if processes
+            else ThreadRenderers(self.pool_size, MAX_LINES))
+        self._configs: dict[tuple[str, str, str, str], WorkerConfig] = {}
         self._schemas: dict[tuple[str, str], RecordSchema] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -176,21 +184,18 @@ class OnDemandService:
             run.account(Reject(position, exc.reason, exc.field,
                                str(key) if isinstance(key, str | int) else None))
             raise
-        line = self._line(job, period, run.run_id)
-        worker = line.borrow()
-        try:
-            reason = request.reason.strip()
-            worker.config = dataclasses.replace(
-                line.config, force=bool(reason), force_reason=reason, actor=request.actor.id,
-                actor_role=request.actor.role)
-            outcome = worker.process(record)
-            if request.idempotency_key:
-                _same_record(worker, outcome, record)
-        finally:
-            line.give_back(worker)
+        outcome = self._renderers.render(Job(
+            self._config(job, period, run.run_id), record, request.reason, request.actor.id,
+            request.actor.role, check_same=bool(request.idempotency_key)))
         with run.lock:
             run.state.counts.input += 1
             run.state.planned_record(record, job.document_type)
+            if verdict.segment is not None:  # the report's records per segment, as a batch's
+                report = run.state.report
+                report.segments[verdict.segment] = report.segments.get(verdict.segment, 0) + 1
+                variant = segment_variants(job).get(verdict.segment)
+                if variant:
+                    report.variants[verdict.segment] = variant
         # A retried request this run answered already counts once: the second time, skipped.
         run.account(_counted_once(outcome))
         pdf = next((c for c in outcome.channels if c.channel == CHANNEL), None)
@@ -214,10 +219,9 @@ class OnDemandService:
 
     def close(self) -> None:
         self._stop.set()
+        self._renderers.close()
         with self._lock:
-            for line in self._lines.values():
-                line.close()
-            self._lines.clear()
+            self._configs.clear()
             for run in self._runs.values():
                 _quietly(run.finish)
                 run.index.close()
@@ -244,7 +248,8 @@ class OnDemandService:
         day = self.today().isoformat()
         with self._lock:
             run = self._runs.get(job.name)
-            if run is not None and run.day == day and _still_running(run):
+            if run is not None and run.day == day and (
+                    time.monotonic() - run.checked < LIVE_CHECK_SECONDS or _still_running(run)):
                 return run
             if run is not None:
                 self._drop_job(job.name)
@@ -252,8 +257,8 @@ class OnDemandService:
             return run
 
     def _drop_job(self, name: str) -> None:
-        for key in [k for k in self._lines if k[0] == name]:
-            self._lines.pop(key).close()
+        for key in [k for k in self._configs if k[0] == name]:
+            self._renderers.forget(self._configs.pop(key).job_path)
         old = self._runs.pop(name, None)
         if old is not None:
             _quietly(old.finish)
@@ -289,20 +294,21 @@ class OnDemandService:
         return OnDemandRun(run_id, job.name, day, index,
                            RunState(report, settings.runs_dir / run_id))
 
-    def _line(self, job: JobSpec, period: Period, run_id: str) -> WarmLine:
-        key = (job.name, period.code, job.text or "")
-        with self._lock:
-            line = self._lines.pop(key, None)
-            if line is None:
-                for stale in [k for k in self._lines if k[:2] == key[:2]]:
-                    self._lines.pop(stale).close()  # the job file changed
-                line = WarmLine(self._config(job, period, run_id), self.pool_size)
-                while len(self._lines) >= MAX_LINES:
-                    self._lines.pop(next(iter(self._lines))).close()
-            self._lines[key] = line  # most recently used last
-            return line
-
     def _config(self, job: JobSpec, period: Period, run_id: str) -> WorkerConfig:
+        """The worker config of the job's line for ``period`` (built once: it loads the
+        template set to learn its version)."""
+        key = (job.name, period.code, run_id, job.text or "")
+        with self._lock:
+            found = self._configs.get(key)
+        if found is None:
+            found = self._new_config(job, period, run_id)
+            with self._lock:
+                while len(self._configs) >= MAX_LINES:
+                    self._configs.pop(next(iter(self._configs)))
+                self._configs[key] = found
+        return found
+
+    def _new_config(self, job: JobSpec, period: Period, run_id: str) -> WorkerConfig:
         settings = self.settings
         store_url, index_url = archive_urls(job, settings)
         email_url = sms_url = peppol_url = None
@@ -320,31 +326,13 @@ class OnDemandService:
             sms_url=sms_url, peppol_url=peppol_url, job_text=job.text)
 
     def _heartbeats(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
+        """Write each run's report within a second of a change, and every HEARTBEAT_SECONDS
+        (the heartbeat that keeps the run alive in the index)."""
+        while not self._stop.wait(REPORT_SECONDS):
             with self._lock:
                 runs = list(self._runs.values())
             for run in runs:
-                with run.lock:
-                    _quietly(run.beat)
-
-
-def _same_record(worker: Worker, outcome: Outcome, record: Record) -> None:
-    """A retry must send the record it sent first: an Idempotency-Key reused for a different
-    record is refused (`InputError`) instead of answered with the first record's document."""
-    pdf = next((c for c in outcome.channels if c.channel == CHANNEL), None)
-    if pdf is None or pdf.rendered or not pdf.document_id:
-        return
-    entry = worker.index.documents.get(pdf.document_id)
-    if entry is None or not entry.record_storage_key:
-        return
-    first = json.loads(worker.store.get(entry.record_storage_key)).get("record")
-    if _canonical(first) != _canonical(record.data):
-        raise InputError(f"Idempotency-Key already used for a different record of"
-                         f" {record.customer_id} (document {pdf.document_id}); use a new key")
-
-
-def _canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+                _quietly(functools.partial(run.beat_if_due, HEARTBEAT_SECONDS))
 
 
 def _counted_once(outcome: Outcome) -> Outcome:
@@ -362,6 +350,7 @@ def _templates(job: JobSpec, settings: Settings) -> DocumentTemplates:
                                        job.template_set, job.brand, job.locales,
                                        job.default_locale)
     templates.template_set.check_channels(list(job.channels))
+    templates.template_set.check_variants(segment_variants(job))
     return templates
 
 
@@ -371,6 +360,7 @@ def _still_running(run: OnDemandRun) -> bool:
         found = run.index.runs.get(run.run_id)
     except FactoryError:
         return True
+    run.checked = time.monotonic()
     return found is not None and found.status == "running"
 
 

@@ -5,7 +5,9 @@ Takes a job, settings, the period and the issue date; gives `DocumentRenderer`, 
 ``docfactory preview`` and by proofs. Builds the warm `PdfRenderer` once. A job's document-type
 plugin (`factory.pipeline.plugins`) adds computed values to the record before the templates
 see it (``number``: the gapless number the worker assigned, None for previews) and
-post-processes the PDF. When the job (or its retention class) seals its documents, the PDF that
+post-processes the PDF. A record in a ``[[segments]]`` entry that names a ``variant`` is
+rendered with that variant's document template (``[variants]`` of the set's ``set.toml``).
+When the job (or its retention class) seals its documents, the PDF that
 ``render_typed`` gives — the one a worker archives, indexes and emails — is sealed
 (`factory.render.seal`); ``render`` (previews, checks, proofs, re-renders) never seals.
 """
@@ -19,6 +21,7 @@ from factory.config import Settings
 from factory.errors import ConfigError
 from factory.jobs import JobSpec, RecordSchema
 from factory.jobs.seal import SealSpec, seal_for
+from factory.jobs.segments import segment_variant, segment_variants
 from factory.models import Artifact, Period, Record
 from factory.pipeline.plugins import DocumentPlugin, plugin_for
 from factory.render.engine import make_pdf_renderer
@@ -30,7 +33,7 @@ class DocumentRenderer:
     """Templates, brand, fonts and stylesheets of one job, ready to render any record."""
 
     def __init__(self, job: JobSpec, settings: Settings, period: Period, issued: date,
-                 expected_version: str | None = None) -> None:
+                 expected_version: str | None = None, variants_required: bool = True) -> None:
         self.job = job
         self.settings = settings
         self.seal_spec: SealSpec | None = seal_for(job, settings)
@@ -48,6 +51,8 @@ class DocumentRenderer:
                 f" (the run uses {expected_version[:12]}, this worker sees"
                 f" {self.templates.version[:12]}); deploy one version to every worker")
         template_set = self.templates.template_set
+        if variants_required:  # not for an older version a proof compares against
+            template_set.check_variants(segment_variants(job))
         self.pdf = make_pdf_renderer(  # WeasyPrint's PdfRenderer (a stub only in benches)
             base_url=template_set.set_dir.as_uri() + "/",
             allowed=template_set.roots,
@@ -55,8 +60,11 @@ class DocumentRenderer:
             pdf_variant=job.render.pdf_variant,
             tagged=job.render.tagged,
         )
-        # Compile the document template (and what it extends) now, not on the first record.
-        self.templates.env.get_template(template_set.manifest.document)
+        # Compile the document template (and what it extends) now, not on the first record;
+        # and the variants the job's segments use.
+        for variant in {None, *segment_variants(job).values()}:
+            if variant is None or variant in template_set.manifest.variants:
+                self.templates.env.get_template(template_set.manifest.document_for(variant))
 
     @property
     def version(self) -> str:
@@ -96,9 +104,15 @@ class DocumentRenderer:
             computed = {**(computed or {}), "seal": self.seal_spec.profile}
         return computed
 
+    def variant(self, record: Record) -> str | None:
+        """The template variant of the record's segment (None: the set's own document, also
+        when this version of the set does not have the variant yet)."""
+        variant = segment_variant(self.job, record.data, record.locale)
+        return variant if variant in self.templates.template_set.manifest.variants else None
+
     def _html(self, typed: dict[str, Any], record: Record, doc_id: str) -> str:
-        return self.templates.render(self.templates.template_set.manifest.document, typed,
-                                     record.locale, self.meta(doc_id))
+        document = self.templates.template_set.manifest.document_for(self.variant(record))
+        return self.templates.render(document, typed, record.locale, self.meta(doc_id))
 
     def render_html(self, record: Record, doc_id: str, number: int | None = None) -> str:
         return self._html(self.typed(record, number), record, doc_id)

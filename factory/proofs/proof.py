@@ -62,7 +62,7 @@ def run_proof(job: JobSpec, settings: Settings, source: Source, schema: RecordSc
     selection: Selection = select_records(source, schema, job)
     new = ProofRenderer(job, settings, current, options.period, options.issued)
     old = ProofRenderer(job, settings, against, options.period, options.issued,
-                        stamp=new.version)
+                        stamp=new.version, variants_required=False)
     report = ProofReport(
         job=job.name, template_set=job.template_set, brand=job.brand,
         period=options.period.code,

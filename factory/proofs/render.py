@@ -37,8 +37,12 @@ class ProofRenderer(DocumentRenderer):
     """A `DocumentRenderer` for one version's folders, stamping a fixed version."""
 
     def __init__(self, job: JobSpec, settings: Settings, tree: VersionTree, period: Period,
-                 issued: date, stamp: str | None = None) -> None:
-        super().__init__(job, tree.settings(settings), period, issued)
+                 issued: date, stamp: str | None = None, variants_required: bool = True
+                 ) -> None:
+        # The version compared against may predate a variant the job's segments name: its
+        # records then show the set's own document there, which is what they got before.
+        super().__init__(job, tree.settings(settings), period, issued,
+                         variants_required=variants_required)
         self.tree = tree
         self.stamp = stamp or self.version
         self.coverage = font_coverage(self.templates.brand)

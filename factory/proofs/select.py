@@ -7,7 +7,9 @@ reason it was picked for:
 - ``longest name``: the longest value of the record field ``name`` (when the schema has one);
 - ``most line items`` and ``fewest line items`` (when the schema has line items);
 - ``most empty optional fields``: the most optional schema fields left empty (when any is);
-- ``locale xx``: the first record of every locale of the job that the input has.
+- ``locale xx``: the first record of every locale of the job that the input has;
+- ``variant v (segment s)``: the first record of every segment that names a template variant,
+  so a proof shows every variant's pages.
 
 The input is read once, streaming, in constant memory: only the current best candidate of each
 category (and the listed records found so far) is kept. Records that fail the schema are
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 
 from factory.errors import ConfigError, RecordError
 from factory.jobs import JobSpec, RecordSchema
+from factory.jobs.segments import segment_variants, segmenter_for
 from factory.models import Record, Reject
 from factory.sources import Source
 
@@ -100,6 +103,9 @@ def select_records(source: Source, schema: RecordSchema, job: JobSpec) -> Select
     refused: dict[str, str] = {}
     trackers = _edge_trackers(job)
     first_of_locale: dict[str, Record] = {}
+    variants = segment_variants(job)
+    segmenter = segmenter_for(job) if variants else None
+    first_of_segment: dict[str, Record] = {}
     scanned = rejected = 0
     for raw in source.records():
         scanned += 1
@@ -121,6 +127,13 @@ def select_records(source: Source, schema: RecordSchema, job: JobSpec) -> Select
         for tracker in trackers:
             tracker.offer(record)
         first_of_locale.setdefault(record.locale, record)
+        if segmenter is not None:
+            try:
+                segment = segmenter.classify(record.data, record.locale).segment
+            except RecordError:
+                segment = None  # the run rejects it: no proof of a variant from it
+            if segment in variants:
+                first_of_segment.setdefault(segment, record)
     problems = []
     for key in wanted:
         if key in listed:
@@ -147,4 +160,6 @@ def select_records(source: Source, schema: RecordSchema, job: JobSpec) -> Select
         add(tracker.winner, tracker.reason)
     for locale in job.locales:
         add(first_of_locale.get(locale), f"locale {locale}")
+    for segment, variant in variants.items():
+        add(first_of_segment.get(segment), f"variant {variant} (segment {segment})")
     return Selection(list(chosen.values()), scanned=scanned, rejected=rejected)

@@ -37,6 +37,7 @@ from factory.errors import ConfigError, FactoryError, SourceError
 from factory.executors.base import Executor
 from factory.jobs import JobSpec, RecordSchema
 from factory.jobs.seal import seal_for
+from factory.jobs.segments import segment_variants
 from factory.models import Period, Record, Reject, RunReport
 from factory.observe.metrics import observe_run
 from factory.pipeline import WorkerConfig
@@ -136,6 +137,7 @@ def prepare(job: JobSpec, settings: Settings, options: RunOptions) -> Prepared:
                                        job.template_set, job.brand, job.locales,
                                        job.default_locale)
     templates.template_set.check_channels(list(job.channels))
+    templates.template_set.check_variants(segment_variants(job))
     schema = RecordSchema(job)
     if job.print_.enabled:
         window = templates.brand.address_window

@@ -14,7 +14,7 @@ from collections import Counter
 
 from factory.errors import RecordError
 from factory.jobs import JobSpec
-from factory.jobs.segments import segmenter_for
+from factory.jobs.segments import segment_variants, segmenter_for
 from factory.models import Record, Reject
 from factory.runner.accounting import RunState
 from factory.runner.files import JsonLines
@@ -23,6 +23,7 @@ from factory.runner.files import JsonLines
 class SegmentCounter:
     def __init__(self, job: JobSpec, state: RunState) -> None:
         self.segmenter = segmenter_for(job)
+        self.variants = segment_variants(job)
         self.state = state
         self.file = JsonLines(state.run_dir / "filtered.jsonl")
         self.segments: Counter[str] = Counter()
@@ -49,6 +50,7 @@ class SegmentCounter:
     def settle(self) -> None:
         report = self.state.report
         report.segments = dict(self.segments)
+        report.variants = {k: v for k, v in self.variants.items() if k in self.segments}
         report.filtered_out = dict(self.filtered)
         try:
             written = self.file.close()

@@ -52,6 +52,13 @@ class SetManifest(BaseModel):
     @property
     def interactive(self) -> bool:
         return bool(self.blocks)
+    #: Named variants of the document: ``premium = "premium.html"`` (a template of the set,
+    #: usually extending ``document``); a job's ``[[segments]]`` pick one with ``variant``.
+    variants: dict[str, str] = Field(default_factory=dict)
+
+    def document_for(self, variant: str | None) -> str:
+        """The document template of ``variant`` (None: the set's own document)."""
+        return self.variants[variant] if variant else self.document
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,13 @@ class TemplateSet:
         problems = []
         if not (self.set_dir / self.manifest.document).is_file():
             problems.append(f"{self.set_dir / self.manifest.document}: document template missing")
+        for variant, name in self.manifest.variants.items():
+            path = (self.set_dir / name).resolve()
+            if not path.is_relative_to(self.set_dir.resolve()):
+                problems.append(f"{self.set_dir / 'set.toml'}: variant {variant!r}: {name!r} is"
+                                " outside the template set")
+            elif not path.is_file():
+                problems.append(f"{self.set_dir / name}: template of variant {variant!r} missing")
         for sheet in self.manifest.stylesheets:
             path = self.stylesheet_path(sheet).resolve()
             if not any(path.is_relative_to(root) for root in (self.set_dir, self.shared_dir)):
@@ -142,6 +156,18 @@ class TemplateSet:
                     if not (self.set_dir / name).is_file()]
         if problems:
             raise ConfigError(f"template set {self.name!r} is incomplete", problems)
+
+    def check_variants(self, wanted: dict[str, str]) -> None:
+        """Refuse a job whose segments ({segment: variant}) name a variant the set lacks."""
+        known = self.manifest.variants
+        problems = [f"segment {segment!r}: template variant {variant!r} is not a variant of"
+                    f" template set {self.name!r} (its variants:"
+                    f" {', '.join(sorted(known)) or 'none'}; see [variants] in"
+                    f" {self.set_dir / 'set.toml'})"
+                    for segment, variant in wanted.items() if variant not in known]
+        if problems:
+            raise ConfigError(f"template set {self.name!r} lacks a variant the job's segments"
+                              " name", problems)
 
     def allowed_roots(self) -> tuple[Path, ...]:
         """The real paths every file rendering reads must lie in: the set's folder, the shared

@@ -22,7 +22,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from factory.api import ApiConfig, create_app
-from factory.api.guard import PUBLIC_GET_PREFIXES, PUBLIC_HOOKS
+from factory.api.guard import PUBLIC_CUSTOMER, PUBLIC_GET_PREFIXES, PUBLIC_HOOKS
 from factory.api.pages import PUBLIC
 from factory.api.security import ApiRole, PageRole, RoleCheck, api_principal, page_principal
 from factory.archive.store import sha256_of
@@ -384,6 +384,9 @@ def test_every_route_checks_the_role(tmp_path: Path) -> None:
             if (method, route.path) in PUBLIC_HOOKS:
                 assert checks == [], route.path  # the webhook checks its body's HMAC
                 continue
+            if (method, route.path) in PUBLIC_CUSTOMER:
+                assert checks == [], route.path  # /my: the one-time code checks
+                continue
             if method == "GET" and route.path.startswith(PUBLIC_GET_PREFIXES):
                 assert checks == [], route.path  # a customer's signed link: the link checks
                 continue
@@ -401,6 +404,7 @@ def test_every_route_checks_the_role(tmp_path: Path) -> None:
     assert checked >= 30
     assert {path for _, path in PUBLIC} == {"/login", "/logout", "/healthz", "/readyz",
                                             "/metrics"}
+    assert {("GET", "/my"), ("POST", "/my"), ("POST", "/my/code")} == PUBLIC_CUSTOMER
 
 
 def test_served_connections_turn_nagle_off() -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -94,8 +95,19 @@ class _Metrics:
                                ["job", "channel"])
 
 
+_CREATING = threading.Lock()
+
+
 @cache
 def _metrics() -> _Metrics | None:
+    # The lock: `cache` alone lets two threads (Celery's threads pool) both create the
+    # collectors, and the second registration fails with "Duplicated timeseries".
+    with _CREATING:
+        return _created()
+
+
+@cache
+def _created() -> _Metrics | None:
     try:
         return _Metrics()
     except ImportError:

@@ -145,6 +145,9 @@ def process_chunk(task: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
             rest = rest[1:]
         outcomes += [Outcome(r.key, r.position, Status.FAILED, retryable=True, reason=reason)
                      for r in rest]
+    finally:
+        if chunk is not None:  # after any other error: what was done is indexed
+            chunk.close()
     retry = [outcome.status is Status.FAILED and outcome.retryable for outcome in outcomes]
     final = [encode_outcome(o) for o, again in zip(outcomes, retry, strict=True) if not again]
     if any(retry) and task.request.retries < task.max_retries:

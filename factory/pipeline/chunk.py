@@ -17,9 +17,11 @@ A task of K records costs two index transactions instead of about 3K (find, clai
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from factory.errors import FactoryError
 from factory.models import ChannelOutcome, ChannelStatus, Outcome, Record
 from factory.observe.logs import log_record
 from factory.pipeline.channels.base import RecordContext
@@ -75,6 +77,14 @@ class Chunk:
             self._settling = True
             self._complete()
         return [self._settled(outcome) for outcome in outcomes]
+
+    def close(self) -> None:
+        """After an error that stops the task: index the documents of the records done so
+        far and release the other claims, as `settle` does (their records count as archived
+        on the rerun, as they would have per record); errors here leave the first one."""
+        if not self._settling:
+            with contextlib.suppress(FactoryError):
+                self.settle([])
 
     def _complete(self) -> None:
         if self.batch is None:

@@ -142,7 +142,10 @@ class Worker:
     def process_chunk(self, records: list[Record], holder: str | None = None) -> list[Outcome]:
         """Every record of a task, its document slots claimed and completed together."""
         chunk = self.chunk(records, holder)
-        return chunk.settle([chunk.process(record) for record in records])
+        try:
+            return chunk.settle([chunk.process(record) for record in records])
+        finally:
+            chunk.close()
 
     def chunk(self, records: list[Record], holder: str | None = None) -> Chunk:
         """The task of ``records`` (`factory.pipeline.chunk`): ``process`` each, then

@@ -42,6 +42,9 @@ def test_a_memory_error_fails_its_record_and_hands_back_the_rest() -> None:
         def settle(self, outcomes: list[Outcome]) -> list[Outcome]:
             return outcomes
 
+        def close(self) -> None:
+            pass
+
         def process(self, record: Record, holder: str | None = None) -> Outcome:
             if record.key == "B":
                 raise MemoryError
@@ -102,6 +105,9 @@ def test_a_celery_task_fails_the_record_over_the_cap_and_goes_on(
 
         def settle(self, outcomes: list[Outcome]) -> list[Outcome]:
             return outcomes
+
+        def close(self) -> None:
+            pass
 
         def process(self, record: Record, holder: str | None = None) -> Outcome:
             if record.key == "B":

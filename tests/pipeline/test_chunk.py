@@ -112,3 +112,27 @@ def test_a_task_whose_slots_a_newer_run_took_over_writes_nothing_and_hands_them_
     assert index.claims.held(report.run_id) == 0
     assert index.claims.held("r-new") == 4  # the newer run's claims, untouched
     assert not [name for name in fakes.store.keys("") if name.endswith(".pdf")]
+
+
+def test_a_full_disk_mid_task_stops_the_run_with_the_documents_done_before_it_indexed(
+        sample_job: JobSpec, fake_settings: Settings, fakes: Fakes,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from factory.archive import open_index
+    from factory.archive.store import MemoryStore
+    from factory.errors import NoSpaceError
+
+    put = MemoryStore.put
+
+    def full_at_the_third(self, key, data, **kwargs):
+        if "C000003" in key:
+            raise NoSpaceError("no space left on device")
+        return put(self, key, data, **kwargs)
+
+    monkeypatch.setattr(MemoryStore, "put", full_at_the_third)
+    report = run_job(sample_job, fake_settings, RunOptions(period="2026-11", chunk_size=4),
+                     InlineExecutor())
+    assert report.status != "completed"
+    index = open_index(fake_settings.index_url)
+    keys = {e.record_key for e in index.documents.entries(job=sample_job.name)}
+    assert keys == {"C000001", "C000002"}  # done before the disk filled: indexed, not lost
+    assert index.claims.held() == 0

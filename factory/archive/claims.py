@@ -32,6 +32,11 @@ claim rolls the transaction back, so no number is ever used up without an archiv
 (no gaps), and the lock plus the primary key (series, number) make a duplicate impossible. The
 price: documents of one series are rendered one at a time (on SQLite, one index writer at a
 time). Only this module writes the ``claims`` table.
+
+Per task: `claim_many` and `complete_many` do the same for the records of one task in one
+transaction each (used by `factory.archive.slots.SlotBatch`). They take only what is plain (free
+slots; claims still held) and leave every other slot or claim to `claim` and `complete`, so the
+rules above are written once.
 """
 
 from __future__ import annotations

@@ -23,8 +23,7 @@ def test_threads_asking_for_the_metrics_at_once_create_them_once(monkeypatch) ->
             created.append(threading.get_ident())
 
     monkeypatch.setattr(metrics, "_Metrics", SlowMetrics)
-    metrics._metrics.cache_clear()
-    metrics._created.cache_clear()
+    monkeypatch.setattr(metrics, "_CREATED", {})  # the real collectors stay as they were
     barrier = threading.Barrier(8)
     seen: list[object] = []
 
@@ -33,13 +32,9 @@ def test_threads_asking_for_the_metrics_at_once_create_them_once(monkeypatch) ->
         seen.append(metrics._metrics())
 
     threads = [threading.Thread(target=ask) for _ in range(8)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        metrics._metrics.cache_clear()
-        metrics._created.cache_clear()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert len(created) == 1
     assert len({id(value) for value in seen}) == 1

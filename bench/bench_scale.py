@@ -19,6 +19,9 @@ projection: how many render cores one coordinator + one Redis + one PostgreSQL c
 render cost BENCH_RENDER_COST (CPU s per document, default 0.18: the reference statement), and
 hours for 300,000 and 1,000,000 statements on 8, 32 and 128 cores.
 
+BENCH_SCALE_PROFILE=PATH runs the coordinator under cProfile and writes PATH.<workers> (its CPU
+figures are then inflated by the profiler: for finding the hot spots, not for the table).
+
 Private servers: the figures are this run's alone, although the machine is shared (other load
 still slows wall time: compare CPU seconds). Writes var/bench/scale.json.
 """
@@ -271,7 +274,10 @@ def one_round(servers: Servers, simulated: int, job: Path, records: int,
         wait_for_workers(env, simulated)
         calls = redis_calls(servers)
         before_xacts = xacts(servers, database)
-        command = [sys.executable, "-m", "factory", "-q", "run", str(job), "--period",
+        profile = os.environ.get("BENCH_SCALE_PROFILE")  # cProfile the coordinator
+        command = [sys.executable, *(["-m", "cProfile", "-o", f"{profile}.{simulated}"]
+                                     if profile else []),
+                   "-m", "factory", "-q", "run", str(job), "--period",
                    "2026-11", "--issued", "2026-12-01", "--executor", "celery"]
         if chunk:
             command += ["--chunk-size", str(chunk)]

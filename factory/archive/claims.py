@@ -32,12 +32,17 @@ claim rolls the transaction back, so no number is ever used up without an archiv
 (no gaps), and the lock plus the primary key (series, number) make a duplicate impossible. The
 price: documents of one series are rendered one at a time (on SQLite, one index writer at a
 time). Only this module writes the ``claims`` table.
+
+Per task: `claim_many` and `complete_many` do the same for the records of one task in one
+transaction each (used by `factory.archive.slots.SlotBatch`). They take only what is plain (free
+slots; claims still held) and leave every other slot or claim to `claim` and `complete`, so the
+rules above are written once.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -48,7 +53,7 @@ from sqlalchemy.exc import IntegrityError
 from factory.archive import numbering
 from factory.archive.db import Connections, now
 from factory.archive.deliveries import mark_sent
-from factory.archive.documents import add_revision, current_row
+from factory.archive.documents import add_revision, add_revisions, current_row, current_rows
 from factory.archive.rows import (
     Claim,
     ClaimBusy,
@@ -56,6 +61,8 @@ from factory.archive.rows import (
     Supersession,
     attempt_name,
     entry_from_row,
+    slot_of,
+    slots_where,
 )
 from factory.archive.runs import live_epoch
 from factory.archive.tables import claims
@@ -83,6 +90,35 @@ def check_claim(connection: Connection, claim: Claim) -> None:
 def _drop(connection: Connection, claim: Claim) -> None:
     connection.execute(delete(claims).where(claim.slot.where(claims),
                                             claims.c.token == claim.token))
+
+
+def _drop_many(connection: Connection, taken: Sequence[Claim]) -> None:
+    if taken:
+        connection.execute(delete(claims).where(
+            slots_where(claims, [claim.slot for claim in taken]),
+            claims.c.token.in_([claim.token for claim in taken])))
+
+
+def _insert_free(connection: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert the claims ``rows`` (slots no claim held when read) in one statement; when
+    another worker claimed one of them meanwhile, one by one: the rows inserted."""
+    if not rows:
+        return []
+    try:
+        with connection.begin_nested():
+            connection.execute(insert(claims).values(rows))
+        return rows
+    except IntegrityError:
+        pass
+    inserted = []
+    for row in rows:
+        try:
+            with connection.begin_nested():
+                connection.execute(insert(claims).values(**row))
+            inserted.append(row)
+        except IntegrityError:
+            continue  # taken just now: left to `claim`, which says ClaimBusy
+    return inserted
 
 
 class ClaimRepository:
@@ -138,6 +174,70 @@ class ClaimRepository:
         return Claim(slot, run_id, token, entry_from_row(row._mapping) if row else None,
                      bool(row.legal_hold) if row else False, epoch, taken_from)
 
+    def claim_many(self, slots: Sequence[Slot], run_id: str, holder: str | None = None,
+                   skip_archived: bool = False) -> dict[Slot, Claim | ArchiveEntry]:
+        """Claim the free ones of ``slots`` (a task's records) in one transaction: the run's
+        epoch checked once, the slots' claims and current rows read in one statement each,
+        the new claims inserted in one. Gives each slot claimed its `Claim` and, with
+        ``skip_archived``, each slot that has a current row that row, unclaimed. A slot that a
+        claim holds (of any run), or that another worker claimed at the same moment, is left
+        out: the caller claims it with `claim`, whose rules (lease, holder, epochs) decide.
+        `FencedError` when the run is no longer live."""
+        wanted = list(dict.fromkeys(slots))
+        if not wanted:
+            return {}
+        moment = now()
+        found: dict[Slot, Claim | ArchiveEntry] = {}
+        with self.db.begin() as connection:
+            epoch = live_epoch(connection, run_id, wanted[0])
+            held = {slot_of(row) for row in connection.execute(
+                select(claims.c.job, claims.c.period, claims.c.record_key, claims.c.channel,
+                       claims.c.document_type).where(slots_where(claims, wanted))
+                .with_for_update())}
+            current = current_rows(connection, wanted)
+            free = []
+            for slot in wanted:
+                if skip_archived and slot in current:
+                    found[slot] = entry_from_row(current[slot]._mapping)
+                elif slot not in held:
+                    free.append(slot)
+            tokens = {secrets.token_hex(16): slot for slot in free}
+            rows = [{**slot.values(), "run_id": run_id, "token": token, "claimed_at": moment,
+                     "holder": holder, "epoch": epoch} for token, slot in tokens.items()]
+            for row in _insert_free(connection, rows):
+                slot = tokens[row["token"]]
+                old = current.get(slot)
+                found[slot] = Claim(slot, run_id, row["token"],
+                                    entry_from_row(old._mapping) if old else None,
+                                    bool(old.legal_hold) if old else False, epoch)
+        return found
+
+    def complete_many(self, completions: Sequence[tuple[Claim, ArchiveEntry,
+                                                        Supersession | None]]) -> set[str]:
+        """Complete many claims in one transaction: each claim checked as `complete` checks it
+        (its row locked), the document rows put in and the claims dropped in one statement
+        each. Returns the tokens of the claims completed. A claim no longer held (fenced,
+        taken over) is left out; any failure (a legal hold, a database error) rolls the whole
+        transaction back and completes none. The caller completes what is left one by one
+        with `complete`, which then says why per record: one bad record never fails the
+        chunk's others."""
+        if not completions:
+            return set()
+        try:
+            with self.db.begin() as connection:
+                held = {(slot_of(row), row.token) for row in connection.execute(
+                    select(claims).where(slots_where(
+                        claims, [claim.slot for claim, _entry, _who in completions]))
+                    .with_for_update())}
+                valid = [(claim, entry, who) for claim, entry, who in completions
+                         if (claim.slot, claim.token) in held]
+                add_revisions(connection, [(claim.slot, entry, who)
+                                           for claim, entry, who in valid])
+                _drop_many(connection, [claim for claim, _entry, _who in valid])
+        except ArchiveError:
+            return set()
+        return {claim.token for claim, _entry, _who in valid}
+
     def complete(self, claim: Claim, entry: ArchiveEntry,
                  delivery: Mapping[str, Any] | None = None,
                  supersede: Supersession | None = None) -> ArchiveEntry | None:
@@ -184,6 +284,11 @@ class ClaimRepository:
         """Give a slot back after a failure, so a later attempt starts clean."""
         with self.db.begin() as connection:
             _drop(connection, claim)
+
+    def release_many(self, taken: Sequence[Claim]) -> None:
+        """`release` for many claims, in one statement."""
+        with self.db.begin() as connection:
+            _drop_many(connection, taken)
 
     def release_held_by(self, run_id: str, holder: str) -> int:
         """Drop every claim ``holder`` (a unit of work cut off mid-record) holds for ``run_id``;

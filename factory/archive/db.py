@@ -6,17 +6,24 @@ cluster); gives `Database`, the connection factory every repository of the archi
 driver; SQLite runs in WAL mode with explicit ``BEGIN IMMEDIATE`` (one writer at a time).
 Database errors are translated to `ArchiveError` (retryable when transient, `NoSpaceError`
 on a full disk).
+
+A pooled PostgreSQL connection is checked when the pool hands it out, without a round trip
+(`_alive`): SQLAlchemy's ``pool_pre_ping`` sent a ``SELECT 1`` per checkout, half of the index's
+transactions at scale (docs/scale.md). A connection lost in a way the check cannot see (no FIN
+from a vanished host) fails its statement with a retryable error, and SQLAlchemy then
+invalidates the pool, so the retry gets a fresh connection.
 """
 
 from __future__ import annotations
 
+import select
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError, SQLAlchemyError
 
 from factory.errors import (
     ArchiveError,
@@ -55,7 +62,7 @@ class Database:
         except ArgumentError:
             raise ConfigError(f"index URL {mask_url(url)!r} is not a database URL") from None
         self.safe_url = mask_url(parsed.render_as_string(hide_password=False))
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        kwargs: dict[str, Any] = {}
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +76,8 @@ class Database:
             # deadlock; SQLAlchemy's documented recipe: autocommit driver, explicit BEGIN.
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
+        else:
+            event.listen(self.engine, "checkout", _alive)
 
     def connect(self) -> Translated:
         """A connection for reads; SQLAlchemy errors come out as `ArchiveError`."""
@@ -128,6 +137,26 @@ def translate(exc: SQLAlchemyError, where: str) -> ArchiveError:
 
 def short(exc: Exception) -> str:
     return str(exc).split("\n", 1)[0][:300]
+
+
+def _alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled connection the server has closed (restarted, or the backend terminated:
+    the server's last message or the end of the stream waits unread on an idle connection);
+    SQLAlchemy then opens a new one. Hand-written because SQLAlchemy's only built-in check
+    (``pool_pre_ping``) costs a round trip and a transaction per checkout; this costs one
+    ``poll`` system call. An idle connection of ours never has anything to read (the index uses
+    no LISTEN), so a false alarm costs at most a reconnect."""
+    pgconn = getattr(dbapi_connection, "pgconn", None)  # psycopg 3; other drivers: no check
+    if pgconn is None:
+        return
+    try:
+        poller = select.poll()
+        poller.register(pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+        pending = poller.poll(0)
+    except Exception:  # a closed connection has no socket (psycopg raises): that is the answer
+        pending = [(-1, select.POLLHUP)]
+    if pending:
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -10,7 +10,7 @@ caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,14 @@ from sqlalchemy.engine import Connection, Row
 
 from factory.archive.audit import Actor, append_entry
 from factory.archive.db import Connections, now
-from factory.archive.rows import Slot, Supersession, entry_from_row, entry_values
+from factory.archive.rows import (
+    Slot,
+    Supersession,
+    entry_from_row,
+    entry_values,
+    slot_of,
+    slots_where,
+)
 from factory.archive.tables import documents
 from factory.errors import LegalHoldError
 from factory.models import ArchiveEntry
@@ -30,6 +37,12 @@ def current_row(connection: Connection, slot: Slot) -> Row[Any] | None:
     return connection.execute(select(documents).where(slot.current(documents))).first()
 
 
+def current_rows(connection: Connection, slots: Sequence[Slot]) -> dict[Slot, Row[Any]]:
+    """The current documents rows of ``slots`` (those that have one), in one statement."""
+    return {slot_of(row): row for row in connection.execute(select(documents).where(
+        slots_where(documents, slots), documents.c.superseded_at.is_(None)))}
+
+
 def add_revision(connection: Connection, slot: Slot, entry: ArchiveEntry,
                  supersede: Supersession | None) -> ArchiveEntry | None:
     """Document row in (the slot's current row, if any, marked superseded by it), one audit
@@ -38,19 +51,44 @@ def add_revision(connection: Connection, slot: Slot, entry: ArchiveEntry,
     if old is not None and old.legal_hold:
         raise LegalHoldError(f"document {old.document_id} is on legal hold: no revision"
                              " can take its place until it is released")
-    moment = now()
     if old is not None:
-        who = supersede or Supersession(Actor("system", "system"), "")
-        connection.execute(update(documents).where(
-            documents.c.document_id == old.document_id).values(
-            superseded_at=moment, superseded_by=entry.document_id,
-            superseded_actor=who.actor.id[:64], supersede_reason=who.reason))
-        append_entry(connection, who.actor, "document.supersede",
-                     document_id=old.document_id, run_id=entry.run_id,
-                     details={"superseded_by": entry.document_id,
-                              "revision": entry.revision, "reason": who.reason})
+        _supersede(connection, old, entry, supersede, now())
     connection.execute(insert(documents).values(**entry_values(entry)))
     return entry_from_row(old._mapping) if old is not None else None
+
+
+def add_revisions(connection: Connection,
+                  revisions: Sequence[tuple[Slot, ArchiveEntry, Supersession | None]]) -> None:
+    """`add_revision` for many slots in the caller's transaction: their current rows read in
+    one statement, the new rows inserted in one; `LegalHoldError` (nothing written: the
+    caller rolls back) if any current row is on hold."""
+    if not revisions:
+        return
+    current = current_rows(connection, [slot for slot, _entry, _who in revisions])
+    moment = now()
+    for slot, entry, supersede in revisions:
+        old = current.get(slot)
+        if old is not None and old.legal_hold:
+            raise LegalHoldError(f"document {old.document_id} is on legal hold: no revision"
+                                 " can take its place until it is released")
+        if old is not None:
+            _supersede(connection, old, entry, supersede, moment)
+    connection.execute(insert(documents).values(
+        [entry_values(entry) for _slot, entry, _who in revisions]))
+
+
+def _supersede(connection: Connection, old: Row[Any], entry: ArchiveEntry,
+               supersede: Supersession | None, moment: datetime) -> None:
+    """Mark ``old`` superseded by ``entry``, with one ``document.supersede`` audit entry."""
+    who = supersede or Supersession(Actor("system", "system"), "")
+    connection.execute(update(documents).where(
+        documents.c.document_id == old.document_id).values(
+        superseded_at=moment, superseded_by=entry.document_id,
+        superseded_actor=who.actor.id[:64], supersede_reason=who.reason))
+    append_entry(connection, who.actor, "document.supersede",
+                 document_id=old.document_id, run_id=entry.run_id,
+                 details={"superseded_by": entry.document_id,
+                          "revision": entry.revision, "reason": who.reason})
 
 
 class DocumentRepository:

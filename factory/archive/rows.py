@@ -9,12 +9,12 @@ row of its table (``from_row``) and writes a plain dict (``as_dict``) for JSON a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any, NamedTuple, Self
 
-from sqlalchemy import ColumnElement, Table, and_
+from sqlalchemy import ColumnElement, Table, and_, or_
 
 from factory.archive.audit import Actor
 from factory.archive.tables import SLOT
@@ -41,6 +41,23 @@ class Slot:
     def current(self, table: Table) -> ColumnElement[bool]:
         """The slot's current (not superseded) document row."""
         return and_(self.where(table), table.c.superseded_at.is_(None))
+
+
+def slots_where(table: Table, slots: Iterable[Slot]) -> ColumnElement[bool]:
+    """The rows of ``table`` in any of ``slots``, in one statement: an IN list of record keys
+    per (job, period, channel, document type), which a chunk's slots share."""
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
+    for slot in slots:
+        groups.setdefault((slot.job, slot.period, slot.channel, slot.document_type),
+                          []).append(slot.record_key)
+    return or_(*(and_(table.c.job == job, table.c.period == period, table.c.channel == channel,
+                      table.c.document_type == kind, table.c.record_key.in_(keys))
+                 for (job, period, channel, kind), keys in groups.items()))
+
+
+def slot_of(row: Any) -> Slot:
+    """The `Slot` of a row of a table keyed by slot (documents, claims)."""
+    return Slot(row.job, row.period, row.record_key, row.channel, row.document_type)
 
 
 def attempt_name(token: str) -> str:

@@ -18,6 +18,11 @@ object under retention) stays, unindexed, and ``archive verify`` lists it. A cla
 from a dead or stale attempt has that attempt's unreferenced objects removed the same way: they
 can never become a document now. `ClaimBusy` leaves everything as it is (the claim is not ours).
 
+A task of many records opens ``slots.batch(keys, run_id, holder)`` (`SlotBatch`) instead: one
+transaction claims the free slots of all its records, and one completes them all after the
+last (``slot.complete_later``), each claim still checked; whatever the batch cannot do goes the
+per-record way above.
+
 Built on `SqlIndex`'s public methods (claim, complete, complete_numbered, release, revisions,
 delivery) and the `Store`; keys are `SlotKey`s (named fields), turned into the index's `Slot`
 here.
@@ -47,8 +52,10 @@ def index_slot(key: SlotKey) -> Slot:
 class OpenSlot:
     """One claimed slot inside ``Slots.slot``: what is there, and the attempt's writes."""
 
-    def __init__(self, slots: Slots, key: SlotKey, claim: Claim) -> None:
+    def __init__(self, slots: Slots, key: SlotKey, claim: Claim,
+                 batch: SlotBatch | None = None) -> None:
         self._slots = slots
+        self._batch = batch
         self.key = key
         self.claim = claim
         self.stored: list[str] = []
@@ -101,6 +108,25 @@ class OpenSlot:
         self.closed = True
         return old
 
+    def complete_later(self, entry: ArchiveEntry,
+                       supersede: Supersession | None = None) -> None:
+        """`complete`, in the chunk's completion transaction when the slot came from a
+        `SlotBatch` (`SlotBatch.flush`); at once otherwise."""
+        if self._batch is None:
+            self.complete(entry, supersede=supersede)
+            return
+        self.closed = True
+        self._batch.defer(Deferred(self, entry, supersede))
+
+    def abandon(self) -> None:
+        """Remove what this attempt stored (except what the index points to) and give the
+        slot back: the attempt can no longer complete."""
+        with contextlib.suppress(FactoryError):
+            self._slots.drop(self.key, self.stored)
+        with contextlib.suppress(FactoryError):
+            self._slots.index.claims.release(self.claim)
+        self.closed = True
+
     def complete_numbered(self, series: str, build: Callable[[int], tuple[ArchiveEntry, T]]
                           ) -> tuple[ArchiveEntry, T]:
         """Assign the next number of ``series`` and complete with what ``build(number)``
@@ -134,7 +160,14 @@ class Slots:
              ) -> Iterator[OpenSlot]:
         """Claim ``key`` for ``run_id`` (see the module docstring)."""
         claim = self.index.claims.claim(index_slot(key), run_id, holder=holder)
-        opened = OpenSlot(self, key, claim)
+        with self.opened(key, claim) as opened:
+            yield opened
+
+    @contextlib.contextmanager
+    def opened(self, key: SlotKey, claim: Claim, batch: SlotBatch | None = None
+               ) -> Iterator[OpenSlot]:
+        """The block of a slot claimed already (by `slot`, or by a `SlotBatch`)."""
+        opened = OpenSlot(self, key, claim, batch)
         if claim.taken_from:
             self.drop_attempt(key, claim.taken_from)
         try:
@@ -143,13 +176,19 @@ class Slots:
             raise
         except BaseException:
             with contextlib.suppress(FactoryError):
-                self._drop(key, opened.stored)
+                self.drop(key, opened.stored)
             if not opened.closed:
                 opened.closed = True
                 with contextlib.suppress(FactoryError):
                     self.index.claims.release(claim)
             raise
         opened.release()
+
+    def batch(self, keys: list[SlotKey], run_id: str, holder: str | None = None,
+              skip_archived: bool = False) -> SlotBatch:
+        """The slots of ``keys`` (one task's records) claimed in one transaction: see
+        `SlotBatch`."""
+        return SlotBatch(self, keys, run_id, holder, skip_archived)
 
     def _referenced(self, key: SlotKey) -> set[str]:
         """The objects of ``key``'s slot the index points to (documents, the delivery row)."""
@@ -161,7 +200,8 @@ class Slots:
                      record_snapshot_key(delivery.storage_key)}
         return kept
 
-    def _drop(self, key: SlotKey, names: list[str]) -> int:
+    def drop(self, key: SlotKey, names: list[str]) -> int:
+        """Remove the objects ``names`` of ``key``'s slot that the index does not point to."""
         if not names:
             return 0
         kept = self._referenced(key)
@@ -177,7 +217,97 @@ class Slots:
         """Remove the objects ``attempt`` (one that can no longer complete) wrote for the
         record of ``key``, except those the index points to; return how many."""
         names = [name for name in self.store.keys(key.prefix()) if f".{attempt}." in name]
-        return self._drop(key, names)
+        return self.drop(key, names)
 
 
-__all__ = ["OpenSlot", "Slots", "index_slot"]
+class Deferred:
+    """A slot's completion waiting for its chunk's completion transaction."""
+
+    def __init__(self, slot: OpenSlot, entry: ArchiveEntry,
+                 supersede: Supersession | None) -> None:
+        self.slot, self.entry, self.supersede = slot, entry, supersede
+
+    @property
+    def key(self) -> SlotKey:
+        return self.slot.key
+
+    def complete(self) -> None:
+        """Complete this slot alone (`SqlIndex.complete`: `FencedError` when a newer run took
+        it over); on a failure the caller retries or `abandon`s it."""
+        self.slot._slots.index.claims.complete(self.slot.claim, self.entry,
+                                               supersede=self.supersede)
+
+    def abandon(self) -> None:
+        self.slot.abandon()
+
+
+class SlotBatch:
+    """One task's slots, claimed in one transaction and completed in one.
+
+    ``find`` and ``slot`` are those of `Slots`: a slot the batch claimed opens without a
+    transaction, and one it found archived (``skip_archived``) is found without one; any other
+    (held by a claim, claimed by another worker just now, or not in the batch) goes the
+    per-record way, `Slots.slot`, whose rules decide it. `OpenSlot.complete_later` defers a
+    completion to `flush`, which completes every deferred slot in one transaction
+    (`ClaimRepository.complete_many`: each claim checked, so fencing holds per record) and
+    gives back those it could not complete, for the caller to complete one by one (with its
+    retries; `Deferred.abandon` when that fails), and releases the claims no record used.
+    A batch whose claim fails (the run fenced, the index unreachable) is empty: every record
+    then goes the per-record way, which says why.
+    """
+
+    def __init__(self, slots: Slots, keys: list[SlotKey], run_id: str, holder: str | None,
+                 skip_archived: bool) -> None:
+        self._slots = slots
+        self.run_id = run_id
+        self._claimed: dict[SlotKey, Claim] = {}
+        self._found: dict[SlotKey, ArchiveEntry] = {}
+        self._deferred: dict[SlotKey, Deferred] = {}
+        by_slot = {index_slot(key): key for key in keys}
+        with contextlib.suppress(FactoryError):
+            taken = slots.index.claims.claim_many(list(by_slot), run_id, holder,
+                                                  skip_archived)
+            for slot, got in taken.items():
+                if isinstance(got, Claim):
+                    self._claimed[by_slot[slot]] = got
+                else:
+                    self._found[by_slot[slot]] = got
+
+    def find(self, key: SlotKey) -> ArchiveEntry | None:
+        if key in self._found:
+            return self._found[key]
+        claim = self._claimed.get(key)
+        return claim.existing if claim is not None else self._slots.find(key)
+
+    @contextlib.contextmanager
+    def slot(self, key: SlotKey, run_id: str, holder: str | None = None
+             ) -> Iterator[OpenSlot]:
+        claim = self._claimed.pop(key, None) if run_id == self.run_id else None
+        if claim is None:
+            with self._slots.slot(key, run_id, holder) as opened:
+                yield opened
+            return
+        with self._slots.opened(key, claim, self) as opened:
+            yield opened
+
+    def defer(self, deferred: Deferred) -> None:
+        self._deferred[deferred.key] = deferred
+
+    def deferred(self, key: SlotKey) -> bool:
+        """Whether ``key``'s completion waits for `flush`."""
+        return key in self._deferred
+
+    def flush(self) -> list[Deferred]:
+        """Complete the deferred slots in one transaction and release the claims not used;
+        return the deferred slots left to complete one by one."""
+        deferred, self._deferred = list(self._deferred.values()), {}
+        done = self._slots.index.claims.complete_many(
+            [(item.slot.claim, item.entry, item.supersede) for item in deferred])
+        unused, self._claimed = list(self._claimed.values()), {}
+        if unused:
+            with contextlib.suppress(FactoryError):
+                self._slots.index.claims.release_many(unused)
+        return [item for item in deferred if item.slot.claim.token not in done]
+
+
+__all__ = ["Deferred", "OpenSlot", "SlotBatch", "Slots", "index_slot"]

@@ -55,6 +55,7 @@ class CeleryExecutor:
         self.app: Any = None
         self.live: LiveCounts | None = None
         self._pending: dict[str, tuple[AsyncResult, list[Record]]] = {}
+        self._finished: dict[str, dict[str, Any]] = {}  # task id: its result, read by the poll
         self._started = 0.0  # when the first task was sent
         self._returned = 0  # records whose outcomes came back
 
@@ -166,9 +167,15 @@ class CeleryExecutor:
         backend = self.app.backend
         ids = list(self._pending)
         values = backend.mget([backend.get_key_for_task(task_id) for task_id in ids])
-        return [task_id for task_id, value in zip(ids, values, strict=True)
-                if value is not None and backend.decode(value).get("status")
-                in states.READY_STATES]
+        ready = []
+        for task_id, value in zip(ids, values, strict=True):
+            meta = backend.decode(value) if value is not None else None
+            if meta is not None and meta.get("status") in states.READY_STATES:
+                # kept: `_outcomes` reads it from here instead of `AsyncResult.get`, whose
+                # Redis backend subscribes, fetches and unsubscribes again per task
+                self._finished[task_id] = meta
+                ready.append(task_id)
+        return ready
 
     def _wait(self) -> list[str]:
         """Ids of finished tasks (at least one), polling the result backend."""
@@ -188,8 +195,13 @@ class CeleryExecutor:
 
     def _outcomes(self, result: AsyncResult, chunk: list[Record], config: WorkerConfig
                   ) -> list[Outcome]:
-        value = result.get(propagate=False, disable_sync_subtasks=False)
-        succeeded = result.successful()
+        meta = self._finished.pop(result.id, None)
+        if meta is not None:
+            meta = self.app.backend.meta_from_decoded(meta)  # a failure's exception rebuilt
+            value, succeeded = meta["result"], meta["status"] == states.SUCCESS
+        else:
+            value = result.get(propagate=False, disable_sync_subtasks=False)
+            succeeded = result.successful()
         result.forget()
         if not succeeded and type(value).__name__ == "WorkerLostError":
             return _settle_lost_chunk(chunk, config)
@@ -214,6 +226,7 @@ class CeleryExecutor:
             for result, _chunk in self._pending.values():
                 result.forget()
             self._pending.clear()
+            self._finished.clear()
         if self.live is not None:
             self.live.write("stopped" if cancel and self.live.values["state"] == "running"
                             else None)

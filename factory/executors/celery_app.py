@@ -120,26 +120,34 @@ def process_chunk(task: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     records = [decode_record(item) for item in payload["records"]]
     done: list[dict[str, Any]] = list(payload.get("done", []))
     outcomes: list[Outcome] = []
-    worker = None
+    worker = chunk = None
     limit = (_LOCAL.get("settings") or config.settings).worker_memory_bytes
     try:
         worker = worker_for(config)  # built once per process and run: counts in the limit
+        # The records' document slots are claimed in one transaction and completed in one.
+        chunk = worker.chunk(records, holder=task.request.id)
         for record in records:  # appended one by one: the time limit may cut in anywhere
             try:
-                outcomes.append(worker.process(record, holder=task.request.id))
+                outcomes.append(chunk.process(record))
             except MemoryError:  # over the cap: this record fails, the others go on
                 gc.collect()
                 outcomes.append(memory_failure(record, limit))
+        outcomes = chunk.settle(outcomes)
     except SoftTimeLimitExceeded:
         seconds = task.soft_time_limit or task.app.conf.task_soft_time_limit
         reason = f"time limit: the chunk took longer than {seconds} s"
         rest = records[len(outcomes):]
+        if chunk is not None:  # the records done so far: their documents indexed now
+            outcomes = chunk.settle(outcomes)
         if rest and worker is not None:
             # The record in progress was cut off anywhere, even just after its index write.
             outcomes.append(worker.settle_interrupted(rest[0], task.request.id, reason))
             rest = rest[1:]
         outcomes += [Outcome(r.key, r.position, Status.FAILED, retryable=True, reason=reason)
                      for r in rest]
+    finally:
+        if chunk is not None:  # after any other error: what was done is indexed
+            chunk.close()
     retry = [outcome.status is Status.FAILED and outcome.retryable for outcome in outcomes]
     final = [encode_outcome(o) for o, again in zip(outcomes, retry, strict=True) if not again]
     if any(retry) and task.request.retries < task.max_retries:

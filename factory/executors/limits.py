@@ -60,14 +60,18 @@ def process_guarded(worker: Any, records: list[Record], limit: int | None,
     """(outcomes, None) when every record was processed; (outcomes, the records not processed)
     when one hit the memory cap: it failed, and the rest are for a fresh worker process."""
     outcomes: list[Outcome] = []
-    for number, record in enumerate(records):
-        try:
-            outcomes.append(worker.process(record, holder))
-        except MemoryError:
-            gc.collect()
-            outcomes.append(memory_failure(record, limit))
-            return outcomes, records[number + 1:]
-    return outcomes, None
+    chunk = worker.chunk(records, holder)  # the records' slots claimed and completed together
+    try:
+        for number, record in enumerate(records):
+            try:
+                outcomes.append(chunk.process(record))
+            except MemoryError:
+                gc.collect()
+                outcomes.append(memory_failure(record, limit))
+                return chunk.settle(outcomes), records[number + 1:]
+        return chunk.settle(outcomes), None
+    finally:
+        chunk.close()  # after an error that stops the run (a full disk): what was done
 
 
 __all__ = ["Guarded", "cap_memory", "memory_failure", "process_guarded", "size_text"]

@@ -152,15 +152,20 @@ def log_outcome(logger: logging.Logger, context: dict[str, Any], outcome: Outcom
 
 def logged_outcome(process: F) -> F:
     """Decorate ``Worker.process(record, ...)``: one log line per record processed."""
-    logger = logging.getLogger(f"{LOGGER}.records")
-
     @functools.wraps(process)
     def wrapper(self: Any, record: Record, *args: Any, **kwargs: Any) -> Outcome:
-        ensure_configured()
         outcome: Outcome = process(self, record, *args, **kwargs)
-        config = self.config
-        log_outcome(logger, {"run_id": config.run_id, "job": self.job.name,
-                             "period": config.period}, outcome)
+        log_record(self, outcome)
         return outcome
 
     return wrapper  # type: ignore[return-value]
+
+
+def log_record(worker: Any, outcome: Outcome) -> None:
+    """The log line of one record's outcome (what `logged_outcome` writes), for ``worker``
+    (its ``config`` and ``job``): a task's records are logged once their outcomes are final."""
+    ensure_configured()
+    config = worker.config
+    log_outcome(logging.getLogger(f"{LOGGER}.records"),
+                {"run_id": config.run_id, "job": worker.job.name, "period": config.period},
+                outcome)

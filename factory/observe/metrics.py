@@ -32,11 +32,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
-from functools import cache
 from typing import Any
 
 from factory.models import ChannelCounts, Counts, RunReport
@@ -94,12 +94,22 @@ class _Metrics:
                                ["job", "channel"])
 
 
-@cache
+#: The collectors of this process, once created (None: prometheus_client is not installed).
+_CREATED: dict[str, _Metrics | None] = {}
+_CREATING = threading.Lock()
+
+
 def _metrics() -> _Metrics | None:
-    try:
-        return _Metrics()
-    except ImportError:
-        return None
+    # Created under a lock: two threads (Celery's threads pool) creating them at once made
+    # the second registration fail with "Duplicated timeseries".
+    if "metrics" not in _CREATED:
+        with _CREATING:
+            if "metrics" not in _CREATED:
+                try:
+                    _CREATED["metrics"] = _Metrics()
+                except ImportError:
+                    _CREATED["metrics"] = None
+    return _CREATED["metrics"]
 
 
 def enabled() -> bool:

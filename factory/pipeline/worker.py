@@ -36,7 +36,7 @@ from factory.archive.identity import customer_identity
 from factory.archive.index import SqlIndex
 from factory.archive.invoices import find_invoice
 from factory.archive.keys import SlotKey
-from factory.archive.slots import Slots
+from factory.archive.slots import SlotBatch, Slots
 from factory.archive.store import Store
 from factory.config import retention_until
 from factory.deliver import Transport, open_transport
@@ -54,6 +54,7 @@ from factory.models import (
 )
 from factory.observe.logs import logged_outcome
 from factory.pipeline.channels.base import Channel, RecordContext, channel_class
+from factory.pipeline.chunk import Chunk, Processed
 from factory.pipeline.config import CHANNEL, WorkerConfig
 from factory.pipeline.delivery import Deliverer
 from factory.pipeline.document import DocumentRenderer
@@ -139,7 +140,17 @@ class Worker:
         self.index.close()
 
     def process_chunk(self, records: list[Record], holder: str | None = None) -> list[Outcome]:
-        return [self.process(record, holder) for record in records]
+        """Every record of a task, its document slots claimed and completed together."""
+        chunk = self.chunk(records, holder)
+        try:
+            return chunk.settle([chunk.process(record) for record in records])
+        finally:
+            chunk.close()
+
+    def chunk(self, records: list[Record], holder: str | None = None) -> Chunk:
+        """The task of ``records`` (`factory.pipeline.chunk`): ``process`` each, then
+        ``settle`` the outcomes."""
+        return Chunk(self, records, holder)
 
     @logged_outcome  # ops: one structured log line per record
     def process(self, record: Record, holder: str | None = None) -> Outcome:
@@ -148,14 +159,21 @@ class Worker:
         ``holder`` names the unit of work (a Celery task id) in the record's claims, so that a
         redelivery of the same unit takes over the claims of a worker that died holding them.
         """
+        return self.run_record(record, holder).outcome
+
+    def run_record(self, record: Record, holder: str | None = None,
+                   batch: SlotBatch | None = None) -> Processed:
+        """`process` without its log line; with ``batch``, the record's document slot comes
+        from the task's batch, and its completion may wait for the batch's (`Chunk`)."""
         route = route_record(self.job, record)
         suppressed = tuple(ChannelOutcome(channel, ChannelStatus.SUPPRESSED, reason=why)
                            for channel, why in route.suppressed)
+        context = RecordContext(record, route, holder, self, batch=batch)
         if route.failure:
-            return Outcome(record.key, record.position, Status.FAILED,
-                           reason=f"routing: {route.failure}", channels=suppressed)
+            return Processed(Outcome(record.key, record.position, Status.FAILED,
+                                     reason=f"routing: {route.failure}", channels=suppressed),
+                             [], suppressed, context)
         results: list[ChannelOutcome] = []
-        context = RecordContext(record, route, holder, self)
 
         def send(name: str, where: Route) -> ChannelOutcome:
             channel = self.channel(name)
@@ -169,7 +187,8 @@ class Worker:
             result = done[-1]
             if result.status is ChannelStatus.FAILED or result.handed_over:
                 break
-        return self._outcome(record, results, suppressed, context)
+        return Processed(self.outcome(record, results, suppressed, context), results,
+                         suppressed, context)
 
     def settle_interrupted(self, record: Record, holder: str | None, reason: str) -> Outcome:
         """The outcome of ``record`` when its processing was cut off at an arbitrary point (a
@@ -185,8 +204,9 @@ class Worker:
         return archived_by_run(self.job, record, entry, self.config.run_id) or Outcome(
             record.key, record.position, Status.FAILED, retryable=True, reason=reason)
 
-    def _outcome(self, record: Record, results: list[ChannelOutcome],
-                 suppressed: tuple[ChannelOutcome, ...], context: RecordContext) -> Outcome:
+    def outcome(self, record: Record, results: list[ChannelOutcome],
+                suppressed: tuple[ChannelOutcome, ...], context: RecordContext) -> Outcome:
+        """The record's `Outcome` from its channels' outcomes."""
         channels = tuple(results) + suppressed
         rendered = any(r.rendered for r in results)
         failed = next((r for r in results if r.status is ChannelStatus.FAILED), None)

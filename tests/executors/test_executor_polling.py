@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from factory.errors import FactoryError
 from factory.executors.celery import MAX_TASK_RECORDS, CeleryExecutor
 from factory.executors.cluster import ClusterOptions
 from factory.executors.live import LiveCounts, run_key
@@ -82,6 +83,36 @@ def test_one_mget_per_poll_and_only_finished_tasks_are_ready(executor: CeleryExe
     assert sorted(ready) == sorted(ids[:2])
     assert counting.calls == {"mget": 1}
     executor._pending.clear()
+
+
+def test_a_finished_task_is_read_from_the_poll_not_fetched_again(executor: CeleryExecutor
+                                                                ) -> None:
+    """`AsyncResult.get` on the Redis backend subscribes to the task's channel, fetches the
+    result the poll has just read and unsubscribes: per task, most of the coordinator's
+    Redis work after the MGET poll. The poll's value is used instead; only the key's DEL
+    (``forget``) stays."""
+    from factory.executors.payload import encode_outcome
+    from factory.models import Outcome, Status
+
+    backend = executor.app.backend
+    ids = _in_flight(executor, 2)
+    records = _records(2)
+    backend.store_result(ids[0], [encode_outcome(Outcome(records[0].key, records[0].position,
+                                                         Status.ARCHIVED))], "SUCCESS")
+    backend.store_result(ids[1], ValueError("boom"), "FAILURE")
+    counting = CountingClient(backend.client)
+    backend.__dict__["client"] = counting
+    try:
+        assert sorted(executor._ready()) == sorted(ids)
+        result, _chunk = executor._pending.pop(ids[0])
+        outcomes = executor._outcomes(result, records[:1], None)  # type: ignore[arg-type]
+        failed, _chunk = executor._pending.pop(ids[1])
+        with pytest.raises(FactoryError, match="ValueError: boom"):
+            executor._outcomes(failed, records[1:], None)  # type: ignore[arg-type]
+    finally:
+        del backend.__dict__["client"]
+    assert [(o.key, o.status) for o in outcomes] == [(records[0].key, Status.ARCHIVED)]
+    assert counting.calls == {"mget": 1, "delete": 2}
 
 
 def _records(count: int) -> list[Record]:

@@ -35,7 +35,16 @@ def test_a_memory_error_fails_its_record_and_hands_back_the_rest() -> None:
     records = [Record(k, "en", {}, Position("c.csv", n, n + 1), k) for n, k in
                enumerate(["A", "B", "C"], start=1)]
 
-    class Worker:
+    class Worker:  # its own task (`Worker.chunk`): nothing claimed together
+        def chunk(self, records: list[Record], holder: str | None = None) -> Worker:
+            return self
+
+        def settle(self, outcomes: list[Outcome]) -> list[Outcome]:
+            return outcomes
+
+        def close(self) -> None:
+            pass
+
         def process(self, record: Record, holder: str | None = None) -> Outcome:
             if record.key == "B":
                 raise MemoryError
@@ -90,7 +99,16 @@ def test_a_celery_task_fails_the_record_over_the_cap_and_goes_on(
     from factory.executors.payload import decode_outcome, encode_config, encode_record
     from factory.pipeline import WorkerConfig
 
-    class Worker:
+    class Worker:  # its own task (`Worker.chunk`): nothing claimed together
+        def chunk(self, records: list[Record], holder: str | None = None) -> Worker:
+            return self
+
+        def settle(self, outcomes: list[Outcome]) -> list[Outcome]:
+            return outcomes
+
+        def close(self) -> None:
+            pass
+
         def process(self, record: Record, holder: str | None = None) -> Outcome:
             if record.key == "B":
                 raise MemoryError

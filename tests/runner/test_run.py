@@ -235,9 +235,10 @@ def test_a_run_that_loses_records_does_not_balance(sample_job, settings: Setting
 
 def test_crash_between_store_and_index_leaves_one_document(sample_job, settings: Settings,
                                                            monkeypatch) -> None:
-    """A worker fails after writing the PDF but before the index row: its objects (under its
-    own attempt's name) are removed with its claim, and the rerun's index gets exactly one
-    row per record and the archive one PDF per row."""
+    """A worker fails after writing the PDF but before the index row (here: after the first
+    record's row went in, inside its task's completion): its objects (under its own attempt's
+    name) are removed with its claim, and the rerun's index gets exactly one row per record
+    and the archive one PDF per row."""
     from factory.archive.claims import ClaimRepository
 
     calls = {"n": 0}
@@ -249,13 +250,24 @@ def test_crash_between_store_and_index_leaves_one_document(sample_job, settings:
             raise SystemExit("simulated crash")
         return real_complete(self, claim, entry, *args, **kwargs)
 
+    real_many = ClaimRepository.complete_many
+
+    def crash_in_task(self, completions):  # the task's one completion transaction
+        calls["n"] += 1
+        if calls["n"] == 1:
+            real_many(self, completions[:1])  # the first record's row goes in
+        raise SystemExit("simulated crash")
+
     monkeypatch.setattr(ClaimRepository, "complete", crash_once)
+    monkeypatch.setattr(ClaimRepository, "complete_many", crash_in_task)
     with pytest.raises(SystemExit):
         run(sample_job, settings, limit=3)
     from factory.archive import open_index as reopen
     (crashed,) = reopen(settings.default_index_url).runs.recent()
     assert crashed.status == "failed"
+    assert reopen(settings.default_index_url).documents.count("monthly_statements", "2026-11") == 1
     monkeypatch.setattr(ClaimRepository, "complete", real_complete)
+    monkeypatch.setattr(ClaimRepository, "complete_many", real_many)
     report = run(sample_job, settings, limit=3)
     assert report.counts.archived + report.counts.skipped == 3
     from factory.archive import open_index

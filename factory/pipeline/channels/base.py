@@ -35,7 +35,7 @@ from factory.models import ArchiveEntry, Artifact, ChannelOutcome, Record, Route
 if TYPE_CHECKING:
     from factory.archive.index import SqlIndex
     from factory.archive.keys import SlotKey
-    from factory.archive.slots import Slots
+    from factory.archive.slots import SlotBatch, Slots
     from factory.archive.store import Store
     from factory.deliver import Transport, TransportOptions
     from factory.jobs import JobSpec
@@ -97,6 +97,14 @@ class RecordContext:
     pages: int = 0
     byte_size: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The slots of the record's task claimed together (`factory.archive.slots.SlotBatch`),
+    #: when the worker runs a chunk; None: every slot the per-record way.
+    batch: SlotBatch | None = None
+
+    def slots(self) -> Slots | SlotBatch:
+        """Where the record's own document slot is found and opened: the task's batch, if
+        any, else the worker's `Slots`."""
+        return self.batch if self.batch is not None else self.services.slots
 
     def archived_pdf(self) -> ArchiveEntry:
         """The record's archived PDF (this run's or an earlier one's); `RenderError` if none."""

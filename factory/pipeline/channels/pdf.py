@@ -5,6 +5,10 @@
     (claim checked, index row in, claim out; on --force the new revision supersedes the old,
     which stays stored and indexed)
 
+In a task of many records (`factory.pipeline.chunk`) the find and the claim come from the
+task's `SlotBatch` (one transaction for all its records), and when the PDF is the record's
+last channel its completion joins the task's one completion transaction.
+
 A numbered document type (invoices: the job's plugin gives a series) renders inside
 `ClaimRepository.complete_numbered`, which assigns the series' next number in the same transaction
 that archives the PDF, so a failed or retried record never uses up a number.
@@ -47,13 +51,14 @@ class PdfChannel:
     def process(self, record: Record, route: Route, context: RecordContext) -> ChannelOutcome:
         services, config = self.services, self.services.config
         key = services.slot_key(record, CHANNEL)
-        found = services.slots.find(key)
+        slots = context.slots()
+        found = slots.find(key)
         if found is not None and found.run_id == config.run_id:
             return _archived_before(context, found)  # a redelivered task: done by this run
         if not config.force and found is not None:
             context.pdf_entry = found
             return ChannelOutcome(CHANNEL, ChannelStatus.SKIPPED, document_id=found.document_id)
-        with services.slots.slot(key, config.run_id, context.holder) as slot:
+        with slots.slot(key, config.run_id, context.holder) as slot:
             existing = slot.existing
             if existing is not None and existing.run_id == config.run_id:
                 return _archived_before(context, existing)
@@ -71,8 +76,11 @@ class PdfChannel:
                                   " credit note instead")
             if series is None:
                 entry, artifact = self._render_and_store(record, slot)
-                slot.complete(entry, supersede=Supersession(
-                    Actor(config.actor, config.actor_role), config.force_reason))
+                who = Supersession(Actor(config.actor, config.actor_role), config.force_reason)
+                if route.channels[-1] == CHANNEL:  # nothing of the record needs the row now
+                    slot.complete_later(entry, supersede=who)  # with the task's others
+                else:
+                    slot.complete(entry, supersede=who)
             else:
                 before = getattr(services.documents.plugin, "before_number", None)
                 if before is not None:  # index reads the numbering transaction would block

@@ -26,6 +26,7 @@ from factory.models import ChannelOutcome, ChannelStatus, Outcome, Record
 from factory.observe.logs import log_record
 from factory.pipeline.channels.base import RecordContext
 from factory.pipeline.config import CHANNEL
+from factory.pipeline.garbage import after_document
 
 if TYPE_CHECKING:
     from factory.archive.slots import Deferred, SlotBatch
@@ -63,6 +64,7 @@ class Chunk:
     def process(self, record: Record) -> Outcome:
         """``record``'s outcome: final, or provisional while its PDF waits for `settle`."""
         processed = self.worker.run_record(record, self.holder, self.batch)
+        after_document(processed.outcome.rendered)
         if self.batch is not None and self.batch.deferred(
                 self.worker.slot_key(record, CHANNEL)):
             self._waiting[record.key] = processed

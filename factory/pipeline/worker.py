@@ -26,7 +26,6 @@ holds the claim) is handed over: skipped, not failed, and nothing more of it is 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 from datetime import datetime
 from typing import Any
@@ -59,6 +58,7 @@ from factory.pipeline.config import CHANNEL, WorkerConfig
 from factory.pipeline.delivery import Deliverer
 from factory.pipeline.document import DocumentRenderer
 from factory.pipeline.fallback import with_fallback
+from factory.pipeline.garbage import settle_warm_state
 from factory.pipeline.retry import RetryPolicy
 from factory.pipeline.settle import archived_by_run
 from factory.routing import route_record
@@ -295,9 +295,8 @@ def worker_for(config: WorkerConfig) -> Worker:
     """The warm `Worker` of this process for ``config``'s run, built on first use.
 
     Once built, everything alive (modules, fonts, parsed CSS, compiled templates) is moved out
-    of the garbage collector's sight with `gc.freeze`: it lives as long as the process, and
-    WeasyPrint allocates so much per document that full collections rescanning it cost ~3% of
-    the rendering time (measured in instructions with callgrind).
+    of the garbage collector's sight and the collector tuned for one collection per document
+    (`factory.pipeline.garbage`).
     """
     worker = _WORKERS.get(config.run_id)
     if worker is None:
@@ -305,6 +304,5 @@ def worker_for(config: WorkerConfig) -> Worker:
             old.close()
         _WORKERS.clear()
         worker = _WORKERS[config.run_id] = Worker(config)
-        gc.collect()
-        gc.freeze()
+        settle_warm_state()
     return worker

@@ -10,9 +10,11 @@ each rescanning everything the layout still held. Collecting right after the doc
 its boxes are garbage, frees them at once and scans little.
 
 Measured (2026-12-01, 60 reference statements in one warm `DocumentRenderer`, CPU per document,
-two alternating rounds, load average 3–5): the previous behaviour (warm state frozen, default
-thresholds) 185–189 ms and 156 MiB peak RSS; this one 170–175 ms (−7.5%) and 149 MiB. Without
-the freeze at all: 207–238 ms. Hand-written because the standard library's `gc` is the API:
+alternating rounds, load average 1–5): the previous behaviour (warm state frozen, default
+thresholds) 177–189 ms and 156 MiB peak RSS; this one 166–175 ms (−6%) and 148 MiB. Without
+the freeze at all: 207–238 ms. In `make bench-scale` (layout stubbed) it adds nothing: a stub
+allocates too little to trigger the per-document collection.
+Hand-written because the standard library's `gc` is the API:
 there is no library for this, only the thresholds to choose.
 """
 
@@ -39,12 +41,16 @@ _first_document = True
 
 def after_document(rendered: bool) -> None:
     """One full collection after a record that rendered a document (its boxes are garbage
-    now); nothing after a record that rendered nothing (an SMS, a skip). After the process's
+    now), when the young generation was collected at least once since the last full one (a
+    real layout allocates millions of objects; a stubbed or tiny one does not: a collection
+    for it would cost ~2.5 ms per record for nothing, measured with `make bench-scale`);
+    nothing after a record that rendered nothing (an SMS, a skip). After the process's
     first document, what survived it (font and layout caches the first layout filled) is
     frozen too, once."""
     global _first_document
-    if not rendered:
-        return
+    _, young_collections, middle_collections = gc.get_count()
+    if not rendered or not (young_collections or middle_collections):
+        return  # fewer than YOUNG_THRESHOLD allocations since the last full collection
     gc.collect()
     if _first_document:
         _first_document = False

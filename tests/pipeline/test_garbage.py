@@ -37,6 +37,7 @@ def test_warm_state_is_frozen_and_the_young_threshold_raised(collector) -> None:
 
 def test_a_rendered_document_frees_its_cycles_at_once(collector) -> None:
     garbage.settle_warm_state()
+    gc.collect(0)  # a layout's allocations: the young generation was collected since
     node = Node()
     alive = weakref.ref(node)
     del node
@@ -46,13 +47,24 @@ def test_a_rendered_document_frees_its_cycles_at_once(collector) -> None:
     assert alive() is None
 
 
+def test_a_tiny_document_is_not_worth_a_full_collection(collector) -> None:
+    garbage.settle_warm_state()  # ends with a full collection: nothing young collected since
+    node = Node()
+    alive = weakref.ref(node)
+    del node
+    garbage.after_document(rendered=True)
+    assert alive() is not None
+
+
 def test_what_survives_the_first_document_is_frozen_once(collector) -> None:
     garbage.settle_warm_state()
     cache = [Node()]  # filled by the first layout, kept by the process
     frozen = gc.get_freeze_count()
+    gc.collect(0)
     garbage.after_document(rendered=True)
     assert gc.get_freeze_count() > frozen
     frozen = gc.get_freeze_count()
     cache.append(Node())
+    gc.collect(0)
     garbage.after_document(rendered=True)
     assert gc.get_freeze_count() == frozen

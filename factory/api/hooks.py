@@ -22,7 +22,6 @@ from fastapi.responses import JSONResponse
 
 from factory.api.guard import note_failure
 from factory.api.security import services
-from factory.archive.bounces import mark_bounced
 from factory.compliance import Actor
 
 PATH = "/hooks/sms-reports"
@@ -58,7 +57,7 @@ def hooks_router() -> APIRouter:
                 continue
             key = str(report.get("key", ""))[:64]
             reason = str(report.get("reason") or status)[:300]
-            if mark_bounced(svc.index, key, f"undeliverable (gateway report): {reason}"):
+            if svc.index.deliveries.mark_bounced(key, f"undeliverable (gateway report): {reason}"):
                 recorded += 1
                 svc.compliance.audit.record(GATEWAY, "delivery.report",
                                             details={"key": key, "status": status,

@@ -24,6 +24,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from factory.archive.bounces import BOUNCED, FELL_BACK
 from factory.archive.db import Connections, now
 from factory.archive.rows import Claim, DeliveryRow, Slot
 from factory.archive.tables import claims, deliveries
@@ -133,3 +134,48 @@ class DeliveryRepository:
                 deliveries.c.channel == channel, deliveries.c.document_type == document_type,
                 deliveries.c.record_key.in_(keys), deliveries.c.status.in_(statuses)))
             return {row[0] for row in rows}
+
+    # -- refused after all (states in `factory.archive.bounces`) ---------------------------
+
+    def mark_bounced(self, key: str, reason: str) -> bool:
+        """Record that the message ``key`` was refused; False if it was not sent/failed (unknown
+        key, already bounced or fallen back: a report received again)."""
+        return self._move(key, ("sent", "failed"), BOUNCED, reason)
+
+    def mark_fell_back(self, key: str, reason: str) -> bool:
+        """Record that the bounced message ``key``'s record went through its fallback."""
+        return self._move(key, (BOUNCED,), FELL_BACK, reason)
+
+    def _move(self, key: str, sources: tuple[str, ...], target: str, reason: str) -> bool:
+        with self.db.begin() as connection:
+            done = connection.execute(
+                update(deliveries).where(deliveries.c.delivery_key == key,
+                                         deliveries.c.status.in_(sources))
+                .values(status=target, reason=reason[:2000], updated_at=now()))
+        return bool(done.rowcount)
+
+    def note_cause(self, key: str, reason: str) -> None:
+        """Write why a fallback delivery exists on its row (when it has no reason yet)."""
+        with self.db.begin() as connection:
+            connection.execute(update(deliveries).where(deliveries.c.delivery_key == key,
+                                                        deliveries.c.reason.is_(None))
+                               .values(reason=reason[:2000]))
+
+    def bounced(self, job: str, period: str) -> list[DeliveryRow]:
+        """Rows of ``job`` and ``period`` refused and waiting for their record's fallback."""
+        with self.db.connect() as connection:
+            return [DeliveryRow.from_row(r._mapping) for r in connection.execute(
+                select(deliveries).where(deliveries.c.job == job,
+                                         deliveries.c.period == period,
+                                         deliveries.c.status == BOUNCED)
+                .order_by(deliveries.c.record_key))]
+
+    def sent_to(self, job: str, period: str, channel: str, recipient: str
+                ) -> list[DeliveryRow]:
+        """Rows of messages sent to ``recipient`` (case-insensitive) on ``channel``."""
+        with self.db.connect() as connection:
+            rows = connection.execute(select(deliveries).where(
+                deliveries.c.job == job, deliveries.c.period == period,
+                deliveries.c.channel == channel, deliveries.c.status == "sent"))
+            return [DeliveryRow.from_row(r._mapping) for r in rows
+                    if str(r.recipient or "").lower() == recipient.lower()]

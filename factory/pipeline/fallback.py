@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from factory.archive import delivery_key
-from factory.archive.bounces import REFUSED, mark_bounced, mark_fell_back, note_cause
+from factory.archive.bounces import REFUSED
 from factory.models import Channel, ChannelOutcome, ChannelStatus, Record, Route
 from factory.routing import channel_usable, fallback_order
 
@@ -50,7 +50,7 @@ def with_fallback(worker: Any, record: Record, route: Route, channel: str, send:
             not _refusal(result.reason) or next_channel(job, record, route, channel) is None:
         return [result], ()
     cause = f"refused at send: {result.reason}"
-    mark_bounced(worker.index, key, cause)
+    worker.index.deliveries.mark_bounced(key, cause)
     return _fall_back(worker, record, route, channel, key, cause, send)
 
 
@@ -80,10 +80,10 @@ def _fall_back(worker: Any, record: Record, route: Route, channel: str, key: str
     result = send(target, target_route)
     moved = f"{cause}; fell back to {target}"
     if result.status in (ChannelStatus.DONE, ChannelStatus.SKIPPED):
-        mark_fell_back(worker.index, key, moved)
-        note_cause(worker.index, delivery_key(worker.job.name, worker.period.code, record.key,
-                                              worker.job.document_type, target),
-                   f"fallback from {channel}: {cause}")
+        worker.index.deliveries.mark_fell_back(key, moved)
+        moved_to = delivery_key(worker.job.name, worker.period.code, record.key,
+                                worker.job.document_type, target)
+        worker.index.deliveries.note_cause(moved_to, f"fallback from {channel}: {cause}")
     return [result], (ChannelOutcome(channel, ChannelStatus.SUPPRESSED, reason=moved),)
 
 

@@ -25,7 +25,6 @@ from typing import Any
 from flufl.bounce import scan_message
 
 from factory.archive import open_index, open_store, record_snapshot_key
-from factory.archive.bounces import bounced, mark_bounced, sent_to
 from factory.archive.index import run_owner
 from factory.config import Settings
 from factory.errors import InputError
@@ -59,7 +58,7 @@ def process_fallbacks(job: JobSpec, settings: Settings, period: str,
     try:
         if mailbox_path is not None:
             _scan(index, job, summary, mailbox_path)
-        rows = bounced(index, job.name, summary.period)
+        rows = index.deliveries.bounced(job.name, summary.period)
         summary.pending = len(rows)
         if not rows:
             return summary
@@ -82,7 +81,7 @@ def process_fallbacks(job: JobSpec, settings: Settings, period: str,
         store = open_store(prepared.store_url)
         try:
             for n, row in enumerate(rows, 1):
-                record = _record(store.get(record_snapshot_key(str(row["storage_key"]))), n)
+                record = _record(store.get(record_snapshot_key(str(row.storage_key))), n)
                 state.counts.input += 1
                 state.planned_record(record, job.document_type)
                 outcome = worker.process(record)
@@ -110,8 +109,8 @@ def _scan(index: Any, job: JobSpec, summary: FallbackSummary, path: Path) -> Non
         summary.dsn_messages += 1
         for address in scan_message(message):
             recipient = address.decode("utf-8", "replace")
-            for row in sent_to(index, job.name, summary.period, "email", recipient):
-                if mark_bounced(index, str(row["delivery_key"]),
+            for row in index.deliveries.sent_to(job.name, summary.period, "email", recipient):
+                if index.deliveries.mark_bounced(row.delivery_key,
                                 f"bounced (DSN): permanent failure for {recipient}"):
                     summary.dsn_matched += 1
 

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 
 from factory.archive.audit import Actor, append_entry
 from factory.archive.db import Connections
+from factory.archive.letters import forget_sent_as
 from factory.archive.tables import documents
 from factory.errors import NotFoundError
 
@@ -45,7 +46,8 @@ class HoldRepository:
     def purge(self, document_id: str, now: datetime, actor: Actor,
               details: Mapping[str, Any]) -> bool:
         """Delete the row if it is still past retention and not on hold, with one
-        ``archive.purge`` audit entry; False (nothing changed) otherwise."""
+        ``archive.purge`` audit entry, and the ``letters`` rows sent as it; False (nothing
+        changed) otherwise."""
         with self.db.begin() as conn:
             gone = conn.execute(delete(documents).where(
                 documents.c.document_id == document_id,
@@ -53,6 +55,10 @@ class HoldRepository:
                 documents.c.retention_until < now)).rowcount
             if gone != 1:
                 return False
+            # An interactive letter sent as this document keeps the record and the blocks it
+            # was written from: they go with the document, in the same transaction.
+            letter_rows = forget_sent_as(conn, document_id)
             append_entry(conn, actor, "archive.purge", document_id=document_id,
-                         details=details)
+                         details={**details, "letters": letter_rows} if letter_rows
+                         else details)
         return True

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
 
 from factory.archive.audit import Actor, append_entry
 from factory.archive.db import Connections
@@ -30,6 +31,13 @@ from factory.errors import ConfigError, NotFoundError, PermissionDeniedError
 
 PENDING, APPROVED, REJECTED, SENT, FAILED = "pending", "approved", "rejected", "sent", "failed"
 STATUSES = (PENDING, APPROVED, REJECTED, SENT, FAILED)
+
+
+def forget_sent_as(conn: Connection, document_id: str) -> int:
+    """Delete the letters sent as ``document_id`` (in the caller's transaction: the retention
+    purge of that document); how many there were."""
+    return int(conn.execute(delete(letters).where(letters.c.document_id == document_id))
+               .rowcount)
 
 
 class LetterConflict(ConfigError):

@@ -135,3 +135,39 @@ def test_proofs_and_preview_of_a_letter_set_show_its_sample_texts(tmp_path: Path
     assert report["records"] and all(r["text_diff_lines"] > 0 for r in report["records"])
     text = PdfReader(out).pages[0].extract_text()
     assert "refund the fee to your account within five working days" in text
+
+
+def test_the_retention_purge_of_a_sent_letter_removes_its_letter_row(tmp_path: Path) -> None:
+    """The letters row keeps the record and the blocks the letter was written from: when the
+    retention purge deletes the document, the row goes in the same transaction (audited)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from factory.archive.tables import documents
+
+    settings, path = project(tmp_path, four_eyes=False)
+    job = letter_jobs({JOB: load_job(path)}, settings)[JOB]
+    index = open_index(settings.default_index_url)
+    service = OnDemandService(settings)
+    try:
+        desk = LetterDesk(settings, index, service)
+        row = desk.submit(job, desk.record_by_key(job, "C000002"), {"answer": "Sorry",
+                                                                    "remedy": "Refund"}, AGENT)
+        other = desk.submit(job, desk.record_by_key(job, "C000003"), {"answer": "Hello",
+                                                                      "remedy": "None"}, AGENT)
+        assert row.document_id and other.document_id
+        now = datetime.now(UTC)
+        assert not index.holds.purge(row.document_id, now, AGENT, {})  # not expired yet
+        assert index.letters.get(row.letter_id) is not None
+        with index.engine.begin() as conn:
+            conn.execute(update(documents).where(documents.c.document_id == row.document_id)
+                         .values(retention_until=now - timedelta(days=1)))
+        assert index.holds.purge(row.document_id, now, AGENT, {"why": "test"})
+        assert index.letters.get(row.letter_id) is None
+        assert index.letters.get(other.letter_id) is not None  # another letter stays
+        purge = [e for e in index.audit.entries() if e.action == "archive.purge"]
+        assert [json.loads(e.details) for e in purge] == [{"why": "test", "letters": 1}]
+    finally:
+        service.close()
+        index.close()

@@ -238,6 +238,7 @@ deliveries = Table(
     Column("sent_at", UTCDateTime),
     UniqueConstraint(*SLOT, name="uq_deliveries_slot"),
     Index("ix_deliveries_status", "job", "period", "channel", "status"),
+    Index("ix_deliveries_recipient", "recipient", "channel"),
 )
 
 audit_log = Table(

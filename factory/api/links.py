@@ -21,10 +21,10 @@ from babel.dates import format_date
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment
 from pydantic import BaseModel, ConfigDict, Field
 
 from factory.api.guard import note_failure
+from factory.api.pages import public_page
 from factory.api.security import Principal, api_principal, api_role, services
 from factory.compliance import Actor, Permission
 from factory.compliance.documents import load
@@ -34,44 +34,6 @@ from factory.links import LinkClaim, LinkExpired, LinkInvalid, LinkSigner
 PREFIX = "/d/"
 TOKEN = PathParam(max_length=400)
 DEFAULT_DAYS = 30.0
-
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {"title": "Your document", "date": "Date", "download": "Download (PDF)",
-           "refused": "This link is not valid or has expired.",
-           "statement": "Statement", "invoice": "Invoice", "letter": "Letter",
-           "renewal_notice": "Renewal notice"},
-    "cs": {"title": "Váš dokument", "date": "Datum", "download": "Stáhnout (PDF)",
-           "refused": "Tento odkaz není platný nebo vypršel.",
-           "statement": "Výpis", "invoice": "Faktura", "letter": "Dopis",
-           "renewal_notice": "Oznámení o obnovení smlouvy"},
-    "sk": {"title": "Váš dokument", "date": "Dátum", "download": "Stiahnuť (PDF)",
-           "refused": "Tento odkaz nie je platný alebo jeho platnosť vypršala.",
-           "statement": "Výpis", "invoice": "Faktúra", "letter": "List",
-           "renewal_notice": "Oznámenie o obnovení zmluvy"},
-    "uk": {"title": "Ваш документ", "date": "Дата", "download": "Завантажити (PDF)",
-           "refused": "Це посилання недійсне або його термін дії минув.",
-           "statement": "Виписка", "invoice": "Рахунок", "letter": "Лист",
-           "renewal_notice": "Повідомлення про поновлення договору"},
-    "bg": {"title": "Вашият документ", "date": "Дата", "download": "Изтегляне (PDF)",
-           "refused": "Тази връзка е невалидна или е изтекла.",
-           "statement": "Извлечение", "invoice": "Фактура", "letter": "Писмо",
-           "renewal_notice": "Уведомление за подновяване на договора"},
-}
-
-_PAGE = Environment(autoescape=True).from_string("""<!doctype html>
-<html lang="{{ lang }}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>{{ t.title }}</title>
-<style>body{font-family:sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}
-a.button{display:inline-block;padding:.6rem 1rem;background:#1d4ed8;color:#fff;
-text-decoration:none;border-radius:.3rem}</style></head><body>
-<h1>{{ t.title }}</h1>
-{% if name %}<p class="name">{{ name }}</p>
-<p class="date">{{ t.date }}: {{ date }}</p>
-<p><a class="button" href="{{ download }}">{{ t.download }}</a></p>
-{% else %}<p class="refused">{{ t.refused }}</p>{% endif %}
-</body></html>""")
-
 
 class LinkBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -114,13 +76,11 @@ def public_links_router() -> APIRouter:
             return refused
         document = load(services(request).index, claim.document_id)
         entry = document.entry
-        lang = entry.locale.split("_")[0] if entry.locale.split("_")[0] in TEXTS else "en"
-        texts = TEXTS[lang]
-        name = f"{texts.get(entry.document_type, entry.document_type.title())} {entry.period}"
         _audit(request, claim, "link.open")
-        return HTMLResponse(_PAGE.render(
-            lang=lang, t=texts, name=name, download=f"{PREFIX}{token}/pdf",
-            date=format_date(entry.created_at.date(), "long", locale=entry.locale)))
+        return public_page("public_document.html", entry.locale, {
+            "document_type": entry.document_type, "period": entry.period,
+            "download": f"{PREFIX}{token}/pdf",
+            "date": format_date(entry.created_at.date(), "long", locale=entry.locale)})
 
     @router.get(PREFIX + "{token}/pdf", include_in_schema=False)
     def download(request: Request, token: str = TOKEN) -> Response:
@@ -196,7 +156,7 @@ def _revoked(request: Request, claim: LinkClaim) -> bool:
 
 
 def _refused(status: int) -> Response:
-    return HTMLResponse(_PAGE.render(lang="en", t=TEXTS["en"], name=None), status)
+    return public_page("public_document.html", "en", {"document_type": None}, status)
 
 
 def _actor(claim: LinkClaim) -> Actor:

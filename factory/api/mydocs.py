@@ -28,14 +28,13 @@ from typing import Any
 from babel.dates import format_date
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment
 
 from factory.api.codes import LIFETIME_SECONDS, Challenge, CodeBook, CodeRefused
 from factory.api.customer import Contact, customer_documents, find_contact, send_code
 from factory.api.guard import client_of, note_failure
 from factory.api.i18n import COOKIE, choose
-from factory.api.links import TEXTS as LINK_TEXTS
 from factory.api.links import issue_link
+from factory.api.pages import public_page
 from factory.api.security import services
 from factory.compliance import Actor
 from factory.errors import FactoryError
@@ -45,81 +44,6 @@ PATH = "/my"
 LINK_DAYS = 1 / 24
 _LOG = logging.getLogger("docfactory.api.mydocs")
 _BOOK_LOCK = threading.Lock()
-
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {"title": "Your documents", "ask": "Enter your customer number, or the email address"
-           " or phone number (with +country code) we have for you. We will send you a"
-           " one-time code.", "who": "Customer number, email or phone", "send": "Send me a code",
-           "sent": "If we know you, we have sent a one-time code to the email address or"
-           " phone number we have for you. It is valid for 10 minutes.", "code": "Code",
-           "show": "Show my documents", "wrong": "That code is not valid. Check it, or ask"
-           " for a new one.", "again": "Ask for a new code", "none": "There are no"
-           " documents yet.", "date": "Date", "download": "Download (PDF)",
-           "busy": "Too many requests. Try again later."},
-    "cs": {"title": "Vaše dokumenty", "ask": "Zadejte své číslo klienta nebo e-mail či"
-           " telefon (s předvolbou +420), které u nás máte. Pošleme vám jednorázový kód.",
-           "who": "Číslo klienta, e-mail nebo telefon", "send": "Poslat kód",
-           "sent": "Pokud vás známe, poslali jsme jednorázový kód na e-mail nebo telefon,"
-           " který u nás máte. Platí 10 minut.", "code": "Kód", "show": "Zobrazit dokumenty",
-           "wrong": "Tento kód není platný. Zkontrolujte jej, nebo požádejte o nový.",
-           "again": "Požádat o nový kód", "none": "Zatím zde nejsou žádné dokumenty.",
-           "date": "Datum", "download": "Stáhnout (PDF)",
-           "busy": "Příliš mnoho požadavků. Zkuste to později."},
-    "sk": {"title": "Vaše dokumenty", "ask": "Zadajte svoje číslo klienta alebo e-mail či"
-           " telefón (s predvoľbou +421), ktoré u nás máte. Pošleme vám jednorazový kód.",
-           "who": "Číslo klienta, e-mail alebo telefón", "send": "Poslať kód",
-           "sent": "Ak vás poznáme, poslali sme jednorazový kód na e-mail alebo telefón,"
-           " ktorý u nás máte. Platí 10 minút.", "code": "Kód", "show": "Zobraziť dokumenty",
-           "wrong": "Tento kód nie je platný. Skontrolujte ho alebo požiadajte o nový.",
-           "again": "Požiadať o nový kód", "none": "Zatiaľ tu nie sú žiadne dokumenty.",
-           "date": "Dátum", "download": "Stiahnuť (PDF)",
-           "busy": "Príliš veľa požiadaviek. Skúste to neskôr."},
-    "uk": {"title": "Ваші документи", "ask": "Введіть номер клієнта або email чи телефон"
-           " (з кодом країни +...), які ми маємо. Ми надішлемо вам одноразовий код.",
-           "who": "Номер клієнта, email або телефон", "send": "Надіслати код",
-           "sent": "Якщо ми вас знаємо, ми надіслали одноразовий код на email або телефон,"
-           " які маємо. Він дійсний 10 хвилин.", "code": "Код", "show": "Показати документи",
-           "wrong": "Цей код недійсний. Перевірте його або запросіть новий.",
-           "again": "Запросити новий код", "none": "Документів ще немає.",
-           "date": "Дата", "download": "Завантажити (PDF)",
-           "busy": "Забагато запитів. Спробуйте пізніше."},
-    "bg": {"title": "Вашите документи", "ask": "Въведете клиентския си номер или имейла или"
-           " телефона (с код +...), които имаме. Ще ви изпратим еднократен код.",
-           "who": "Клиентски номер, имейл или телефон", "send": "Изпратете ми код",
-           "sent": "Ако ви познаваме, изпратихме еднократен код на имейла или телефона,"
-           " които имаме. Валиден е 10 минути.", "code": "Код",
-           "show": "Покажи документите", "wrong": "Този код е невалиден. Проверете го или"
-           " поискайте нов.", "again": "Поискайте нов код", "none": "Все още няма"
-           " документи.", "date": "Дата", "download": "Изтегляне (PDF)",
-           "busy": "Твърде много заявки. Опитайте по-късно."},
-}
-
-_PAGE = Environment(autoescape=True).from_string("""<!doctype html>
-<html lang="{{ lang }}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>{{ t.title }}</title>
-<style>body{font-family:sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}
-input{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box;margin:.3rem 0 .8rem}
-button{padding:.6rem 1rem;background:#1d4ed8;color:#fff;border:0;border-radius:.3rem}
-td{padding:.3rem .6rem .3rem 0}</style></head><body>
-<h1>{{ t.title }}</h1>
-{% if step == "ask" %}<p>{{ t.ask }}</p>
-<form method="post" action="/my?lang={{ lang }}"><label>{{ t.who }}
-<input name="who" maxlength="320" autocomplete="username" required></label>
-<button>{{ t.send }}</button></form>
-{% elif step == "code" %}<p class="sent">{{ t.sent }}</p>
-{% if wrong %}<p class="wrong">{{ t.wrong }}</p>{% endif %}
-<form method="post" action="/my/code?lang={{ lang }}">
-<input type="hidden" name="challenge" value="{{ challenge }}"><label>{{ t.code }}
-<input name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="12"
-required></label><button>{{ t.show }}</button></form>
-<p><a href="/my?lang={{ lang }}">{{ t.again }}</a></p>
-{% elif step == "list" %}{% if documents %}<table class="documents">
-{% for d in documents %}<tr><td class="name">{{ d.name }}</td>
-<td class="date">{{ d.date }}</td><td><a href="{{ d.url }}">{{ t.download }}</a></td></tr>
-{% endfor %}</table>{% else %}<p class="none">{{ t.none }}</p>{% endif %}
-{% else %}<p class="busy">{{ t.busy }}</p>{% endif %}
-</body></html>""")
 
 
 def code_book(request: Request) -> CodeBook:
@@ -138,7 +62,8 @@ def _lang(request: Request) -> str:
 
 
 def _page(lang: str, step: str, status: int = 200, **values: Any) -> HTMLResponse:
-    response = HTMLResponse(_PAGE.render(lang=lang, t=TEXTS[lang], step=step, **values), status)
+    context = {"challenge": "", "wrong": False, "documents": [], **values, "step": step}
+    response = public_page("my_documents.html", lang, context, status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
@@ -183,14 +108,11 @@ def my_documents_router() -> APIRouter:
         svc.compliance.audit.record(actor, "otp.verify", details={"customer_id": customer_id})
         documents = customer_documents(svc, customer_id)
         shown = documents[0].locale if documents else lang
-        lang = shown.split("_")[0] if shown.split("_")[0] in TEXTS else "en"
-        names = LINK_TEXTS[lang]
-        listed = [{"name": f"{names.get(d.document_type, d.document_type.title())}"
-                           f" {d.period}",
+        listed = [{"document_type": d.document_type, "period": d.period,
                    "date": format_date(d.created_at.date(), "long", locale=d.locale),
                    "url": issue_link(request, actor, d.document_id, LINK_DAYS)["url"]}
                   for d in documents]
-        return _page(lang, "list", documents=listed)
+        return _page(shown, "list", documents=listed)
 
     return router
 

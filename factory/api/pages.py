@@ -115,6 +115,16 @@ def render_page(request: Request, template: str, context: dict[str, Any],
     return response
 
 
+def public_page(template: str, locale: str, context: dict[str, Any], status: int = 200
+                ) -> HTMLResponse:
+    """A public page (a customer's document link, ``/my``) in ``locale``, the customer's
+    language (``cs_CZ`` → cs; one the pages do not speak → English): no session, no switch."""
+    lang = locale.split("_")[0]
+    lang = lang if lang in i18n.LOCALES else i18n.DEFAULT
+    i18n.set_current(lang)
+    return HTMLResponse(_env.get_template(template).render(lang=lang, **context), status)
+
+
 def login_page(request: Request, message: str | None = None, status: int = 200
                ) -> HTMLResponse:
     """The login form, with a token tied to a nonce cookie (no login CSRF). The nonce is kept

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -212,3 +213,33 @@ def celery_worker(cluster_name: str, s3_server: S3Server,
         yield worker
     finally:
         stop_worker(worker)
+
+
+def task_worker_config(job: Any, tmp_path: Path, run_id: str, count: int
+                       ) -> tuple[Any, list[Any]]:
+    """A `WorkerConfig` for ``job`` over a fresh SQLite index and file store under
+    ``tmp_path`` (what a Celery task receives), and the job's first ``count`` records."""
+    from datetime import date
+
+    from factory.archive import open_index
+    from factory.config import load_settings
+    from factory.jobs import RecordSchema
+    from factory.models import Period
+    from factory.pipeline import WorkerConfig
+    from factory.pipeline.document import DocumentRenderer
+    from factory.runner.plan import plan_records
+    from factory.sources import SeenKeys, open_source
+    from tests.conftest import REPO
+
+    settings = load_settings(REPO, {}, var_dir=str(tmp_path / "var"))
+    index_url = f"sqlite:///{tmp_path / 'index.db'}"
+    open_index(index_url).close()
+    version = DocumentRenderer(job, settings, Period.parse("2026-11"),
+                               date(2026, 12, 1)).templates.version
+    config = WorkerConfig(
+        job_path=str(job.path), settings=settings, run_id=run_id, period="2026-11",
+        issued=date(2026, 12, 1), store_url=(tmp_path / "archive").as_uri(),
+        index_url=index_url, template_version=version)
+    with SeenKeys(tmp_path / "seen") as seen:
+        records = list(plan_records(open_source(job, settings), RecordSchema(job), seen))
+    return config, records[:count]

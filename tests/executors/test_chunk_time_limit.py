@@ -6,7 +6,6 @@ rendering, SQLite index, file store; the task function called in this process.""
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -15,35 +14,18 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 
 from factory.archive import open_index
-from factory.config import load_settings
 from factory.executors.payload import decode_outcome, encode_config, encode_record
-from factory.models import Period, Status
-from factory.pipeline import WorkerConfig
-from tests.conftest import REPO
+from factory.models import Status
+from tests.fixtures_cluster import task_worker_config
 
 
 def test_a_time_limit_after_two_records_indexes_their_documents_and_fails_the_third(
         sample_job: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import factory.pipeline.worker as worker_module
     from factory.executors.celery_app import process_chunk
-    from factory.jobs import RecordSchema
-    from factory.pipeline.document import DocumentRenderer
     from factory.pipeline.worker import Worker
-    from factory.runner.plan import plan_records
-    from factory.sources import SeenKeys, open_source
 
-    settings = load_settings(REPO, {}, var_dir=str(tmp_path / "var"))
-    index_url = f"sqlite:///{tmp_path / 'index.db'}"
-    open_index(index_url).close()
-    version = DocumentRenderer(sample_job, settings, Period.parse("2026-11"),
-                               date(2026, 12, 1)).templates.version
-    config = WorkerConfig(
-        job_path=str(sample_job.path), settings=settings, run_id="run-limit", period="2026-11",
-        issued=date(2026, 12, 1), store_url=(tmp_path / "archive").as_uri(),
-        index_url=index_url, template_version=version)
-    with SeenKeys(tmp_path / "seen") as seen:
-        records = list(plan_records(open_source(sample_job, settings), RecordSchema(sample_job),
-                                    seen))[:3]
+    config, records = task_worker_config(sample_job, tmp_path, "run-limit", 3)
     worker = Worker(config)
     run_record = Worker.run_record
 
@@ -58,7 +40,7 @@ def test_a_time_limit_after_two_records_indexes_their_documents_and_fails_the_th
                                      "records": [encode_record(r) for r in records]}))
     task = SimpleNamespace(request=SimpleNamespace(id="task-1", retries=0), max_retries=0,
                            soft_time_limit=1)
-    index = open_index(index_url)
+    index = open_index(config.index_url)
     try:
         outcomes = [decode_outcome(o) for o in process_chunk(task, payload)]
         assert [o.status for o in outcomes] == [Status.ARCHIVED, Status.ARCHIVED,

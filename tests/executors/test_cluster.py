@@ -340,27 +340,10 @@ def test_a_record_cut_off_by_the_time_limit_is_settled_from_the_index(
     just after its document was indexed. Settling it drops the claims of that unit of work
     and counts a record whose document this run indexed as archived, not failed; a record
     cut off before its index write fails, retryable, and the next attempt starts clean."""
-    from datetime import date
-
-    from factory.jobs import RecordSchema
-    from factory.models import Period
-    from factory.pipeline.document import DocumentRenderer
     from factory.pipeline.worker import Worker
-    from factory.runner.plan import plan_records
-    from factory.sources import SeenKeys, open_source
+    from tests.fixtures_cluster import task_worker_config
 
-    settings = load_settings(REPO, {}, var_dir=str(tmp_path / "var"))
-    index_url = f"sqlite:///{tmp_path / 'index.db'}"
-    open_index(index_url).close()
-    version = DocumentRenderer(sample_job, settings, Period.parse("2026-11"),
-                               date(2026, 12, 1)).templates.version
-    config = WorkerConfig(
-        job_path=str(sample_job.path), settings=settings, run_id="run-limit", period="2026-11",
-        issued=date(2026, 12, 1), store_url=(tmp_path / "archive").as_uri(),
-        index_url=index_url, template_version=version)
-    with SeenKeys(tmp_path / "seen") as seen:
-        records = list(plan_records(open_source(sample_job, settings), RecordSchema(sample_job),
-                                    seen))[:2]
+    config, records = task_worker_config(sample_job, tmp_path, "run-limit", 2)
     worker = Worker(config)
     try:
         done = worker.process(records[0], holder="task-1")

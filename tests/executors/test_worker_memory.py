@@ -31,32 +31,36 @@ def test_the_cap_makes_a_huge_allocation_a_memory_error_in_that_process() -> Non
     assert done.stdout.split("\n")[:2] == ["refused", f"still works {16 * 1024**2}"], done
 
 
+class OutOfMemoryOnB:
+    """A worker whose record "B" runs out of memory; its own task (`Worker.chunk`): nothing
+    claimed together."""
+
+    def chunk(self, records: list[Record], holder: str | None = None) -> OutOfMemoryOnB:
+        return self
+
+    def settle(self, outcomes: list[Outcome]) -> list[Outcome]:
+        return outcomes
+
+    def close(self) -> None:
+        pass
+
+    def process(self, record: Record, holder: str | None = None) -> Outcome:
+        if record.key == "B":
+            raise MemoryError
+        return Outcome(record.key, record.position, Status.ARCHIVED)
+
+
 def test_a_memory_error_fails_its_record_and_hands_back_the_rest() -> None:
     records = [Record(k, "en", {}, Position("c.csv", n, n + 1), k) for n, k in
                enumerate(["A", "B", "C"], start=1)]
 
-    class Worker:  # its own task (`Worker.chunk`): nothing claimed together
-        def chunk(self, records: list[Record], holder: str | None = None) -> Worker:
-            return self
-
-        def settle(self, outcomes: list[Outcome]) -> list[Outcome]:
-            return outcomes
-
-        def close(self) -> None:
-            pass
-
-        def process(self, record: Record, holder: str | None = None) -> Outcome:
-            if record.key == "B":
-                raise MemoryError
-            return Outcome(record.key, record.position, Status.ARCHIVED)
-
-    outcomes, rest = process_guarded(Worker(), records, 1024**3)
+    outcomes, rest = process_guarded(OutOfMemoryOnB(), records, 1024**3)
     assert [(o.key, o.status) for o in outcomes] == [("A", Status.ARCHIVED),
                                                      ("B", Status.FAILED)]
     assert outcomes[1].reason is not None and "1 GiB" in outcomes[1].reason
     assert outcomes[1].reason.startswith("memory limit:") and not outcomes[1].retryable
     assert rest == records[2:]
-    assert process_guarded(Worker(), records[:1], None)[1] is None
+    assert process_guarded(OutOfMemoryOnB(), records[:1], None)[1] is None
 
 
 def test_the_cap_is_configurable() -> None:
@@ -99,22 +103,7 @@ def test_a_celery_task_fails_the_record_over_the_cap_and_goes_on(
     from factory.executors.payload import decode_outcome, encode_config, encode_record
     from factory.pipeline import WorkerConfig
 
-    class Worker:  # its own task (`Worker.chunk`): nothing claimed together
-        def chunk(self, records: list[Record], holder: str | None = None) -> Worker:
-            return self
-
-        def settle(self, outcomes: list[Outcome]) -> list[Outcome]:
-            return outcomes
-
-        def close(self) -> None:
-            pass
-
-        def process(self, record: Record, holder: str | None = None) -> Outcome:
-            if record.key == "B":
-                raise MemoryError
-            return Outcome(record.key, record.position, Status.ARCHIVED)
-
-    monkeypatch.setattr(worker_module, "worker_for", lambda config: Worker())
+    monkeypatch.setattr(worker_module, "worker_for", lambda config: OutOfMemoryOnB())
     settings = load_settings(REPO, {}, var_dir=str(tmp_path / "var"))
     config = WorkerConfig(job_path=str(REPO / "jobs" / "monthly_statements.toml"),
                           settings=settings, run_id="r1", period="2026-11",

@@ -184,8 +184,8 @@ def test_retryable_failures_are_retried_by_celery_with_the_done_records_kept(
 
 class Killer:
     """After the first archived records, SIGKILL the worker process running the most recently
-    started task; the kill counts if that task still holds a claim afterwards (it died in the
-    middle of a record)."""
+    started task, once, while that task holds its claims (it dies in the middle of its
+    chunk)."""
 
     def __init__(self, worker: CeleryWorker, index_url: str) -> None:
         self.worker = worker
@@ -205,11 +205,14 @@ class Killer:
             return
         task_id, pid = tasks[-1]["id"], tasks[-1]["worker_pid"]
         assert pid in self.worker.children()
-        os.kill(pid, signal.SIGKILL)
+        # A task holds its records' claims from its start to its end (`pipeline/chunk.py`):
+        # kill only one that holds them now, once. (Killing first and checking after could
+        # hit a task between its end and its result, and then kill a second chunk.)
         with self.index.engine.connect() as connection:
             holding = connection.execute(select(func.count()).select_from(claims).where(
                 claims.c.holder == task_id)).scalar_one()
         if holding:
+            os.kill(pid, signal.SIGKILL)
             self.killed.append((task_id, pid))
 
     def close(self) -> None:
